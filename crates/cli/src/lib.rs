@@ -1,0 +1,135 @@
+//! The headless `switchboard` command. Everything it does is a call into `switchboard-core`;
+//! this crate only parses arguments, finds the OS config directory and handles signals.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use switchboard_core::Hub;
+use switchboard_core::config::{Config, DEFAULT_PORT};
+use switchboard_core::relay::RelayOptions;
+
+#[derive(Parser)]
+#[command(
+    name = "switchboard",
+    version,
+    about = "Your local MCP servers behind one loopback proxy"
+)]
+struct Cli {
+    /// More log output (-v: debug, -vv: trace). RUST_LOG overrides it.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the proxy on 127.0.0.1 until Ctrl-C or SIGTERM.
+    Serve {
+        /// The config file (default: the OS config directory's switchboard/config.json).
+        #[arg(long, value_name = "PATH")]
+        config: Option<PathBuf>,
+        /// The port to listen on (default: the config's, else 17345).
+        #[arg(long, value_name = "N")]
+        port: Option<u16>,
+    },
+    /// Run the built-in demo MCP server on stdio (it is in the first-run config).
+    DemoServer,
+}
+
+/// Runs the command line; the exit code says how it went.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let result = match cli.command {
+        Command::Serve { config, port } => serve(config, port),
+        Command::DemoServer => switchboard_core::demo::run_stdio().context("demo server"),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("switchboard: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "info",
+        1 => "debug",
+        _ => "trace",
+    };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default))
+        .target(env_logger::Target::Stderr)
+        .init();
+}
+
+/// `$XDG_CONFIG_HOME/switchboard/config.json` and its equivalents elsewhere.
+pub fn default_config_path() -> anyhow::Result<PathBuf> {
+    let dir =
+        dirs::config_dir().context("cannot find the OS config directory; pass --config PATH")?;
+    Ok(dir.join("switchboard").join("config.json"))
+}
+
+fn serve(config_path: Option<PathBuf>, port: Option<u16>) -> anyhow::Result<()> {
+    let path = match config_path {
+        Some(path) => path,
+        None => default_config_path()?,
+    };
+    let program = std::env::current_exe().context("cannot find the switchboard executable")?;
+    let (config, created) = Config::load_or_create(&path, || Config::first_run(&program))?;
+    if created {
+        println!("Created {} with the built-in demo server.", path.display());
+    }
+    let port = port.or(config.proxy.port).unwrap_or(DEFAULT_PORT);
+    let options = RelayOptions {
+        idle_timeout: config.proxy.idle_timeout(),
+        ..RelayOptions::default()
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let hub = Hub::start(&config, port, options).await?;
+        println!(
+            "Switchboard {} listening on http://{}",
+            env!("CARGO_PKG_VERSION"),
+            hub.local_addr()
+        );
+        println!("Config: {}", path.display());
+        let endpoints = hub.endpoints();
+        if endpoints.is_empty() {
+            println!("No servers are enabled yet; add one to the config file.");
+        }
+        for endpoint in endpoints {
+            println!(
+                "  {:<16} {}   (legacy SSE: {})",
+                endpoint.server, endpoint.mcp_url, endpoint.sse_url
+            );
+        }
+        wait_for_stop_signal().await;
+        println!("Stopping every server…");
+        hub.shutdown().await;
+        Ok(())
+    })
+}
+
+async fn wait_for_stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

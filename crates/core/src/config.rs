@@ -1,0 +1,453 @@
+//! The config file: an `mcpServers` block shaped like the IDEs' own, plus Switchboard's fields.
+//!
+//! ```json
+//! {
+//!   "mcpServers": {
+//!     "time": { "command": "uvx", "args": ["mcp-server-time"], "env": {}, "sharing": "shared" }
+//!   },
+//!   "switchboard": { "port": 17345, "idleTimeoutSecs": 1800 }
+//! }
+//! ```
+//!
+//! Keys we do not know are kept and written back untouched, so a file shared with another tool
+//! loses nothing. Deserialization is streaming (no `#[serde(flatten)]`), which keeps serde_json's
+//! line and column exact for type errors as well as syntax errors.
+
+use std::fmt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use serde::de::{self, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+
+/// The port `serve` binds when neither the config nor the command line names one.
+pub const DEFAULT_PORT: u16 = 17345;
+/// Sessions idle this long (no request, no open GET stream) are closed and their child stopped.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+/// The whole config file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Config {
+    #[serde(rename = "mcpServers")]
+    pub servers: IndexMap<String, ServerConfig>,
+    #[serde(
+        rename = "switchboard",
+        skip_serializing_if = "ProxySettings::is_empty"
+    )]
+    pub proxy: ProxySettings,
+    /// Top-level keys that belong to someone else.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// One server entry under `mcpServers`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServerConfig {
+    pub command: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    #[serde(skip_serializing_if = "IndexMap::is_empty")]
+    pub env: IndexMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<PathBuf>,
+    #[serde(skip_serializing_if = "is_true")]
+    pub enabled: bool,
+    #[serde(skip_serializing_if = "Sharing::is_default")]
+    pub sharing: Sharing,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// How HTTP sessions map onto stdio children.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Sharing {
+    /// Each client session gets its own child: handshake state, subscriptions and
+    /// server→client requests belong to exactly one client.
+    #[default]
+    PerSession,
+    /// One child serves every session, through an id map. For stateless tool servers.
+    Shared,
+}
+
+/// Switchboard's own settings, under the `switchboard` key.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ProxySettings {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    #[serde(rename = "idleTimeoutSecs", skip_serializing_if = "Option::is_none")]
+    pub idle_timeout_secs: Option<u64>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+impl Sharing {
+    fn is_default(&self) -> bool {
+        *self == Sharing::PerSession
+    }
+}
+
+impl ProxySettings {
+    fn is_empty(&self) -> bool {
+        self.port.is_none() && self.idle_timeout_secs.is_none() && self.extra.is_empty()
+    }
+
+    pub fn idle_timeout(&self) -> Duration {
+        self.idle_timeout_secs
+            .map(Duration::from_secs)
+            .unwrap_or(DEFAULT_IDLE_TIMEOUT)
+    }
+}
+
+impl ServerConfig {
+    /// A stdio server running `command args…`, enabled, one child per session.
+    pub fn stdio(
+        command: impl Into<String>,
+        args: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        ServerConfig {
+            command: command.into(),
+            args: args.into_iter().map(Into::into).collect(),
+            env: IndexMap::new(),
+            cwd: None,
+            enabled: true,
+            sharing: Sharing::PerSession,
+            extra: Map::new(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads and validates the file. A syntax or type error names the file, line and column.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Parses `text` as if read from `path` (used in error messages).
+    pub fn parse(text: &str, path: &Path) -> Result<Config> {
+        let config: Config = serde_json::from_str(text).map_err(|e| Error::ConfigSyntax {
+            path: path.to_owned(),
+            line: e.line(),
+            column: e.column(),
+            message: strip_position(&e.to_string()),
+        })?;
+        config.validate(path)?;
+        Ok(config)
+    }
+
+    fn validate(&self, path: &Path) -> Result<()> {
+        let invalid = |message: String| Error::ConfigInvalid {
+            path: path.to_owned(),
+            message,
+        };
+        for (name, server) in &self.servers {
+            if !is_valid_server_name(name) {
+                return Err(invalid(format!(
+                    "server name '{name}' must be 1 to 64 characters of A-Z, a-z, 0-9, '_', '-' or '.' (it becomes part of a URL)"
+                )));
+            }
+            if server.command.trim().is_empty() {
+                return Err(invalid(format!("server '{name}' has an empty \"command\"")));
+            }
+        }
+        if self.proxy.port == Some(0) {
+            return Err(invalid(
+                "switchboard.port must be between 1 and 65535".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Loads the file, or on first run writes `first_run()` there and returns it.
+    /// A file that exists but is broken is an error, never silently replaced.
+    pub fn load_or_create(
+        path: &Path,
+        first_run: impl FnOnce() -> Config,
+    ) -> Result<(Config, bool)> {
+        match std::fs::metadata(path) {
+            Ok(_) => Config::load(path).map(|c| (c, false)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let config = first_run();
+                config.save(path)?;
+                Ok((config, true))
+            }
+            Err(source) => Err(Error::Io {
+                path: path.to_owned(),
+                source,
+            }),
+        }
+    }
+
+    /// The first-run config: the built-in demo server, run by `program demo-server`.
+    pub fn first_run(program: &Path) -> Config {
+        let mut config = Config::default();
+        config.servers.insert(
+            "demo".into(),
+            ServerConfig::stdio(program.to_string_lossy(), ["demo-server"]),
+        );
+        config
+    }
+
+    /// Writes the file atomically: a temporary file beside it, flushed, then renamed over it.
+    /// A crash mid-write leaves the old file whole.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let io_err = |source| Error::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(io_err)?;
+        let mut json = serde_json::to_vec_pretty(self).map_err(|e| io_err(e.into()))?;
+        json.push(b'\n');
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default();
+        let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
+        let result = (|| {
+            let mut file = create_private(&tmp)?;
+            file.write_all(&json)?;
+            file.sync_all()?;
+            std::fs::rename(&tmp, path)?;
+            // Make the rename itself durable where the platform allows it.
+            if let Ok(d) = std::fs::File::open(dir) {
+                let _ = d.sync_all();
+            }
+            Ok(())
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        result.map_err(io_err)
+    }
+}
+
+/// The file may later hold secret *references*; it is still kept private to the user.
+fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)
+}
+
+/// serde_json appends " at line L column C"; we report those as fields instead.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+/// Names become a URL path segment, so they are kept to an unambiguous character set.
+pub fn is_valid_server_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        && name != "."
+        && name != ".."
+}
+
+// === streaming Deserialize impls (exact error positions, unknown keys kept) ===
+
+/// Generates a map visitor: known keys are read straight from the deserializer, so a wrong
+/// type is reported at its own position; unknown keys are kept as JSON values.
+macro_rules! keep_unknown_visitor {
+    ($ty:ident, $expecting:literal, { $($key:literal => $field:ident : $fty:ty),* $(,)? }, |$fields:ident, $extra:ident| $build:expr) => {
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+                struct V;
+                impl<'de> Visitor<'de> for V {
+                    type Value = $ty;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str($expecting)
+                    }
+                    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<$ty, A::Error> {
+                        #[allow(non_snake_case)]
+                        struct Fields { $($field: Option<$fty>),* }
+                        let mut $fields = Fields { $($field: None),* };
+                        let mut $extra = Map::new();
+                        while let Some(key) = map.next_key::<String>()? {
+                            match key.as_str() {
+                                $($key => {
+                                    if $fields.$field.is_some() {
+                                        return Err(de::Error::duplicate_field($key));
+                                    }
+                                    $fields.$field = Some(map.next_value()?);
+                                })*
+                                _ => {
+                                    let value: Value = map.next_value()?;
+                                    $extra.insert(key, value);
+                                }
+                            }
+                        }
+                        $build
+                    }
+                }
+                deserializer.deserialize_map(V)
+            }
+        }
+    };
+}
+
+keep_unknown_visitor!(Config, "an object with an \"mcpServers\" map", {
+    "mcpServers" => servers: IndexMap<String, ServerConfig>,
+    "switchboard" => proxy: ProxySettings,
+}, |f, extra| Ok(Config {
+    servers: f.servers.unwrap_or_default(),
+    proxy: f.proxy.unwrap_or_default(),
+    extra,
+}));
+
+keep_unknown_visitor!(ServerConfig, "a server object with a \"command\"", {
+    "command" => command: String,
+    "args" => args: Vec<String>,
+    "env" => env: IndexMap<String, String>,
+    "cwd" => cwd: PathBuf,
+    "enabled" => enabled: bool,
+    "sharing" => sharing: Sharing,
+}, |f, extra| Ok(ServerConfig {
+    command: f.command.ok_or_else(|| de::Error::missing_field("command"))?,
+    args: f.args.unwrap_or_default(),
+    env: f.env.unwrap_or_default(),
+    cwd: f.cwd,
+    enabled: f.enabled.unwrap_or(true),
+    sharing: f.sharing.unwrap_or_default(),
+    extra,
+}));
+
+keep_unknown_visitor!(ProxySettings, "Switchboard's settings object", {
+    "port" => port: u16,
+    "idleTimeoutSecs" => idle_timeout_secs: u64,
+}, |f, extra| Ok(ProxySettings {
+    port: f.port,
+    idle_timeout_secs: f.idle_timeout_secs,
+    extra,
+}));
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config> {
+        Config::parse(text, Path::new("/cfg/config.json"))
+    }
+
+    #[test]
+    fn reads_the_ide_shape_and_defaults() {
+        let config =
+            parse(r#"{"mcpServers":{"time":{"command":"uvx","args":["mcp-server-time"]}}}"#)
+                .unwrap();
+        let time = &config.servers["time"];
+        assert_eq!(time.command, "uvx");
+        assert_eq!(time.args, ["mcp-server-time"]);
+        assert!(time.enabled);
+        assert_eq!(time.sharing, Sharing::PerSession);
+        assert_eq!(config.proxy.idle_timeout(), DEFAULT_IDLE_TIMEOUT);
+    }
+
+    #[test]
+    fn syntax_errors_name_file_line_and_column() {
+        let err =
+            parse("{\n  \"mcpServers\": {\n    \"a\": {\"command\": \"x\",}\n  }\n}").unwrap_err();
+        match err {
+            Error::ConfigSyntax {
+                path, line, column, ..
+            } => {
+                assert_eq!(path, Path::new("/cfg/config.json"));
+                assert_eq!((line, column), (3, 28));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(
+            parse("{\n")
+                .unwrap_err()
+                .to_string()
+                .starts_with("/cfg/config.json:2:0: ")
+        );
+    }
+
+    #[test]
+    fn type_errors_point_at_the_value() {
+        let err = parse("{\"mcpServers\": {\n \"a\": {\n  \"command\": 42\n }}}").unwrap_err();
+        let Error::ConfigSyntax {
+            line,
+            column,
+            message,
+            ..
+        } = err
+        else {
+            panic!()
+        };
+        assert_eq!(line, 3);
+        assert_eq!(column, 15);
+        assert!(message.contains("expected a string"), "{message}");
+    }
+
+    #[test]
+    fn unknown_keys_survive_a_round_trip() {
+        let text = r#"{"mcpServers":{"a":{"command":"x","type":"stdio","disabledTools":["t"]}},"theme":"dark","switchboard":{"port":9,"future":1}}"#;
+        let config = parse(text).unwrap();
+        let written: Value = serde_json::to_value(&config).unwrap();
+        let original: Value = serde_json::from_str(text).unwrap();
+        assert_eq!(written, original);
+    }
+
+    #[test]
+    fn invalid_names_and_missing_commands_are_refused() {
+        assert!(
+            parse(r#"{"mcpServers":{"a/b":{"command":"x"}}}"#)
+                .unwrap_err()
+                .to_string()
+                .contains("a/b")
+        );
+        assert!(
+            parse(r#"{"mcpServers":{"a":{"args":[]}}}"#)
+                .unwrap_err()
+                .to_string()
+                .contains("command")
+        );
+        assert!(parse(r#"{"mcpServers":{"a":{"command":" "}}}"#).is_err());
+    }
+
+    #[test]
+    fn save_is_atomic_and_reloadable() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested/config.json");
+        let mut config = Config::default();
+        config.servers.insert(
+            "demo".into(),
+            ServerConfig::stdio("/bin/demo", ["demo-server"]),
+        );
+        config.save(&path).unwrap();
+        assert_eq!(Config::load(&path).unwrap(), config);
+        let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().collect();
+        assert_eq!(leftovers.len(), 1, "no temporary file left behind");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+}

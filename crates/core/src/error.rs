@@ -1,0 +1,48 @@
+//! The crate's one error type.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in core, each variant with enough context to act on.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The config file is not valid JSON or does not have the expected shape.
+    #[error("{path}:{line}:{column}: {message}")]
+    ConfigSyntax {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    /// The config file parsed but says something impossible.
+    #[error("{path}: {message}")]
+    ConfigInvalid { path: PathBuf, message: String },
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The proxy's port could not be bound.
+    #[error(
+        "cannot listen on 127.0.0.1:{port}: {source} (is another Switchboard running? choose another port with --port)"
+    )]
+    Bind {
+        port: u16,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A child process could not be started.
+    #[error("cannot start server '{server}' ({program}): {source}")]
+    Spawn {
+        server: String,
+        program: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// No server of that name is configured.
+    #[error("no server named '{0}'")]
+    UnknownServer(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

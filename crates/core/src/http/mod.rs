@@ -1,0 +1,67 @@
+//! The loopback HTTP front door: every server's Streamable HTTP and legacy SSE endpoints.
+//!
+//! All routes are built in [`router`], so a single layer added there wraps every one of them
+//! (the place for Host, Origin and key checks).
+
+mod legacy_sse;
+mod reply;
+mod sse;
+mod status;
+mod streamable;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use tokio::net::TcpListener;
+
+use crate::relay::Relay;
+
+/// The MCP session header (header names are case-insensitive; this is the spec's spelling).
+pub const SESSION_HEADER: &str = "mcp-session-id";
+pub const PROTOCOL_VERSION_HEADER: &str = "mcp-protocol-version";
+/// The session-based protocol versions this relay serves.
+pub const LEGACY_PROTOCOL_VERSIONS: &[&str] =
+    &["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];
+/// SSE comment lines keep idle streams open through proxies and client timeouts.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub relay: Arc<Relay>,
+}
+
+/// Every route Switchboard serves.
+pub fn router(relay: Arc<Relay>) -> Router {
+    let body_limit = relay.options().max_frame_bytes;
+    let state = AppState { relay };
+    Router::new()
+        .route("/status", get(status::status))
+        .route(
+            "/servers/{name}/mcp",
+            post(streamable::post)
+                .get(streamable::get)
+                .delete(streamable::delete),
+        )
+        .route("/servers/{name}/sse", get(legacy_sse::open))
+        .route("/servers/{name}/messages", post(legacy_sse::message))
+        .route("/servers/{name}/messages/", post(legacy_sse::message))
+        .fallback(reply::not_found)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(state)
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

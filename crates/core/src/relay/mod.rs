@@ -1,0 +1,296 @@
+//! The transparent relay: client sessions on one side, stdio children on the other, raw
+//! JSON-RPC frames in between (see `frame`).
+//!
+//! - [`Relay`] owns the servers and the table of live sessions.
+//! - [`Session`] routes what a server says to the right stream of the right client.
+//! - `shared` multiplexes one child across sessions for servers configured as `shared`.
+
+pub mod frame;
+mod session;
+mod shared;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use serde::Serialize;
+
+pub use session::{SendError, Session, StreamRx, Transport};
+use shared::SharedChild;
+
+use crate::config::{Config, ServerConfig, Sharing};
+use crate::error::{Error, Result};
+use crate::supervisor::{ChildSpec, Diagnostics, DiagnosticsSnapshot, ExitInfo, StopGrace};
+
+/// Tunables of the relay, from the config (and tests).
+#[derive(Debug, Clone)]
+pub struct RelayOptions {
+    /// A session with no request, no open stream and no activity for this long is closed.
+    pub idle_timeout: Duration,
+    /// The largest message accepted in either direction.
+    pub max_frame_bytes: usize,
+    pub stop_grace: StopGrace,
+}
+
+impl Default for RelayOptions {
+    fn default() -> Self {
+        RelayOptions {
+            idle_timeout: crate::config::DEFAULT_IDLE_TIMEOUT,
+            max_frame_bytes: 64 * 1024 * 1024,
+            stop_grace: StopGrace::default(),
+        }
+    }
+}
+
+/// One configured server as the relay runs it.
+pub struct ServerRelay {
+    pub name: Arc<str>,
+    pub config: ServerConfig,
+    spec: ChildSpec,
+    diagnostics: Arc<Diagnostics>,
+    stop_grace: StopGrace,
+    shared: Option<Arc<SharedChild>>,
+    spawns: AtomicU64,
+    exits: AtomicU64,
+    last_exit: Mutex<Option<ExitInfo>>,
+}
+
+impl ServerRelay {
+    fn new(name: &str, config: &ServerConfig, options: &RelayOptions) -> Arc<ServerRelay> {
+        let name: Arc<str> = name.into();
+        let spec = ChildSpec {
+            server: name.clone(),
+            program: config.command.clone(),
+            args: config.args.clone(),
+            env: config
+                .env
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            cwd: config.cwd.clone(),
+            max_frame_bytes: options.max_frame_bytes,
+        };
+        Arc::new_cyclic(|me| ServerRelay {
+            name,
+            config: config.clone(),
+            spec,
+            diagnostics: Arc::new(Diagnostics::default()),
+            stop_grace: options.stop_grace,
+            shared: (config.sharing == Sharing::Shared).then(|| SharedChild::new(me.clone())),
+            spawns: AtomicU64::new(0),
+            exits: AtomicU64::new(0),
+            last_exit: Mutex::new(None),
+        })
+    }
+
+    fn note_spawn(&self) {
+        self.spawns.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn note_exit(&self, exit: &ExitInfo) {
+        self.exits.fetch_add(1, Ordering::Relaxed);
+        if exit.code != Some(0) {
+            self.diagnostics
+                .record_error(format!("exited unexpectedly ({exit})"));
+        }
+        *self.last_exit.lock().unwrap_or_else(|p| p.into_inner()) = Some(exit.clone());
+    }
+}
+
+/// What `/status` and the tray show about one server.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerStatus {
+    pub name: String,
+    pub enabled: bool,
+    pub sharing: Sharing,
+    /// `running` with live children, `idle` when none is needed yet, `disabled`.
+    pub state: &'static str,
+    pub sessions: usize,
+    pub pids: Vec<u32>,
+    /// Children started so far.
+    pub starts: u64,
+    /// Children that ended unexpectedly (not stopped by Switchboard).
+    pub unexpected_exits: u64,
+    #[serde(flatten)]
+    pub diagnostics: DiagnosticsSnapshot,
+}
+
+/// The servers and their live sessions.
+pub struct Relay {
+    servers: RwLock<IndexMap<Arc<str>, Arc<ServerRelay>>>,
+    sessions: Mutex<HashMap<Arc<str>, Arc<Session>>>,
+    options: RelayOptions,
+}
+
+impl Relay {
+    pub fn new(config: &Config, options: RelayOptions) -> Arc<Relay> {
+        let servers = config
+            .servers
+            .iter()
+            .map(|(name, server)| {
+                (
+                    Arc::from(name.as_str()),
+                    ServerRelay::new(name, server, &options),
+                )
+            })
+            .collect();
+        Arc::new(Relay {
+            servers: RwLock::new(servers),
+            sessions: Mutex::new(HashMap::new()),
+            options,
+        })
+    }
+
+    pub fn options(&self) -> &RelayOptions {
+        &self.options
+    }
+
+    /// The enabled server of that name.
+    pub fn server(&self, name: &str) -> Result<Arc<ServerRelay>> {
+        let servers = self.servers.read().unwrap_or_else(|p| p.into_inner());
+        servers
+            .get(name)
+            .filter(|s| s.config.enabled)
+            .cloned()
+            .ok_or_else(|| Error::UnknownServer(name.to_owned()))
+    }
+
+    pub fn server_names(&self) -> Vec<Arc<str>> {
+        let servers = self.servers.read().unwrap_or_else(|p| p.into_inner());
+        servers
+            .values()
+            .filter(|s| s.config.enabled)
+            .map(|s| s.name.clone())
+            .collect()
+    }
+
+    /// Opens a session on `server`: its own child, or a place on the shared one.
+    pub fn open_session(
+        &self,
+        server: &Arc<ServerRelay>,
+        transport: Transport,
+    ) -> Result<Arc<Session>> {
+        let session = Session::new(new_session_id().into(), server.clone(), transport);
+        match &server.shared {
+            Some(shared) => session.attach_shared(shared.clone()),
+            None => session
+                .attach_child()
+                .inspect_err(|e| server.diagnostics.record_error(e.to_string()))?,
+        }
+        session.touch();
+        self.lock_sessions()
+            .insert(session.id.clone(), session.clone());
+        Ok(session)
+    }
+
+    /// The live session with this id on `server`. Closed sessions are forgotten here.
+    pub fn session(&self, server: &str, id: &str) -> Option<Arc<Session>> {
+        let mut sessions = self.lock_sessions();
+        let session = sessions.get(id)?.clone();
+        if session.is_closed() {
+            sessions.remove(id);
+            return None;
+        }
+        (*session.server.name == *server).then_some(session)
+    }
+
+    pub async fn close_session(&self, id: &str, reason: &str) {
+        let session = self.lock_sessions().remove(id);
+        if let Some(session) = session {
+            session.close(reason).await;
+        }
+    }
+
+    /// Closes every session idle for longer than the configured timeout.
+    pub async fn expire_idle(&self) {
+        let expired: Vec<Arc<Session>> = {
+            let mut sessions = self.lock_sessions();
+            let ids: Vec<Arc<str>> = sessions
+                .values()
+                .filter(|s| s.is_closed() || s.is_idle(self.options.idle_timeout))
+                .map(|s| s.id.clone())
+                .collect();
+            ids.iter().filter_map(|id| sessions.remove(id)).collect()
+        };
+        for session in expired {
+            session.close("idle timeout").await;
+        }
+    }
+
+    /// Stops everything: every session closes and every child is stopped, in parallel.
+    pub async fn shutdown(&self) {
+        let sessions: Vec<Arc<Session>> = self.lock_sessions().drain().map(|(_, s)| s).collect();
+        let servers: Vec<Arc<ServerRelay>> = self
+            .servers
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        let closing = sessions
+            .iter()
+            .map(|s| s.close("Switchboard is shutting down"));
+        let stopping = servers
+            .iter()
+            .filter_map(|s| s.shared.as_ref().map(|shared| shared.stop(s.stop_grace)));
+        futures::future::join(
+            futures::future::join_all(closing),
+            futures::future::join_all(stopping),
+        )
+        .await;
+    }
+
+    pub fn status(&self) -> Vec<ServerStatus> {
+        let sessions: Vec<Arc<Session>> = self
+            .lock_sessions()
+            .values()
+            .filter(|s| !s.is_closed())
+            .cloned()
+            .collect();
+        let servers = self.servers.read().unwrap_or_else(|p| p.into_inner());
+        servers
+            .values()
+            .map(|server| {
+                let mine: Vec<&Arc<Session>> = sessions
+                    .iter()
+                    .filter(|s| Arc::ptr_eq(&s.server, server))
+                    .collect();
+                let mut pids: Vec<u32> = match &server.shared {
+                    Some(shared) => shared.pid().into_iter().collect(),
+                    None => mine.iter().filter_map(|s| s.pid()).collect(),
+                };
+                pids.sort_unstable();
+                let state = match (server.config.enabled, pids.is_empty()) {
+                    (false, _) => "disabled",
+                    (true, false) => "running",
+                    (true, true) => "idle",
+                };
+                ServerStatus {
+                    name: server.name.to_string(),
+                    enabled: server.config.enabled,
+                    sharing: server.config.sharing,
+                    state,
+                    sessions: mine.len(),
+                    pids,
+                    starts: server.spawns.load(Ordering::Relaxed),
+                    unexpected_exits: server.exits.load(Ordering::Relaxed),
+                    diagnostics: server.diagnostics.snapshot(20),
+                }
+            })
+            .collect()
+    }
+
+    fn lock_sessions(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, Arc<Session>>> {
+        self.sessions.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// 256 random bits from the OS, hex-encoded: visible ASCII as the spec requires, and
+/// unguessable, since a session id is all that stands between two local clients.
+fn new_session_id() -> String {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the OS random source is available");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,412 @@
+//! One client session and the routing of everything the server sends back to it.
+//!
+//! A message from the server goes to exactly one place:
+//! - a response goes to the stream of the POST that carried its request;
+//! - a progress notification goes to the stream of the request that owns its token;
+//! - anything else (server→client requests, logging, list_changed) goes to the one request
+//!   stream in flight if there is exactly one, else to the session's GET stream, else to any
+//!   request stream in flight, else it waits in a bounded backlog for the next GET stream.
+//!
+//! Nothing is ever copied to a second stream or to another session.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+use super::ServerRelay;
+use super::frame::{self, Envelope, Kind};
+use super::shared::SharedChild;
+use crate::supervisor::{ChildSink, ExitInfo, FrameRejected, ManagedChild};
+
+/// Where a stream's frames go: the HTTP response body that is streaming them out.
+pub type StreamTx = mpsc::UnboundedSender<Bytes>;
+pub type StreamRx = mpsc::UnboundedReceiver<Bytes>;
+
+/// The transport a session was opened on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// Streamable HTTP: POST per message, optional GET stream.
+    StreamableHttp,
+    /// The 2024-11-05 HTTP+SSE transport: one SSE stream carries everything.
+    LegacySse,
+}
+
+/// Messages kept for a session that has no stream open yet. Past this, the oldest go.
+const BACKLOG_LIMIT: usize = 1024;
+
+pub struct Session {
+    pub id: Arc<str>,
+    pub server: Arc<ServerRelay>,
+    pub transport: Transport,
+    upstream: OnceLock<Upstream>,
+    routes: Mutex<Routes>,
+    created: Instant,
+    /// Milliseconds since `created` of the last client activity.
+    last_active_ms: AtomicU64,
+    closed: AtomicBool,
+}
+
+enum Upstream {
+    /// This session's own child.
+    Child(ManagedChild),
+    /// A child shared with other sessions through an id map.
+    Shared(Arc<SharedChild>),
+}
+
+#[derive(Default)]
+struct Routes {
+    /// Request id (exact JSON text) → where its answer goes.
+    pending: HashMap<Box<str>, Pending>,
+    /// Progress token (exact JSON text) → the request id that carries it.
+    progress: HashMap<Box<str>, Box<str>>,
+    /// Open GET streams (or the one legacy SSE stream).
+    streams: Vec<StreamTx>,
+    backlog: VecDeque<Bytes>,
+    /// Source of `Pending::seq`.
+    seq: u64,
+}
+
+struct Pending {
+    tx: StreamTx,
+    /// Whether other messages may travel on this request's stream (SSE, not plain JSON).
+    streaming: bool,
+    progress_token: Option<Box<str>>,
+    seq: u64,
+}
+
+/// Why a client message could not be forwarded.
+#[derive(Debug)]
+pub enum SendError {
+    /// The session is over; the client must initialize again (HTTP 404).
+    Closed,
+    /// A request with this id is already in flight in this session.
+    DuplicateId,
+}
+
+impl Session {
+    pub(super) fn new(
+        id: Arc<str>,
+        server: Arc<ServerRelay>,
+        transport: Transport,
+    ) -> Arc<Session> {
+        Arc::new(Session {
+            id,
+            server,
+            transport,
+            upstream: OnceLock::new(),
+            routes: Mutex::new(Routes::default()),
+            created: Instant::now(),
+            last_active_ms: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
+        })
+    }
+
+    /// Gives the session its own child, started with this session as the child's sink.
+    pub(super) fn attach_child(self: &Arc<Self>) -> crate::Result<()> {
+        let sink: Arc<dyn ChildSink> = self.clone();
+        let child = ManagedChild::spawn(
+            &self.server.spec,
+            Arc::downgrade(&sink),
+            self.server.diagnostics.clone(),
+        )?;
+        self.server.note_spawn();
+        let _ = self.upstream.set(Upstream::Child(child));
+        Ok(())
+    }
+
+    pub(super) fn attach_shared(self: &Arc<Self>, shared: Arc<SharedChild>) {
+        shared.attach(self);
+        let _ = self.upstream.set(Upstream::Shared(shared));
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        match self.upstream.get()? {
+            Upstream::Child(child) => Some(child.pid()),
+            Upstream::Shared(shared) => shared.pid(),
+        }
+    }
+
+    pub fn touch(&self) {
+        let ms = self.created.elapsed().as_millis() as u64;
+        self.last_active_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// True when nothing is in flight, no stream is open and the client has been quiet for
+    /// `timeout`: such a session is expired.
+    pub fn is_idle(&self, timeout: Duration) -> bool {
+        let quiet = self.created.elapsed().saturating_sub(Duration::from_millis(
+            self.last_active_ms.load(Ordering::Relaxed),
+        ));
+        if quiet < timeout {
+            return false;
+        }
+        let mut routes = self.lock();
+        routes.streams.retain(|tx| !tx.is_closed());
+        routes.pending.is_empty() && routes.streams.is_empty()
+    }
+
+    /// Forwards one client message. For a request, returns the stream its answer (and, when
+    /// `streaming`, related messages) will arrive on.
+    pub async fn send_from_client(
+        self: &Arc<Self>,
+        envelope: &Envelope<'_>,
+        frame: Bytes,
+        streaming: bool,
+    ) -> Result<Option<StreamRx>, SendError> {
+        if self.is_closed() {
+            return Err(SendError::Closed);
+        }
+        self.touch();
+        let frame = frame::to_single_line(frame);
+        let rx = if envelope.kind == Kind::Request {
+            Some(self.register_request(envelope, streaming)?)
+        } else {
+            None
+        };
+        let sent = match self.upstream.get() {
+            Some(Upstream::Child(child)) => child.send(frame),
+            Some(Upstream::Shared(shared)) => shared.forward(self, envelope, frame).await,
+            None => false,
+        };
+        if !sent {
+            if let Some(id) = envelope.id.filter(|_| envelope.kind == Kind::Request) {
+                let message = format!("server '{}' is not running", self.server.name);
+                self.deliver_response(
+                    id.get(),
+                    frame::error_response(Some(id), frame::code::SERVER_UNAVAILABLE, &message),
+                );
+            }
+        }
+        Ok(rx)
+    }
+
+    fn register_request(
+        &self,
+        envelope: &Envelope<'_>,
+        streaming: bool,
+    ) -> Result<StreamRx, SendError> {
+        let key: Box<str> = envelope.id_key().unwrap_or("null").into();
+        let progress_token = envelope
+            .param("progressToken", true)
+            .map(|t| Box::<str>::from(t.get()));
+        let mut routes = self.lock();
+        if routes.pending.contains_key(&key) {
+            return Err(SendError::DuplicateId);
+        }
+        let (tx, rx) = match (self.transport, routes.streams.first()) {
+            // Legacy SSE: every answer travels on the session's one stream.
+            (Transport::LegacySse, Some(stream)) => (stream.clone(), mpsc::unbounded_channel().1),
+            _ => mpsc::unbounded_channel(),
+        };
+        if let Some(token) = &progress_token {
+            routes.progress.insert(token.clone(), key.clone());
+        }
+        routes.seq += 1;
+        let seq = routes.seq;
+        routes.pending.insert(
+            key,
+            Pending {
+                tx,
+                streaming,
+                progress_token,
+                seq,
+            },
+        );
+        Ok(rx)
+    }
+
+    /// Opens a GET (or legacy SSE) stream; anything waiting in the backlog goes out first.
+    pub fn open_stream(&self) -> StreamRx {
+        self.touch();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut routes = self.lock();
+        while let Some(frame) = routes.backlog.pop_front() {
+            let _ = tx.send(frame);
+        }
+        routes.streams.retain(|tx| !tx.is_closed());
+        routes.streams.push(tx);
+        rx
+    }
+
+    // === delivery of server messages ===
+
+    /// A response to the client's request `id_key`.
+    pub fn deliver_response(&self, id_key: &str, frame: Bytes) {
+        let mut routes = self.lock();
+        match routes.pending.remove(id_key) {
+            Some(pending) => {
+                if let Some(token) = &pending.progress_token {
+                    routes.progress.remove(token);
+                }
+                drop(routes);
+                // The client may have gone away; in the legacy era that is not a cancel, and
+                // the answer has nowhere to go.
+                let _ = pending.tx.send(frame);
+            }
+            None => log::debug!(
+                "session {}: dropping a response to unknown request id {id_key}",
+                short(&self.id)
+            ),
+        }
+    }
+
+    /// A progress notification for `token_key`.
+    pub fn deliver_progress(&self, token_key: &str, frame: Bytes) {
+        let mut routes = self.lock();
+        let target = routes
+            .progress
+            .get(token_key)
+            .and_then(|id| routes.pending.get(id))
+            .filter(|p| p.streaming)
+            .map(|p| p.tx.clone());
+        match target {
+            Some(tx) if tx.send(frame.clone()).is_ok() => {}
+            _ => Self::route_unsolicited(&mut routes, frame, self.transport),
+        }
+    }
+
+    /// A message that answers no request of the client's.
+    pub fn deliver_unsolicited(&self, frame: Bytes) {
+        let mut routes = self.lock();
+        Self::route_unsolicited(&mut routes, frame, self.transport);
+    }
+
+    fn route_unsolicited(routes: &mut Routes, frame: Bytes, transport: Transport) {
+        let mut frame = Some(frame);
+        let try_send = |tx: &StreamTx, frame: &mut Option<Bytes>| {
+            if let Some(f) = frame.take() {
+                if let Err(mpsc::error::SendError(f)) = tx.send(f) {
+                    *frame = Some(f);
+                }
+            }
+        };
+        if transport == Transport::StreamableHttp {
+            let mut streaming = routes.pending.values().filter(|p| p.streaming);
+            if let (Some(only), None) = (streaming.next(), streaming.next()) {
+                try_send(&only.tx, &mut frame);
+            }
+        }
+        for tx in &routes.streams {
+            try_send(tx, &mut frame);
+        }
+        if let Some(newest) = routes
+            .pending
+            .values()
+            .filter(|p| p.streaming)
+            .max_by_key(|p| p.seq)
+        {
+            try_send(&newest.tx, &mut frame);
+        }
+        if let Some(frame) = frame {
+            if routes.backlog.len() == BACKLOG_LIMIT {
+                routes.backlog.pop_front();
+                log::warn!("a session's backlog is full; dropping its oldest message");
+            }
+            routes.backlog.push_back(frame);
+        }
+    }
+
+    /// Answers every request in flight with a JSON-RPC error.
+    pub fn fail_pending(&self, message: &str) {
+        let pending: Vec<(Box<str>, Pending)> = {
+            let mut routes = self.lock();
+            routes.progress.clear();
+            routes.pending.drain().collect()
+        };
+        for (id, p) in pending {
+            let id = frame::raw(id.into_string());
+            let _ = p.tx.send(frame::error_response(
+                Some(&id),
+                frame::code::SERVER_UNAVAILABLE,
+                message,
+            ));
+        }
+    }
+
+    /// Ends the session: in-flight requests fail, streams end, its own child is stopped.
+    pub async fn close(self: &Arc<Self>, reason: &str) {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        log::debug!(
+            "session {} of '{}' closed: {reason}",
+            short(&self.id),
+            self.server.name
+        );
+        self.fail_pending(&format!("session closed: {reason}"));
+        {
+            let mut routes = self.lock();
+            routes.streams.clear();
+            routes.backlog.clear();
+        }
+        match self.upstream.get() {
+            Some(Upstream::Child(child)) => {
+                child.stop(self.server.stop_grace).await;
+            }
+            Some(Upstream::Shared(shared)) => shared.detach(self),
+            None => {}
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Routes> {
+        self.routes.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A session's own child writes straight into the session.
+impl ChildSink for Session {
+    fn on_frame(&self, frame: Bytes) -> Result<(), FrameRejected> {
+        let envelope = Envelope::parse(&frame).map_err(|e| FrameRejected(e.to_string()))?;
+        match envelope.kind {
+            Kind::Response => match envelope.id_key() {
+                Some(id) => {
+                    let id: Box<str> = id.into();
+                    self.deliver_response(&id, frame);
+                }
+                None => {
+                    log::warn!(
+                        "server '{}' answered with an error that names no request",
+                        self.server.name
+                    );
+                    self.deliver_unsolicited(frame);
+                }
+            },
+            Kind::Notification if envelope.method.as_deref() == Some("notifications/progress") => {
+                match envelope.param("progressToken", false) {
+                    Some(token) => self.deliver_progress(token.get(), frame),
+                    None => self.deliver_unsolicited(frame),
+                }
+            }
+            Kind::Notification | Kind::Request => self.deliver_unsolicited(frame),
+        }
+        Ok(())
+    }
+
+    fn on_exit(&self, exit: &ExitInfo) {
+        let message = format!(
+            "server '{}' exited ({exit}) before answering",
+            self.server.name
+        );
+        if !self.is_closed() {
+            self.server.note_exit(exit);
+        }
+        self.closed.store(true, Ordering::Release);
+        self.fail_pending(&message);
+        let mut routes = self.lock();
+        routes.streams.clear();
+        routes.backlog.clear();
+    }
+}
+
+/// Session ids are credentials of a sort; logs get a prefix only.
+pub fn short(id: &str) -> &str {
+    &id[..id.len().min(8)]
+}

@@ -1,0 +1,11 @@
+//! Supervision of stdio children: spawning from an argv, framing stdout, capturing stderr,
+//! and stopping them politely and then firmly.
+//!
+//! **Invariant:** every child belongs to exactly one [`ManagedChild`]; dropping it kills the
+//! child's whole process group.
+
+mod child;
+mod diagnostics;
+
+pub use child::{ChildSink, ChildSpec, ExitInfo, FrameRejected, ManagedChild, StopGrace};
+pub use diagnostics::{Diagnostics, DiagnosticsSnapshot};
