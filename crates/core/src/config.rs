@@ -375,7 +375,7 @@ mod tests {
                 path, line, column, ..
             } => {
                 assert_eq!(path, Path::new("/cfg/config.json"));
-                assert_eq!((line, column), (3, 28));
+                assert_eq!((line, column), (3, 26), "the stray closing brace");
             }
             other => panic!("unexpected {other:?}"),
         }

@@ -133,7 +133,7 @@ mod tests {
             "2000-02-29T00:00:00Z"
         );
         assert_eq!(
-            rfc3339_utc(UNIX_EPOCH + Duration::from_secs(1_795_305_599)),
+            rfc3339_utc(UNIX_EPOCH + Duration::from_secs(1_795_391_999)),
             "2026-11-22T23:59:59Z"
         );
     }

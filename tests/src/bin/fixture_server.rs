@@ -1,1 +1,231 @@
-fn main() {}
+//! A scripted MCP server on stdio for the black-box tests. Each tool exercises one thing the
+//! relay must get right; flags make it misbehave on purpose.
+//!
+//! Flags: `--ignore-sigterm` (only SIGKILL stops it), `--ignore-stdin-eof` (keeps running
+//! after stdin closes), `--banner` (writes a non-JSON line to stdout at start).
+
+use std::io::{BufRead, Write};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+type Out = Arc<Mutex<std::io::Stdout>>;
+
+fn send(out: &Out, message: &Value) {
+    let mut line = serde_json::to_vec(message).expect("serializable");
+    line.push(b'\n');
+    let mut out = out.lock().unwrap_or_else(|p| p.into_inner());
+    let _ = out.write_all(&line);
+    let _ = out.flush();
+}
+
+fn send_raw(out: &Out, text: &str) {
+    let mut out = out.lock().unwrap_or_else(|p| p.into_inner());
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.write_all(b"\n");
+    let _ = out.flush();
+}
+
+fn text_result(text: impl Into<String>) -> Value {
+    json!({"content": [{"type": "text", "text": text.into()}], "isError": false})
+}
+
+/// Replies to our own server→client requests, by id.
+type Waiters = Arc<Mutex<std::collections::HashMap<String, mpsc::Sender<Value>>>>;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let has = |flag: &str| args.iter().any(|a| a == flag);
+    if has("--ignore-sigterm") {
+        let flag = Arc::new(AtomicBool::new(false));
+        signal_hook::flag::register(signal_hook::consts::SIGTERM, flag)
+            .expect("install SIGTERM handler");
+    }
+    let out: Out = Arc::new(Mutex::new(std::io::stdout()));
+    if has("--banner") {
+        send_raw(
+            &out,
+            "fixture-server starting up (this line is not JSON-RPC)",
+        );
+    }
+    eprintln!("fixture-server pid {} ready", std::process::id());
+    let waiters: Waiters = Arc::default();
+    let next_id = Arc::new(AtomicU64::new(1));
+
+    let stdin = std::io::stdin();
+    for line in stdin.lock().lines() {
+        let Ok(line) = line else { break };
+        let Ok(message) = serde_json::from_str::<Value>(&line) else {
+            send(
+                &out,
+                &json!({"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"Parse error"}}),
+            );
+            continue;
+        };
+        // A reply to one of our requests.
+        if message.get("method").is_none() {
+            let id = message.get("id").map(|i| i.to_string()).unwrap_or_default();
+            if let Some(tx) = waiters
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&id)
+            {
+                let _ = tx.send(message);
+            }
+            continue;
+        }
+        let Some(id) = message.get("id").cloned() else {
+            continue;
+        }; // notifications
+        let (out, waiters, next_id, line) =
+            (out.clone(), waiters.clone(), next_id.clone(), line.clone());
+        // Each request on its own thread, so slow calls do not block others.
+        std::thread::spawn(move || handle(&out, &waiters, &next_id, id, &message, &line));
+    }
+    if has("--ignore-stdin-eof") {
+        loop {
+            std::thread::sleep(Duration::from_secs(60));
+        }
+    }
+}
+
+fn handle(
+    out: &Out,
+    waiters: &Waiters,
+    next_id: &AtomicU64,
+    id: Value,
+    message: &Value,
+    line: &str,
+) {
+    let method = message["method"].as_str().unwrap_or_default();
+    let params = &message["params"];
+    let result = match method {
+        "initialize" => json!({
+            "protocolVersion": params["protocolVersion"].as_str().unwrap_or("2025-11-25"),
+            "capabilities": {"tools": {"listChanged": true}, "logging": {}},
+            "serverInfo": {"name": "fixture-server", "version": "1.0.0"}
+        }),
+        "ping" => json!({}),
+        "tools/list" => json!({"tools": [
+            {"name": "echo", "inputSchema": {"type": "object"}},
+            {"name": "pid", "inputSchema": {"type": "object"}},
+        ]}),
+        // Fidelity: answers with the exact request line it received, as a string.
+        "fixture/raw" => json!({"line": line}),
+        "tools/call" => match tool(out, waiters, next_id, params) {
+            Ok(result) => result,
+            Err(message) => {
+                send(
+                    out,
+                    &json!({"jsonrpc":"2.0","id":id,"error":{"code":-32602,"message":message}}),
+                );
+                return;
+            }
+        },
+        other => {
+            send(
+                out,
+                &json!({"jsonrpc":"2.0","id":id,"error":{"code":-32601,"message":format!("Method not found: {other}")}}),
+            );
+            return;
+        }
+    };
+    send(out, &json!({"jsonrpc":"2.0","id":id,"result":result}));
+}
+
+fn tool(
+    out: &Out,
+    waiters: &Waiters,
+    next_id: &AtomicU64,
+    params: &Value,
+) -> Result<Value, String> {
+    let args = &params["arguments"];
+    let number = |name: &str, default: u64| args[name].as_u64().unwrap_or(default);
+    match params["name"].as_str().unwrap_or_default() {
+        "echo" => Ok(text_result(args["message"].as_str().unwrap_or_default())),
+        "pid" => Ok(text_result(std::process::id().to_string())),
+        "slow" => {
+            std::thread::sleep(Duration::from_millis(number("ms", 100)));
+            Ok(text_result("done"))
+        }
+        "big" => {
+            // Deterministic, non-repeating-looking content the test can rebuild.
+            let len = number("bytes", 1024) as usize;
+            let text: String = (0..len)
+                .map(|i| char::from(b'a' + ((i * 7 + i / 26) % 26) as u8))
+                .collect();
+            Ok(text_result(text))
+        }
+        "crash" => {
+            eprintln!("fixture-server crashing on purpose");
+            std::process::exit(3);
+        }
+        "noise" => {
+            send_raw(
+                out,
+                "this is not JSON-RPC, a server printing to stdout by mistake",
+            );
+            send_raw(out, "[1, 2, 3]");
+            Ok(text_result("after noise"))
+        }
+        "stderr" => {
+            for i in 0..number("lines", 10) {
+                eprintln!("stderr line {i}");
+            }
+            Ok(text_result("wrote stderr"))
+        }
+        "grandchild" => {
+            let child = Command::new("sleep")
+                .arg("300")
+                .spawn()
+                .map_err(|e| e.to_string())?;
+            Ok(text_result(child.id().to_string()))
+        }
+        "progress" => {
+            let token = params["_meta"]["progressToken"].clone();
+            let steps = number("steps", 5);
+            for step in 1..=steps {
+                send(
+                    out,
+                    &json!({"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":token,"progress":step,"total":steps}}),
+                );
+            }
+            Ok(text_result(format!("{steps} steps")))
+        }
+        "notify" => {
+            send(
+                out,
+                &json!({"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":args["data"].clone()}}),
+            );
+            Ok(text_result("notified"))
+        }
+        // Asks the client a question (sampling/createMessage) and returns its answer.
+        "ask" => {
+            let request_id = next_id.fetch_add(1, Ordering::Relaxed);
+            let key = json!(format!("srv-{request_id}")).to_string();
+            let (tx, rx) = mpsc::channel();
+            waiters
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(key, tx);
+            send(
+                out,
+                &json!({"jsonrpc":"2.0","id":format!("srv-{request_id}"),"method":"sampling/createMessage","params":{
+                "messages":[{"role":"user","content":{"type":"text","text":args["question"].clone()}}],"maxTokens":10}}),
+            );
+            let reply = rx
+                .recv_timeout(Duration::from_secs(60))
+                .map_err(|_| "no answer from the client".to_owned())?;
+            let text = reply["result"]["content"]["text"]
+                .as_str()
+                .unwrap_or("<no text>")
+                .to_owned();
+            Ok(text_result(format!("client said: {text}")))
+        }
+        other => Err(format!("Unknown tool: {other}")),
+    }
+}

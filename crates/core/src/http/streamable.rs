@@ -96,10 +96,8 @@ pub async fn post(
             None => return reply::unknown_session(),
         }
     };
-    if is_initialize {
-        if let Ok(value) = HeaderValue::from_str(&session.id) {
-            response.headers_mut().insert(SESSION_HEADER, value);
-        }
+    if is_initialize && let Ok(value) = HeaderValue::from_str(&session.id) {
+        response.headers_mut().insert(SESSION_HEADER, value);
     }
     response
 }

@@ -176,14 +176,12 @@ impl Session {
             Some(Upstream::Shared(shared)) => shared.forward(self, envelope, frame).await,
             None => false,
         };
-        if !sent {
-            if let Some(id) = envelope.id.filter(|_| envelope.kind == Kind::Request) {
-                let message = format!("server '{}' is not running", self.server.name);
-                self.deliver_response(
-                    id.get(),
-                    frame::error_response(Some(id), frame::code::SERVER_UNAVAILABLE, &message),
-                );
-            }
+        if !sent && let Some(id) = envelope.id.filter(|_| envelope.kind == Kind::Request) {
+            let message = format!("server '{}' is not running", self.server.name);
+            self.deliver_response(
+                id.get(),
+                frame::error_response(Some(id), frame::code::SERVER_UNAVAILABLE, &message),
+            );
         }
         Ok(rx)
     }
@@ -282,10 +280,10 @@ impl Session {
     fn route_unsolicited(routes: &mut Routes, frame: Bytes, transport: Transport) {
         let mut frame = Some(frame);
         let try_send = |tx: &StreamTx, frame: &mut Option<Bytes>| {
-            if let Some(f) = frame.take() {
-                if let Err(mpsc::error::SendError(f)) = tx.send(f) {
-                    *frame = Some(f);
-                }
+            if let Some(f) = frame.take()
+                && let Err(mpsc::error::SendError(f)) = tx.send(f)
+            {
+                *frame = Some(f);
             }
         };
         if transport == Transport::StreamableHttp {

@@ -249,10 +249,9 @@ impl SharedChild {
             let state = self.lock();
             if let (true, Some(child), Some((_, result))) =
                 (state.ready, &state.child, &state.handshake)
+                && !child.has_exited()
             {
-                if !child.has_exited() {
-                    return Ok((child.clone(), result.clone()));
-                }
+                return Ok((child.clone(), result.clone()));
             }
             let params = state
                 .handshake
@@ -451,17 +450,17 @@ impl ChildSink for SharedChild {
                     return Ok(());
                 };
                 let target = self.lock().tokens.get(token.get()).cloned();
-                if let Some((session, client_token)) = target {
-                    if let (Some(session), Some(out)) = (
+                if let Some((session, client_token)) = target
+                    && let (Some(session), Some(out)) = (
                         session.upgrade(),
                         frame::rewrite(
                             &frame,
                             frame::PROGRESS_TOKEN,
                             &frame::raw(client_token.to_string()),
                         ),
-                    ) {
-                        session.deliver_progress(&client_token, out);
-                    }
+                    )
+                {
+                    session.deliver_progress(&client_token, out);
                 }
             }
             Kind::Notification if envelope.method.as_deref() == Some("notifications/cancelled") => {

@@ -1,0 +1,168 @@
+//! The real `switchboard` binary: serve, signals, port and config errors.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Serve {
+    child: Child,
+    port: u16,
+    stdout: Vec<String>,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `switchboard serve` and reads its stdout up to the endpoint list.
+fn serve(config: &std::path::Path, port: u16) -> Serve {
+    let mut child = Command::new(switchboard_binary())
+        .args(["serve", "--config"])
+        .arg(config)
+        .args(["--port", &port.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut stdout = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let done = line.contains("/servers/");
+        stdout.push(line);
+        if done {
+            break;
+        }
+    }
+    // Keep draining so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Serve {
+        child,
+        port,
+        stdout,
+    }
+}
+
+fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
+    for _ in 0..300 {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("switchboard did not exit");
+}
+
+async fn stops_children_on(signal: Signal) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.json");
+    let port = free_port();
+    let mut serve = serve(&config, port);
+    assert!(
+        serve
+            .stdout
+            .iter()
+            .any(|l| l.contains(&format!("http://127.0.0.1:{port}/servers/demo/mcp"))),
+        "{:?}",
+        serve.stdout
+    );
+    // First run wrote a config with the demo server in it.
+    let written: Value = serde_json::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
+    assert_eq!(
+        written["mcpServers"]["demo"]["args"],
+        json!(["demo-server"])
+    );
+
+    let mut client =
+        Client::connect(format!("http://127.0.0.1:{}/servers/demo/mcp", serve.port)).await;
+    assert_eq!(
+        text(&client.call("echo", json!({"message":"from the cli"})).await),
+        "from the cli"
+    );
+    let status: Value = reqwest::get(format!("http://127.0.0.1:{port}/status"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let pid = status["servers"][0]["pids"][0].as_u64().unwrap() as u32;
+
+    kill(Pid::from_raw(serve.child.id() as i32), signal).unwrap();
+    let exit = wait_exit(&mut serve.child);
+    assert!(exit.success(), "{exit:?}");
+    assert!(
+        wait_until_gone(pid).await,
+        "demo server {pid} outlived switchboard"
+    );
+}
+
+#[tokio::test]
+async fn serve_stops_every_child_on_sigterm() {
+    stops_children_on(Signal::SIGTERM).await;
+}
+
+#[tokio::test]
+async fn serve_stops_every_child_on_ctrl_c() {
+    stops_children_on(Signal::SIGINT).await;
+}
+
+#[test]
+fn a_port_in_use_is_a_clear_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(switchboard_binary())
+        .args(["serve", "--config"])
+        .arg(dir.path().join("c.json"))
+        .args(["--port", &port.to_string()])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("cannot listen on 127.0.0.1:{port}")),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_broken_config_names_line_and_column_and_is_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.json");
+    let broken = "{\n  \"mcpServers\": {\n    \"a\": {\"command\": \"x\" \"args\": []}\n  }\n}\n";
+    std::fs::write(&config, broken).unwrap();
+    let output = Command::new(switchboard_binary())
+        .args(["serve", "--config"])
+        .arg(&config)
+        .args(["--port", &free_port().to_string()])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("{}:3:", config.display())),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&config).unwrap(),
+        broken,
+        "the broken file must not be replaced"
+    );
+}

@@ -1,0 +1,243 @@
+//! Bad input gets the spec's answer, never a 500 or a hang.
+
+use serde_json::{Value, json};
+use switchboard_core::config::Sharing;
+
+use crate::support::*;
+
+async fn error_of(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.expect("a JSON body");
+    (status, body)
+}
+
+#[tokio::test]
+async fn malformed_json_gets_a_parse_error() {
+    let hub = start(&[("fx", fixture(&[], Sharing::PerSession))]).await;
+    let client = Client::new(url(&hub, "/servers/fx/mcp"));
+    for body in ["{\"jsonrpc\":\"2.0\",\"id\":1,", "not json", ""] {
+        let (status, body) = error_of(client.post(body).send().await.unwrap()).await;
+        assert_eq!(status, 400);
+        assert_eq!(body["error"]["code"], -32700, "{body}");
+        assert_eq!(body["id"], Value::Null);
+    }
+    let (status, body) = error_of(
+        client
+            .post(r#"{"jsonrpc":"2.0","id":1}"#)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (400, json!(-32600))
+    );
+    let (status, body) = error_of(
+        client
+            .post(r#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (400, json!(-32600))
+    );
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn session_ids_are_required_and_checked() {
+    let hub = start(&[
+        ("fx", fixture(&[], Sharing::PerSession)),
+        ("other", fixture(&[], Sharing::PerSession)),
+    ])
+    .await;
+    let mut client = Client::connect(url(&hub, "/servers/fx/mcp")).await;
+    let session = client.session.clone().unwrap();
+    assert_eq!(session.len(), 64);
+    assert!(session.bytes().all(|b| (0x21..=0x7e).contains(&b)));
+
+    let ping = json!({"jsonrpc":"2.0","id":9,"method":"ping"}).to_string();
+    let anonymous = Client::new(client.endpoint.clone());
+    let (status, _) = error_of(anonymous.post(ping.clone()).send().await.unwrap()).await;
+    assert_eq!(status, 400, "missing session id");
+
+    let stranger = Client::with_session(client.endpoint.clone(), Some("0".repeat(64)));
+    assert_eq!(
+        stranger.post(ping.clone()).send().await.unwrap().status(),
+        404,
+        "unknown session id"
+    );
+
+    // A session belongs to its server.
+    let elsewhere = Client::with_session(url(&hub, "/servers/other/mcp"), Some(session.clone()));
+    assert_eq!(
+        elsewhere.post(ping.clone()).send().await.unwrap().status(),
+        404
+    );
+
+    assert_eq!(client.request("ping", json!({})).await["result"], json!({}));
+    assert_eq!(client.delete().await, 200);
+    assert_eq!(
+        client.post(ping).send().await.unwrap().status(),
+        404,
+        "ended session"
+    );
+    assert_eq!(client.delete().await, 404);
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn accept_and_content_type_are_checked() {
+    let hub = start(&[("fx", fixture(&[], Sharing::PerSession))]).await;
+    let mut client = Client::connect(url(&hub, "/servers/fx/mcp")).await;
+    let ping = json!({"jsonrpc":"2.0","id":50,"method":"ping"}).to_string();
+    let session = client.session.clone().unwrap();
+    let base = || {
+        client
+            .http
+            .post(&client.endpoint)
+            .header("mcp-session-id", &session)
+            .header("content-type", "application/json")
+    };
+
+    assert_eq!(
+        base()
+            .header("accept", "text/html")
+            .body(ping.clone())
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        406
+    );
+    // JSON only: a plain JSON answer.
+    let response = base()
+        .header("accept", "application/json")
+        .body(ping.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    assert_eq!(response.json::<Value>().await.unwrap()["id"], 50);
+    // Both: an SSE stream.
+    let (answer, _) = client.request_with_events("ping", json!({})).await;
+    assert_eq!(answer["result"], json!({}));
+
+    let form = client
+        .http
+        .post(&client.endpoint)
+        .header("mcp-session-id", &session)
+        .header("accept", "application/json, text/event-stream")
+        .header("content-type", "text/plain")
+        .body(ping);
+    assert_eq!(form.send().await.unwrap().status(), 415);
+
+    let get = client
+        .http
+        .get(&client.endpoint)
+        .header("mcp-session-id", &session)
+        .header("accept", "application/json");
+    assert_eq!(get.send().await.unwrap().status(), 406);
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn protocol_version_header_is_validated() {
+    let hub = start(&[("fx", fixture(&[], Sharing::PerSession))]).await;
+    let client = Client::connect(url(&hub, "/servers/fx/mcp")).await;
+    let ping = json!({"jsonrpc":"2.0","id":3,"method":"ping"}).to_string();
+    let bad = client
+        .post(ping.clone())
+        .header("mcp-protocol-version", "1999-01-01")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    let good = client
+        .post(ping)
+        .header("mcp-protocol-version", "2025-06-18")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(good.status(), 200);
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn notifications_and_responses_get_202() {
+    let hub = start(&[("fx", fixture(&[], Sharing::PerSession))]).await;
+    let client = Client::connect(url(&hub, "/servers/fx/mcp")).await;
+    assert_eq!(
+        client
+            .notify("notifications/roots/list_changed", json!({}))
+            .await,
+        202
+    );
+    let stray = json!({"jsonrpc":"2.0","id":"nobody-asked","result":{}}).to_string();
+    let response = client.post(stray).send().await.unwrap();
+    assert_eq!(response.status(), 202);
+    assert!(response.bytes().await.unwrap().is_empty());
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn unknown_servers_and_routes_are_404_json() {
+    let hub = start(&[("fx", fixture(&[], Sharing::PerSession))]).await;
+    let client = Client::new(url(&hub, "/servers/nope/mcp"));
+    let (status, body) = error_of(client.post("{}").send().await.unwrap()).await;
+    assert_eq!(status, 404);
+    assert!(body["error"]["message"].as_str().unwrap().contains("nope"));
+    let (status, _) = error_of(reqwest::get(url(&hub, "/elsewhere")).await.unwrap()).await;
+    assert_eq!(status, 404);
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_duplicate_id_in_flight_is_refused() {
+    let hub = start(&[("fx", fixture(&[], Sharing::PerSession))]).await;
+    let client = Client::connect(url(&hub, "/servers/fx/mcp")).await;
+    let slow = json!({"jsonrpc":"2.0","id":"same","method":"tools/call","params":{"name":"slow","arguments":{"ms":1500}}}).to_string();
+    let first = client.post(slow.clone()).send().await.unwrap();
+    let second = client.post(slow).send().await.unwrap();
+    assert_eq!(second.status(), 400);
+    let answer = bounded("first", Events::from_response(first).next())
+        .await
+        .unwrap();
+    assert_eq!(text(&answer), "done");
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_server_that_cannot_start_gets_a_json_rpc_error() {
+    let mut broken = fixture(&[], Sharing::PerSession);
+    broken.command = "/nonexistent/mcp-server".into();
+    let hub = start(&[("broken", broken)]).await;
+    let mut client = Client::new(url(&hub, "/servers/broken/mcp"));
+    let answer = client.request("initialize", json!({"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}})).await;
+    assert_eq!(answer["error"]["code"], -32000);
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("/nonexistent/mcp-server")
+    );
+    assert!(client.session.is_none());
+    let status: Value = reqwest::get(url(&hub, "/status"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        status["servers"][0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("cannot start")
+    );
+    hub.shutdown().await;
+}

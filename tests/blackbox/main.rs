@@ -1,0 +1,12 @@
+//! Black-box tests: a real Hub on a loopback socket, real child processes speaking stdio.
+
+// Test code: a panic with the value in the message is the report we want.
+#![allow(clippy::unwrap_used)]
+
+mod cli;
+mod http_edges;
+mod invariants;
+mod legacy_sse;
+mod relay;
+mod supervisor;
+mod support;
