@@ -37,6 +37,7 @@ fn serve(config: &std::path::Path, port: u16) -> Serve {
         .args(["serve", "--config"])
         .arg(config)
         .args(["--port", &port.to_string()])
+        .env("SWITCHBOARD_API_KEY", TEST_KEY)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -96,7 +97,9 @@ async fn stops_children_on(signal: Signal) {
         text(&client.call("echo", json!({"message":"from the cli"})).await),
         "from the cli"
     );
-    let status: Value = reqwest::get(format!("http://127.0.0.1:{port}/status"))
+    let status: Value = http()
+        .get(format!("http://127.0.0.1:{port}/status"))
+        .send()
         .await
         .unwrap()
         .json()
@@ -132,6 +135,7 @@ fn a_port_in_use_is_a_clear_error() {
         .args(["serve", "--config"])
         .arg(dir.path().join("c.json"))
         .args(["--port", &port.to_string()])
+        .env("SWITCHBOARD_API_KEY", TEST_KEY)
         .output()
         .unwrap();
     assert!(!output.status.success());
@@ -152,6 +156,7 @@ fn a_broken_config_names_line_and_column_and_is_left_alone() {
         .args(["serve", "--config"])
         .arg(&config)
         .args(["--port", &free_port().to_string()])
+        .env("SWITCHBOARD_API_KEY", TEST_KEY)
         .output()
         .unwrap();
     assert!(!output.status.success());
@@ -164,5 +169,111 @@ fn a_broken_config_names_line_and_column_and_is_left_alone() {
         std::fs::read_to_string(&config).unwrap(),
         broken,
         "the broken file must not be replaced"
+    );
+}
+
+#[tokio::test]
+async fn the_key_never_reaches_a_log_line_even_at_trace_level() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.json");
+    let log_path = dir.path().join("serve.log");
+    let port = free_port();
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut child = Command::new(switchboard_binary())
+        .args(["-vv", "serve", "--config"])
+        .arg(&config)
+        .args(["--port", &port.to_string()])
+        .env("SWITCHBOARD_API_KEY", TEST_KEY)
+        .env("RUST_LOG", "trace")
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    for _ in 0..200 {
+        if reqwest::get(format!("{base}/status")).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Failed requests: no key, a wrong key, the key in the wrong scheme, a foreign origin.
+    let plain = reqwest::Client::new();
+    let mcp = format!("{base}/servers/demo/mcp");
+    plain.post(&mcp).body("{}").send().await.unwrap();
+    plain
+        .post(&mcp)
+        .header("x-api-key", "sbk_wrong")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    plain
+        .post(&mcp)
+        .header("authorization", format!("Basic {TEST_KEY}"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    http()
+        .post(&mcp)
+        .header("origin", "http://evil.example.com")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    // Successful ones, with the key in both header forms, and a bad body behind the key.
+    let mut client = Client::connect(mcp.clone()).await;
+    assert_eq!(
+        text(&client.call("echo", json!({"message":"logged"})).await),
+        "logged"
+    );
+    plain
+        .get(format!("{base}/status"))
+        .header("X-API-Key", TEST_KEY)
+        .send()
+        .await
+        .unwrap();
+    http().post(&mcp).body("{not json").send().await.unwrap();
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
+    assert!(wait_exit(&mut child).success());
+
+    let captured = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        captured.contains("TRACE") || captured.contains("DEBUG"),
+        "the log was not verbose:\n{captured}"
+    );
+    assert!(captured.contains("started server 'demo'"));
+    let secret_part = &TEST_KEY["sbk_".len()..];
+    assert!(
+        !captured.contains(secret_part),
+        "the API key reached the log:\n{captured}"
+    );
+}
+
+#[test]
+fn without_a_keychain_serve_fails_closed_and_says_how_to_fix_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(switchboard_binary())
+        .args(["serve", "--config"])
+        .arg(dir.path().join("c.json"))
+        .args(["--port", &free_port().to_string()])
+        .env_remove("SWITCHBOARD_API_KEY")
+        .env(
+            "DBUS_SESSION_BUS_ADDRESS",
+            format!("unix:path={}/no-bus", dir.path().display()),
+        )
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "serve ran without a key");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("keychain is unavailable"), "{stderr}");
+    assert!(
+        stderr.contains("SWITCHBOARD_API_KEY"),
+        "the fix is not named: {stderr}"
+    );
+    let config = std::fs::read_to_string(dir.path().join("c.json")).unwrap_or_default();
+    assert!(
+        !config.contains("sbk_"),
+        "a key was written to the config file"
     );
 }

@@ -192,7 +192,7 @@ async fn unknown_servers_and_routes_are_404_json() {
     let (status, body) = error_of(client.post("{}").send().await.unwrap()).await;
     assert_eq!(status, 404);
     assert!(body["error"]["message"].as_str().unwrap().contains("nope"));
-    let (status, _) = error_of(reqwest::get(url(&hub, "/elsewhere")).await.unwrap()).await;
+    let (status, _) = error_of(http().get(url(&hub, "/elsewhere")).send().await.unwrap()).await;
     assert_eq!(status, 404);
     hub.shutdown().await;
 }
@@ -227,12 +227,7 @@ async fn a_server_that_cannot_start_gets_a_json_rpc_error() {
             .contains("/nonexistent/mcp-server")
     );
     assert!(client.session.is_none());
-    let status: Value = reqwest::get(url(&hub, "/status"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status: Value = status_of(&hub).await;
     assert!(
         status["servers"][0]["last_error"]
             .as_str()

@@ -7,7 +7,7 @@ use crate::support::*;
 
 async fn round_trip(sharing: Sharing, query_name: &str) {
     let hub = start(&[("fx", fixture(&[], sharing))]).await;
-    let http = reqwest::Client::new();
+    let http = http();
     let response = http
         .get(url(&hub, "/servers/fx/sse"))
         .header("accept", "text/event-stream")
@@ -86,7 +86,7 @@ async fn legacy_sse_on_a_shared_child() {
 #[tokio::test]
 async fn legacy_messages_need_a_known_session() {
     let hub = start(&[("fx", fixture(&[], Sharing::PerSession))]).await;
-    let http = reqwest::Client::new();
+    let http = http();
     let ping = json!({"jsonrpc":"2.0","id":1,"method":"ping"}).to_string();
     let missing = http
         .post(url(&hub, "/servers/fx/messages"))

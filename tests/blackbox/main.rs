@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod cli;
+mod guard;
 mod http_edges;
 mod invariants;
 mod legacy_sse;

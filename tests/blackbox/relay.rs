@@ -267,12 +267,7 @@ async fn shared_sessions_get_the_cached_initialize_result() {
     assert_eq!(a["id"], json!(1));
     assert_eq!(b["id"], json!(1));
     assert_ne!(first.session, second.session);
-    let status: Value = reqwest::get(url(&hub, "/status"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status: Value = status_of(&hub).await;
     assert_eq!(status["servers"][0]["starts"], 1);
     hub.shutdown().await;
 }

@@ -9,12 +9,7 @@ use switchboard_core::relay::RelayOptions;
 use crate::support::*;
 
 async fn status(hub: &switchboard_core::Hub) -> Value {
-    reqwest::get(url(hub, "/status"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    status_of(hub).await
 }
 
 async fn crash_fails_in_flight(sharing: Sharing) {

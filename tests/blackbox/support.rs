@@ -8,10 +8,11 @@ use bytes::Bytes;
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use serde_json::{Value, json};
-use switchboard_core::Hub;
 use switchboard_core::config::{Config, ServerConfig, Sharing};
 use switchboard_core::relay::RelayOptions;
+use switchboard_core::secrets::Sensitive;
 use switchboard_core::supervisor::StopGrace;
+use switchboard_core::{Auth, Hub, HubOptions};
 
 /// Every wait in these tests is bounded by this, so a bug shows up as a failure, not a hang.
 pub const LIMIT: Duration = Duration::from_secs(30);
@@ -41,12 +42,60 @@ pub async fn start(servers: &[(&str, ServerConfig)]) -> Hub {
     start_with(servers, quick_options()).await
 }
 
-pub async fn start_with(servers: &[(&str, ServerConfig)], options: RelayOptions) -> Hub {
+/// The API key every test hub requires.
+pub const TEST_KEY: &str = "sbk_blackbox-test-key-0123456789abcdefghijklmnopq";
+
+pub async fn start_with(servers: &[(&str, ServerConfig)], relay: RelayOptions) -> Hub {
+    start_with_auth(
+        servers,
+        relay,
+        Auth::fixed(Sensitive::new(TEST_KEY.to_owned())),
+    )
+    .await
+}
+
+pub async fn start_with_auth(
+    servers: &[(&str, ServerConfig)],
+    relay: RelayOptions,
+    auth: Auth,
+) -> Hub {
     let mut config = Config::default();
     for (name, server) in servers {
         config.servers.insert((*name).to_owned(), server.clone());
     }
-    Hub::start(&config, 0, options).await.expect("hub starts")
+    let options = HubOptions {
+        port: 0,
+        relay,
+        auth,
+        extra_origins: vec!["https://allowed.example".into()],
+    };
+    Hub::launch(&config, options).await.expect("hub starts")
+}
+
+/// An HTTP client that sends the test key on every request.
+pub fn http() -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    let value = format!("Bearer {TEST_KEY}");
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        value.parse().expect("ascii"),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("client")
+}
+
+/// GET /status with the key.
+pub async fn status_of(hub: &Hub) -> Value {
+    http()
+        .get(url(hub, "/status"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
 pub fn url(hub: &Hub, path: &str) -> String {
@@ -99,7 +148,7 @@ pub struct Client {
 impl Client {
     pub fn new(endpoint: String) -> Client {
         Client {
-            http: reqwest::Client::new(),
+            http: http(),
             endpoint,
             session: None,
             next_id: 0,

@@ -3,12 +3,15 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use switchboard_core::Hub;
+use switchboard_core::api_key;
 use switchboard_core::config::{Config, DEFAULT_PORT};
 use switchboard_core::relay::RelayOptions;
+use switchboard_core::secrets::{KEYCHAIN_SERVICE, KeychainStore, SecretStore, Sensitive};
+use switchboard_core::{Auth, Hub, HubOptions};
 
 #[derive(Parser)]
 #[command(
@@ -34,9 +37,40 @@ enum Command {
         /// The port to listen on (default: the config's, else 17345).
         #[arg(long, value_name = "N")]
         port: Option<u16>,
+        #[command(flatten)]
+        auth: AuthArgs,
+    },
+    /// Show or rotate the API key that clients must send.
+    Key {
+        #[command(subcommand)]
+        action: KeyAction,
     },
     /// Run the built-in demo MCP server on stdio (it is in the first-run config).
     DemoServer,
+}
+
+#[derive(clap::Args)]
+struct AuthArgs {
+    /// Use this API key instead of the one in the OS keychain (for headless machines).
+    /// Prefer the environment variable: a command line is visible to other local users.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_API_KEY",
+        hide_env_values = true,
+        value_name = "KEY"
+    )]
+    api_key: Option<String>,
+    /// Turn API key checks off. Any program on this machine could then use every server.
+    #[arg(long, conflicts_with = "api_key")]
+    insecure_no_auth: bool,
+}
+
+#[derive(Subcommand)]
+enum KeyAction {
+    /// Print the API key (created on first use) and how clients send it.
+    Show,
+    /// Replace the API key; a running proxy switches to the new one within seconds.
+    Rotate,
 }
 
 /// Runs the command line; the exit code says how it went.
@@ -44,7 +78,8 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
     let result = match cli.command {
-        Command::Serve { config, port } => serve(config, port),
+        Command::Serve { config, port, auth } => serve(config, port, auth),
+        Command::Key { action } => key(action),
         Command::DemoServer => switchboard_core::demo::run_stdio().context("demo server"),
     };
     match result {
@@ -74,7 +109,50 @@ pub fn default_config_path() -> anyhow::Result<PathBuf> {
     Ok(dir.join("switchboard").join("config.json"))
 }
 
-fn serve(config_path: Option<PathBuf>, port: Option<u16>) -> anyhow::Result<()> {
+fn open_keychain() -> anyhow::Result<Arc<dyn SecretStore>> {
+    let store = KeychainStore::open(KEYCHAIN_SERVICE)?;
+    Ok(Arc::new(store))
+}
+
+fn key(action: KeyAction) -> anyhow::Result<()> {
+    let store = open_keychain()?;
+    let key = match action {
+        KeyAction::Show => api_key::load_or_create(store.as_ref())?,
+        KeyAction::Rotate => {
+            let key = api_key::rotate(store.as_ref())?;
+            eprintln!(
+                "Rotated. A running Switchboard accepts only the new key within a few seconds."
+            );
+            key
+        }
+    };
+    println!("{}", key.expose());
+    eprintln!("Clients send it as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'.");
+    Ok(())
+}
+
+fn auth(args: AuthArgs) -> anyhow::Result<Auth> {
+    if args.insecure_no_auth {
+        eprintln!(
+            "WARNING: API key checks are off (--insecure-no-auth). Any program on this machine can use every server."
+        );
+        return Ok(Auth::Disabled);
+    }
+    if let Some(key) = args.api_key {
+        anyhow::ensure!(
+            key.len() >= 16,
+            "the API key must be at least 16 characters"
+        );
+        return Ok(Auth::fixed(Sensitive::new(key)));
+    }
+    Ok(Auth::from_keychain(open_keychain()?)?)
+}
+
+fn serve(
+    config_path: Option<PathBuf>,
+    port: Option<u16>,
+    auth_args: AuthArgs,
+) -> anyhow::Result<()> {
     let path = match config_path {
         Some(path) => path,
         None => default_config_path()?,
@@ -85,22 +163,28 @@ fn serve(config_path: Option<PathBuf>, port: Option<u16>) -> anyhow::Result<()> 
         println!("Created {} with the built-in demo server.", path.display());
     }
     let port = port.or(config.proxy.port).unwrap_or(DEFAULT_PORT);
-    let options = RelayOptions {
-        idle_timeout: config.proxy.idle_timeout(),
-        ..RelayOptions::default()
+    let options = HubOptions {
+        port,
+        relay: RelayOptions {
+            idle_timeout: config.proxy.idle_timeout(),
+            ..RelayOptions::default()
+        },
+        auth: auth(auth_args)?,
+        extra_origins: config.proxy.allowed_origins.clone(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        let hub = Hub::start(&config, port, options).await?;
+        let hub = Hub::launch(&config, options).await?;
         println!(
             "Switchboard {} listening on http://{}",
             env!("CARGO_PKG_VERSION"),
             hub.local_addr()
         );
         println!("Config: {}", path.display());
+        println!("Clients must send the API key (`switchboard key show`) as 'Authorization: Bearer <key>'.");
         let endpoints = hub.endpoints();
         if endpoints.is_empty() {
             println!("No servers are enabled yet; add one to the config file.");

@@ -82,6 +82,9 @@ pub struct ProxySettings {
     pub port: Option<u16>,
     #[serde(rename = "idleTimeoutSecs", skip_serializing_if = "Option::is_none")]
     pub idle_timeout_secs: Option<u64>,
+    /// Browser origins allowed besides loopback ones (exact `scheme://host[:port]`).
+    #[serde(rename = "allowedOrigins", skip_serializing_if = "Vec::is_empty")]
+    pub allowed_origins: Vec<String>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -98,7 +101,10 @@ impl Sharing {
 
 impl ProxySettings {
     fn is_empty(&self) -> bool {
-        self.port.is_none() && self.idle_timeout_secs.is_none() && self.extra.is_empty()
+        self.port.is_none()
+            && self.idle_timeout_secs.is_none()
+            && self.allowed_origins.is_empty()
+            && self.extra.is_empty()
     }
 
     pub fn idle_timeout(&self) -> Duration {
@@ -339,9 +345,11 @@ keep_unknown_visitor!(ServerConfig, "a server object with a \"command\"", {
 keep_unknown_visitor!(ProxySettings, "Switchboard's settings object", {
     "port" => port: u16,
     "idleTimeoutSecs" => idle_timeout_secs: u64,
+    "allowedOrigins" => allowed_origins: Vec<String>,
 }, |f, extra| Ok(ProxySettings {
     port: f.port,
     idle_timeout_secs: f.idle_timeout_secs,
+    allowed_origins: f.allowed_origins.unwrap_or_default(),
     extra,
 }));
 

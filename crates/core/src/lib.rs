@@ -1,21 +1,25 @@
 //! Switchboard's core: everything the app does, with no GUI.
 //!
+//! - [`api_key`]: the local API key: generation, keychain item, constant-time check.
 //! - [`config`]: the JSON config file (IDE `mcpServers` shape), atomic writes.
 //! - [`supervisor`]: stdio children, their framing, stderr and stop sequence.
 //! - [`relay`]: client sessions ⇄ children, raw JSON-RPC frames, the shared-child id map.
 //! - [`http`]: the loopback front door (Streamable HTTP, legacy SSE, `/status`).
 //! - [`demo`]: the built-in demo MCP server of the first-run config.
+//! - [`secrets`]: the OS keychain, an in-memory store for tests, `Sensitive<T>`.
 //! - [`Hub`]: all of it running, for the CLI and the desktop shell.
 //!
 //! Core never looks up OS directories: callers pass paths in, which keeps tests hermetic.
 
+pub mod api_key;
 pub mod config;
 pub mod demo;
 mod error;
 pub mod http;
 mod hub;
 pub mod relay;
+pub mod secrets;
 pub mod supervisor;
 
 pub use error::{Error, Result};
-pub use hub::{Endpoint, Hub};
+pub use hub::{Auth, Endpoint, Hub, HubOptions};

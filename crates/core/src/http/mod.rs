@@ -7,6 +7,7 @@
 // built once per request, so its size on the stack does not matter.
 #![allow(clippy::result_large_err)]
 
+pub mod guard;
 mod legacy_sse;
 mod reply;
 mod sse;
@@ -19,6 +20,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::middleware;
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
 
@@ -37,12 +39,18 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 #[derive(Clone)]
 pub struct AppState {
     pub relay: Arc<Relay>,
+    pub access: Arc<Access>,
 }
 
-/// Every route Switchboard serves.
-pub fn router(relay: Arc<Relay>) -> Router {
+pub use guard::Access;
+
+/// Every route Switchboard serves, all behind [`guard::guard`].
+pub fn router(relay: Arc<Relay>, access: Arc<Access>) -> Router {
     let body_limit = relay.options().max_frame_bytes;
-    let state = AppState { relay };
+    let state = AppState {
+        relay,
+        access: access.clone(),
+    };
     Router::new()
         .route("/status", get(status::status))
         .route(
@@ -56,6 +64,8 @@ pub fn router(relay: Arc<Relay>) -> Router {
         .route("/servers/{name}/messages/", post(legacy_sse::message))
         .fallback(reply::not_found)
         .layer(DefaultBodyLimit::max(body_limit))
+        // Outermost: nothing is routed, parsed or spawned before the guard has passed it.
+        .layer(middleware::from_fn_with_state(access, guard::guard))
         .with_state(state)
 }
 

@@ -1,23 +1,40 @@
-//! `GET /status`: whether the proxy runs, and what each server is doing.
+//! `GET /status`: whether the proxy runs, and (with the key) what each server is doing.
 
-use axum::Json;
 use axum::extract::State;
+use axum::{Extension, Json};
 use serde::Serialize;
 
 use super::AppState;
+use super::guard::Authenticated;
 use crate::relay::ServerStatus;
 
+/// Without the key: status and version only. With it: every server's real state.
 #[derive(Serialize)]
 pub struct Status {
     pub status: &'static str,
     pub version: &'static str,
-    pub servers: Vec<ServerStatus>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub servers: Option<Vec<ServerStatus>>,
 }
 
-pub async fn status(State(state): State<AppState>) -> Json<Status> {
+pub const AUTH_DISABLED_WARNING: &str =
+    "API key checks are turned off: any program on this machine can use every server";
+
+pub async fn status(
+    State(state): State<AppState>,
+    authenticated: Option<Extension<Authenticated>>,
+) -> Json<Status> {
+    let auth_off = state.access.key.is_none();
+    let detailed = authenticated.is_some();
     Json(Status {
         status: "ok",
         version: env!("CARGO_PKG_VERSION"),
-        servers: state.relay.status(),
+        auth: detailed.then_some(if auth_off { "disabled" } else { "required" }),
+        warning: auth_off.then_some(AUTH_DISABLED_WARNING),
+        servers: detailed.then(|| state.relay.status()),
     })
 }

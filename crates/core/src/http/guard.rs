@@ -1,0 +1,289 @@
+//! The one guard in front of every route: Host, then Origin, then the API key.
+//!
+//! - `Host` must name a loopback address with our port: a page on another site that
+//!   rebinds its DNS name to 127.0.0.1 still sends its own name here (DNS rebinding).
+//! - `Origin`, when present, must be a loopback origin or one the user allowed: a web page
+//!   cannot drive the proxy from the user's browser (CSRF).
+//! - The key is required everywhere but `OPTIONS` preflights and the minimal `/status`.
+//!   It is accepted as `Authorization: Bearer <key>` or `X-API-Key: <key>` and compared in
+//!   constant time.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::reply::rpc_error;
+use crate::api_key::LiveKey;
+
+/// JSON-RPC error code for a missing or wrong API key (implementation-defined range).
+pub const UNAUTHORIZED: i32 = -32001;
+/// And for a foreign Host or Origin.
+pub const FORBIDDEN: i32 = -32002;
+
+/// Who may use the proxy.
+pub struct Access {
+    /// The port we listen on; `Host` must carry it.
+    pub port: u16,
+    /// Origins allowed besides loopback ones, e.g. `https://app.example.com`.
+    pub extra_origins: Vec<String>,
+    /// The key; `None` only when the user turned authentication off explicitly.
+    pub key: Option<Arc<LiveKey>>,
+}
+
+/// Marks a request that presented the right key (or came in while auth is off).
+#[derive(Clone, Copy, Debug)]
+pub struct Authenticated;
+
+pub async fn guard(
+    State(access): State<Arc<Access>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let headers = request.headers();
+    if !host_is_ours(headers, access.port) {
+        return forbidden(
+            "Forbidden: the Host header must name this machine's loopback address and port",
+            None,
+        );
+    }
+    let origin = match headers.get(header::ORIGIN) {
+        None => None,
+        Some(origin) => match origin.to_str().ok().filter(|o| access.origin_allowed(o)) {
+            Some(origin) => {
+                Some(HeaderValue::from_str(origin).unwrap_or(HeaderValue::from_static("null")))
+            }
+            None => return forbidden("Forbidden: this Origin may not use Switchboard", None),
+        },
+    };
+    if request.method() == Method::OPTIONS {
+        return preflight(origin);
+    }
+    let authenticated = match &access.key {
+        None => true,
+        Some(key) => presented_key(headers).is_some_and(|k| key.verify(k)),
+    };
+    let mut response = if authenticated {
+        request.extensions_mut().insert(Authenticated);
+        next.run(request).await
+    } else if request.uri().path() == "/status" && request.method() == Method::GET {
+        // The minimal status answers without a key; the handler leaves the details out.
+        next.run(request).await
+    } else {
+        unauthorized()
+    };
+    if let Some(origin) = origin {
+        add_cors(response.headers_mut(), origin);
+    }
+    response
+}
+
+impl Access {
+    fn origin_allowed(&self, origin: &str) -> bool {
+        let origin = origin.trim_end_matches('/').to_ascii_lowercase();
+        if self
+            .extra_origins
+            .iter()
+            .any(|o| o.trim_end_matches('/').eq_ignore_ascii_case(&origin))
+        {
+            return true;
+        }
+        let Some(rest) = origin
+            .strip_prefix("http://")
+            .or_else(|| origin.strip_prefix("https://"))
+        else {
+            return false;
+        };
+        let (host, _port) = split_host_port(rest);
+        is_loopback_host(host)
+    }
+}
+
+fn host_is_ours(headers: &HeaderMap, port: u16) -> bool {
+    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+        return false;
+    };
+    let (name, host_port) = split_host_port(host);
+    is_loopback_host(name) && host_port == Some(port)
+}
+
+/// `host[:port]` with bracketed IPv6; the port is `None` when absent or not a number.
+fn split_host_port(authority: &str) -> (&str, Option<u16>) {
+    if let Some(rest) = authority.strip_prefix('[') {
+        return match rest.split_once(']') {
+            Some((host, tail)) => (host, tail.strip_prefix(':').and_then(|p| p.parse().ok())),
+            None => (authority, None),
+        };
+    }
+    match authority.rsplit_once(':') {
+        Some((host, port)) => (host, port.parse().ok()),
+        None => (authority, None),
+    }
+}
+
+fn is_loopback_host(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+fn presented_key(headers: &HeaderMap) -> Option<&str> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|value| {
+            let (scheme, token) = value.trim().split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        });
+    bearer.or_else(|| {
+        headers
+            .get("x-api-key")
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    })
+}
+
+fn unauthorized() -> Response {
+    let mut response = rpc_error(
+        StatusCode::UNAUTHORIZED,
+        UNAUTHORIZED,
+        "Unauthorized: send the Switchboard API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>' (see `switchboard key show`)",
+    );
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"switchboard\""),
+    );
+    response
+}
+
+fn forbidden(message: &str, origin: Option<HeaderValue>) -> Response {
+    let mut response = rpc_error(StatusCode::FORBIDDEN, FORBIDDEN, message);
+    if let Some(origin) = origin {
+        add_cors(response.headers_mut(), origin);
+    }
+    response
+}
+
+fn preflight(origin: Option<HeaderValue>) -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, POST, DELETE, OPTIONS"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static(
+            "authorization, x-api-key, content-type, accept, mcp-session-id, mcp-protocol-version, last-event-id",
+        ),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("600"),
+    );
+    if let Some(origin) = origin {
+        add_cors(headers, origin);
+    }
+    response
+}
+
+fn add_cors(headers: &mut HeaderMap, origin: HeaderValue) {
+    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    headers.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("mcp-session-id, www-authenticate"),
+    );
+    headers.append(header::VARY, HeaderValue::from_static("origin"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn access() -> Access {
+        Access {
+            port: 4000,
+            extra_origins: vec!["https://app.example.com".into()],
+            key: None,
+        }
+    }
+
+    fn host(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, HeaderValue::from_str(value).unwrap());
+        headers
+    }
+
+    #[test]
+    fn only_loopback_hosts_with_our_port() {
+        for ok in [
+            "127.0.0.1:4000",
+            "localhost:4000",
+            "LOCALHOST:4000",
+            "[::1]:4000",
+            "127.0.0.2:4000",
+        ] {
+            assert!(host_is_ours(&host(ok), 4000), "{ok}");
+        }
+        for bad in [
+            "evil.example.com",
+            "evil.example.com:4000",
+            "127.0.0.1",
+            "127.0.0.1:4001",
+            "localhost.evil.com:4000",
+            "[::1]",
+            "0.0.0.0:4000",
+            "192.168.1.2:4000",
+        ] {
+            assert!(!host_is_ours(&host(bad), 4000), "{bad}");
+        }
+        assert!(!host_is_ours(&HeaderMap::new(), 4000));
+    }
+
+    #[test]
+    fn loopback_and_listed_origins_only() {
+        let a = access();
+        for ok in [
+            "http://localhost:6274",
+            "http://127.0.0.1",
+            "https://[::1]:8443",
+            "https://APP.example.com",
+            "https://app.example.com/",
+        ] {
+            assert!(a.origin_allowed(ok), "{ok}");
+        }
+        for bad in [
+            "null",
+            "http://evil.example.com",
+            "http://localhost.evil.com",
+            "file://",
+            "http://app.example.com",
+            "chrome-extension://abc",
+        ] {
+            assert!(!a.origin_allowed(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn keys_from_either_header() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("bearer  k1 "),
+        );
+        assert_eq!(presented_key(&h), Some("k1"));
+        let mut h = HeaderMap::new();
+        h.insert("X-Api-KEY", HeaderValue::from_static("k2"));
+        assert_eq!(presented_key(&h), Some("k2"));
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Basic Zm9v"),
+        );
+        assert_eq!(presented_key(&h), None);
+        h.insert("x-api-key", HeaderValue::from_static("k3"));
+        assert_eq!(presented_key(&h), Some("k3"));
+    }
+}

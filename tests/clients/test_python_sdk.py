@@ -1,0 +1,139 @@
+"""(a) The official Python `mcp` SDK client through the proxy: Streamable HTTP (legacy handshake
+and `mode="auto"`) and the legacy HTTP+SSE front door."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.error
+import urllib.request
+import uuid
+
+import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
+
+from _support import http_client, run, sse_session, texts
+from conftest import binary_features
+
+SESSIONS = 5
+CALLS_PER_SESSION = 4
+
+
+def payload(tag: str) -> str:
+    # Non-ASCII, JSON-special characters and a unique id, so a mix-up or a re-encoding shows.
+    return f"{tag} ✓ \"quoted\" \\ {{brace}} </script> {uuid.uuid4().hex}"
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+def test_streamable_http_echo(proxy, mode):
+    message = payload(f"http-{mode}")
+
+    async def scenario():
+        async with http_client(proxy, "demo", mode=mode) as client:
+            assert client.protocol_version in HANDSHAKE_PROTOCOL_VERSIONS
+            assert client.server_info is not None and client.server_info.name == "switchboard-demo"
+            tools = await client.list_tools()
+            assert {"echo", "time"} <= {tool.name for tool in tools.tools}
+            result = await client.call_tool("echo", {"message": message})
+            assert not result.is_error
+            assert texts(result) == [message]
+
+    run(scenario())
+
+
+def test_auto_mode_falls_back_to_initialize(proxy):
+    """`mode="auto"` probes `server/discover` at 2026-07-28 first. The proxy is legacy-only for
+    now: it answers the probe with HTTP 400 and a JSON-RPC -32600 (not the modern -32022), which
+    the SDK takes as "legacy server" and falls back to the `initialize` handshake."""
+    probe = json.dumps({
+        "jsonrpc": "2.0", "id": 1, "method": "server/discover",
+        "params": {"_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {},
+            "io.modelcontextprotocol/clientInfo": {"name": "probe", "version": "0"}}},
+    }).encode()
+    request = urllib.request.Request(proxy.mcp_url("demo"), data=probe, method="POST", headers={
+        **proxy.headers, "Content-Type": "application/json", "Accept": "application/json, text/event-stream",
+        "MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "server/discover"})
+    with pytest.raises(urllib.error.HTTPError) as answer:
+        urllib.request.urlopen(request, timeout=10)
+    assert answer.value.code == 400
+    body = json.loads(answer.value.read())
+    assert body["error"]["code"] != -32022, body  # -32022 would make the SDK treat the proxy as modern
+
+    async def scenario():
+        async with http_client(proxy, "demo", mode="auto") as client:
+            assert client.session.initialize_result is not None
+            assert client.session.discover_result is None
+            assert client.protocol_version == "2025-11-25"
+
+    run(scenario())
+
+
+def test_legacy_sse_echo(proxy):
+    message = payload("sse")
+
+    async def scenario():
+        async with sse_session(proxy, "demo") as session:
+            tools = await session.list_tools()
+            assert {"echo", "time"} <= {tool.name for tool in tools.tools}
+            result = await session.call_tool("echo", {"message": message})
+            assert not result.is_error
+            assert texts(result) == [message]
+
+    run(scenario())
+
+
+async def _concurrent_sessions(proxy, open_session) -> None:
+    """SESSIONS sessions, all open at once (so each has its own child), each sending its own
+    payloads concurrently; every answer must be the session's own."""
+    ready = asyncio.Semaphore(0)
+    go = asyncio.Event()
+
+    async def one(index: int) -> list[tuple[str, list[str]]]:
+        async with open_session() as session:
+            ready.release()
+            await go.wait()
+            messages = [payload(f"session-{index}-call-{n}") for n in range(CALLS_PER_SESSION)]
+            results = await asyncio.gather(*(session.call_tool("echo", {"message": m}) for m in messages))
+            return [(m, texts(r)) for m, r in zip(messages, results)]
+
+    tasks = [asyncio.create_task(one(i)) for i in range(SESSIONS)]
+    try:
+        for _ in tasks:
+            await ready.acquire()
+        demo = await asyncio.to_thread(proxy.server_status, "demo")
+        assert demo["sessions"] == SESSIONS, demo
+        assert len(set(demo["pids"])) == SESSIONS, f"per-session sharing needs one child per session: {demo}"
+    finally:
+        go.set()
+    for outcome in await asyncio.gather(*tasks):
+        for sent, received in outcome:
+            assert received == [sent]
+
+
+def test_streamable_http_concurrent_sessions_are_isolated(proxy):
+    run(_concurrent_sessions(proxy, lambda: http_client(proxy, "demo")), timeout=120)
+
+
+def test_legacy_sse_concurrent_sessions_are_isolated(proxy):
+    run(_concurrent_sessions(proxy, lambda: sse_session(proxy, "demo")), timeout=120)
+
+
+@pytest.mark.skipif("api-key" not in binary_features(), reason="this switchboard build checks no API key")
+def test_the_harness_key_is_what_lets_clients_in(proxy):
+    """The clients above pass only because the harness sends `Proxy.headers`: without them the
+    proxy refuses the same SDK client with 401."""
+    assert proxy.headers, "the harness should have set an Authorization header"
+
+    async def without_key():
+        async with create_mcp_http_client() as http:
+            async with Client(streamable_http_client(proxy.mcp_url("demo"), http_client=http), mode="legacy"):
+                pass
+
+    with pytest.raises(BaseException) as refused:
+        run(without_key(), timeout=30)
+    assert "401" in repr(refused.value) or "nauthorized" in repr(refused.value), repr(refused.value)
