@@ -25,7 +25,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,18 +111,21 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _pid_alive(pid: int) -> bool:
+def _process_identity(pid: int) -> tuple[str, str] | None:
+    """(state, start time) from /proc/<pid>/stat, or None if there is no such process. The start
+    time tells a process apart from a later one that reuses its pid."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie is dead for our purposes (reaping is its new parent's business)
         with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+            fields = stat.read().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
-        return False
+        return None
+    return fields[0], fields[19]
+
+
+def _still_running(pid: int, start_time: str) -> bool:
+    identity = _process_identity(pid)
+    # A zombie is dead for our purposes: reaping it is its (new) parent's business.
+    return identity is not None and identity[1] == start_time and identity[0] != "Z"
 
 
 # ---- the proxy process ---------------------------------------------------------------------------
@@ -139,7 +141,6 @@ class Proxy:
     # Headers every client must send: `Authorization: Bearer <key>` when the binary checks an
     # API key (see start_proxy), else none. Every client helper takes them from here.
     headers: dict[str, str] = field(default_factory=dict)
-    seen_pids: set[int] = field(default_factory=set)
 
     @property
     def base_url(self) -> str:
@@ -161,10 +162,7 @@ class Proxy:
     def status(self, timeout: float = 10.0) -> dict[str, Any]:
         request = urllib.request.Request(f"{self.base_url}/status", headers=self.headers)
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            body = json.load(response)
-        for server in body.get("servers", []):
-            self.seen_pids.update(server.get("pids") or [])
-        return body
+            return json.load(response)
 
     def server_status(self, name: str) -> dict[str, Any]:
         for server in self.status()["servers"]:
@@ -180,11 +178,23 @@ class Proxy:
             parts.append(f"--- switchboard {stream} (last {limit} chars) ---\n{text[-limit:]}")
         return "\n".join(parts)
 
+    def child_processes(self) -> dict[int, str]:
+        """pid -> start time of every stdio child the proxy reports in /status right now."""
+        children = {}
+        for server in self.status(timeout=5).get("servers", []):
+            for pid in server.get("pids") or []:
+                identity = _process_identity(pid)
+                if identity is not None:
+                    children[pid] = identity[1]
+        return children
+
     def stop(self) -> None:
-        """SIGTERM; asserts exit code 0 within STOP_TIMEOUT and that every child seen has exited."""
+        """SIGTERM; asserts exit code 0 within STOP_TIMEOUT and that the children it was running
+        have exited too."""
+        children: dict[int, str] = {}
         if self.proc.poll() is None:
             try:
-                self.status(timeout=2)  # record the children that are running right now
+                children = self.child_processes()
             except (OSError, ValueError):
                 pass
             self.proc.send_signal(signal.SIGTERM)
@@ -197,11 +207,11 @@ class Proxy:
         code = self.proc.returncode
         assert code == 0, f"switchboard exited with {code} after SIGTERM\n{self.logs()}"
         deadline = time.monotonic() + CHILD_EXIT_TIMEOUT
-        alive = [pid for pid in self.seen_pids if _pid_alive(pid)]
+        alive = [pid for pid, start in children.items() if _still_running(pid, start)]
         while alive and time.monotonic() < deadline:
             time.sleep(0.1)
-            alive = [pid for pid in alive if _pid_alive(pid)]
-        for pid in alive:  # do not leak them into the next test, but fail this one
+            alive = [pid for pid in alive if _still_running(pid, children[pid])]
+        for pid in alive:  # the same processes (pid and start time), so not to leak them on
             try:
                 os.kill(pid, signal.SIGKILL)
             except OSError:

@@ -1,0 +1,318 @@
+#!/usr/bin/env bash
+# The desktop app end to end under Xvfb, in a private D-Bus session, with a temporary HOME,
+# config and port (the user's own config and keyring are never touched):
+#   1. tray-quit: the proxy answers /status, the window is mapped and rendered (screenshot to
+#      docs/screenshots/desktop-main.png), an MCP initialize + tools/call echo goes through the
+#      proxy to the demo server the app started, then "Quit" is clicked in the tray menu over
+#      D-Bus (com.canonical.dbusmenu): the app exits 0 and leaves no demo-server behind.
+#   2. sigterm: the same shutdown on SIGTERM.
+# Needs the packages of scripts/install-system-deps.sh. Env: CARGO_TARGET_DIR (default
+# ./target), SMOKE_PORT (default 17345 if free, else any free port), SMOKE_SCREENSHOT.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+START_TIMEOUT=60 # seconds until /status answers (first start of WebKit can be slow)
+EXIT_TIMEOUT=20  # seconds from Quit/SIGTERM to the process being gone
+
+# ImageMagick's own convert: some machines put a different `convert` first on PATH.
+CONVERT=/usr/bin/convert
+[ -x "$CONVERT" ] || CONVERT=convert
+
+log() { printf '[desktop-smoke] %s\n' "$*" >&2; }
+
+# Polls `cmd…` every 0.25 s for up to $1 seconds.
+wait_for() {
+    local deadline=$((SECONDS + $1))
+    shift
+    until "$@"; do
+        [ "$SECONDS" -lt "$deadline" ] || return 1
+        sleep 0.25
+    done
+}
+
+port_is_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+free_port() {
+    local port
+    for _ in $(seq 200); do
+        port=$((20000 + RANDOM % 40000))
+        if port_is_free "$port"; then
+            echo "$port"
+            return
+        fi
+    done
+    return 1
+}
+
+# ===================================================================== inside Xvfb + D-Bus ===
+
+# Each case runs in its own subshell: `fail` records why and ends it.
+APP=""
+
+fail() {
+    printf '%s\n' "$*" >"$SMOKE_SCRATCH/reason"
+    exit 1
+}
+
+app_alive() { [ -n "$APP" ] && kill -0 "$APP" 2>/dev/null; }
+app_gone() { ! app_alive; }
+
+# A failed case must not leave its app running.
+kill_app() {
+    if app_alive; then
+        kill -KILL "$APP" 2>/dev/null || true
+        wait "$APP" 2>/dev/null || true
+    fi
+}
+
+status_answers() {
+    curl -fsS --max-time 2 -o /dev/null "http://127.0.0.1:$SWITCHBOARD_PORT/status" 2>/dev/null
+}
+
+start_app() {
+    local logfile=$1
+    "$SMOKE_BIN" >"$logfile" 2>&1 &
+    APP=$!
+    log "started switchboard-desktop (pid $APP) on port $SWITCHBOARD_PORT"
+    wait_for "$START_TIMEOUT" status_or_dead || fail "GET /status did not answer within ${START_TIMEOUT}s"
+    app_alive || fail "the app exited during startup"
+}
+
+status_or_dead() { status_answers || ! app_alive; }
+
+# Demo servers started by *this* run: their HOME is our temporary one (the supervisor passes
+# HOME through to children), so a concurrent run or a real Switchboard is never counted.
+own_demo_servers() {
+    local pid
+    for pid in $(pgrep -f -- 'demo-server' || true); do
+        if tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qxF "HOME=$HOME"; then
+            echo "$pid"
+        fi
+    done
+}
+
+no_own_demo_servers() { [ -z "$(own_demo_servers)" ]; }
+
+# The start of a file, on one line.
+excerpt() { head -c 300 "$1" | tr -s '\r\n' '  '; }
+
+# POSTs a JSON-RPC message to the demo server; headers in $1.headers, body in $1.body.
+mcp_post() {
+    local out=$1 body=$2
+    shift 2
+    curl -sS --max-time 10 -D "$out.headers" -o "$out.body" \
+        -H 'content-type: application/json' \
+        -H 'accept: application/json, text/event-stream' \
+        "$@" --data "$body" "http://127.0.0.1:$SWITCHBOARD_PORT/servers/demo/mcp"
+}
+
+# initialize, notifications/initialized, tools/call echo: proves the core runs in the app.
+mcp_echo() {
+    local dir=$SMOKE_SCRATCH/mcp-$1 session message="hello from the desktop smoke $$"
+    mkdir -p "$dir"
+    mcp_post "$dir/init" '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"desktop-smoke","version":"1"}}}' ||
+        fail "initialize: curl failed"
+    grep -q '"serverInfo"' "$dir/init.body" || fail "initialize: no serverInfo in: $(excerpt "$dir/init.body")"
+    session=$(tr -d '\r' <"$dir/init.headers" | sed -n 's/^[Mm][Cc][Pp]-[Ss]ession-[Ii][Dd]: *//p' | head -1)
+    [ -n "$session" ] || fail "initialize: no mcp-session-id header"
+    mcp_post "$dir/initialized" '{"jsonrpc":"2.0","method":"notifications/initialized"}' \
+        -H "mcp-session-id: $session" -H 'mcp-protocol-version: 2025-06-18' ||
+        fail "notifications/initialized: curl failed"
+    mcp_post "$dir/call" "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\",\"arguments\":{\"message\":\"$message\"}}}" \
+        -H "mcp-session-id: $session" -H 'mcp-protocol-version: 2025-06-18' ||
+        fail "tools/call: curl failed"
+    grep -qF "$message" "$dir/call.body" || fail "tools/call echo: unexpected reply: $(excerpt "$dir/call.body")"
+    [ -n "$(own_demo_servers)" ] || fail "no demo-server child of this app is running after tools/call"
+    log "MCP initialize + tools/call echo through the proxy: ok"
+}
+
+main_window() { xdotool search --onlyvisible --name '^Switchboard$' 2>/dev/null | head -1; }
+window_mapped() { [ -n "$(main_window)" ]; }
+
+# A blank (still loading) page is one colour; the rendered one has text, cards and the logo.
+window_rendered() {
+    import -window "$(main_window)" "$SMOKE_SCRATCH/window.png" 2>/dev/null &&
+        [ "$(identify -format '%k' "$SMOKE_SCRATCH/window.png" 2>/dev/null || echo 0)" -gt 50 ]
+}
+
+# Clicks "Quit" in the app's tray menu over D-Bus. libayatana-appindicator exports the
+# menu on the session bus even with no StatusNotifier host (research/tauri-feasibility.md §4).
+tray_click_quit() {
+    local name pid menu layout id
+    for name in $(gdbus call --session --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus \
+        --method org.freedesktop.DBus.ListNames | grep -o "':[0-9.]*'" | tr -d "'"); do
+        pid=$(gdbus call --session --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus \
+            --method org.freedesktop.DBus.GetConnectionUnixProcessID "$name" 2>/dev/null |
+            sed -n 's/.*uint32 \([0-9]*\).*/\1/p')
+        [ "$pid" = "$APP" ] || continue
+        menu=$(gdbus introspect --session --dest "$name" --object-path / --recurse 2>/dev/null |
+            grep -o '/org/ayatana/NotificationItem/[^ ]*/Menu' | head -1)
+        [ -n "$menu" ] || continue
+        layout=$(gdbus call --session --dest "$name" --object-path "$menu" \
+            --method com.canonical.dbusmenu.GetLayout -- 0 -1 '@as []') || continue
+        id=$(grep -o "([0-9]*, {[^}]*'label': <'Quit'>" <<<"$layout" | head -1 | sed 's/^(\([0-9]*\),.*/\1/')
+        [ -n "$id" ] || continue
+        log "clicking tray menu item $id (Quit) at $name $menu"
+        gdbus call --session --dest "$name" --object-path "$menu" \
+            --method com.canonical.dbusmenu.Event -- "$id" clicked '<0>' 0 >/dev/null
+        return
+    done
+    return 1
+}
+
+# Waits for the app to exit on its own; it must exit 0 and leave no demo-server behind.
+expect_clean_exit() {
+    local rc=0
+    wait_for "$EXIT_TIMEOUT" app_gone || fail "the app did not exit within ${EXIT_TIMEOUT}s"
+    wait "$APP" || rc=$?
+    APP=""
+    [ "$rc" -eq 0 ] || fail "the app exited with status $rc"
+    wait_for 5 no_own_demo_servers || fail "demo-server processes left behind: $(own_demo_servers | tr '\n' ' ')"
+    log "the app exited 0 and no demo-server is left"
+}
+
+case_tray_quit() {
+    start_app "$SMOKE_SCRATCH/app-tray-quit.log"
+    wait_for 20 window_mapped || fail "no visible window named Switchboard"
+    log "window $(main_window) is mapped"
+    wait_for 20 window_rendered || fail "the window stayed blank (page not rendered)"
+    mkdir -p "$(dirname "$SMOKE_SCREENSHOT")"
+    # No metadata (dates), so an unchanged picture gives an unchanged file.
+    import -window root "$SMOKE_SCRATCH/root.png" && "$CONVERT" "$SMOKE_SCRATCH/root.png" -strip "$SMOKE_SCREENSHOT" ||
+        fail "screenshot failed"
+    log "screenshot: $SMOKE_SCREENSHOT"
+    mcp_echo tray-quit
+    wait_for 10 tray_click_quit || fail "no tray menu with a Quit item on the session bus"
+    expect_clean_exit
+}
+
+case_sigterm() {
+    start_app "$SMOKE_SCRATCH/app-sigterm.log"
+    mcp_echo sigterm
+    kill -TERM "$APP"
+    expect_clean_exit
+}
+
+inside() {
+    local results=$SMOKE_SCRATCH/results name reason
+    for name in tray-quit sigterm; do
+        rm -f "$SMOKE_SCRATCH/reason"
+        log "case $name"
+        if (
+            trap kill_app EXIT
+            "case_${name//-/_}"
+        ); then
+            echo "PASS $name" >>"$results"
+        else
+            reason=$(cat "$SMOKE_SCRATCH/reason" 2>/dev/null || echo "unexpected error")
+            echo "FAIL $name: $reason" >>"$results"
+            log "FAIL $name: $reason"
+            log "last lines of the app's log:"
+            tail -n 20 "$SMOKE_SCRATCH/app-$name.log" >&2 2>/dev/null || true
+        fi
+    done
+}
+
+if [ "${1:-}" = "--inside" ]; then
+    inside
+    exit 0
+fi
+
+# ============================================================================ outside ===
+
+cd "$REPO"
+passed=0
+failed=0
+report() {
+    printf 'desktop smoke: %d passed, %d failed\n' "$passed" "$failed"
+}
+
+missing=()
+for tool in cargo xvfb-run dbus-run-session xdotool import "$CONVERT" identify gdbus curl pgrep; do
+    command -v "$tool" >/dev/null || missing+=("$tool")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    log "missing tools: ${missing[*]} (run scripts/install-system-deps.sh)"
+    failed=1
+    report
+    exit 1
+fi
+
+log "building switchboard-desktop"
+if ! cargo build -p switchboard-desktop --locked; then
+    log "the build failed"
+    failed=1
+    report
+    exit 1
+fi
+# Where cargo put it: CARGO_TARGET_DIR, a .cargo/config.toml target-dir, else ./target.
+TARGET_DIR=$(cargo metadata --format-version 1 --no-deps --locked 2>/dev/null |
+    sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+TARGET_DIR=${TARGET_DIR:-${CARGO_TARGET_DIR:-target}}
+SMOKE_BIN="$(cd "$TARGET_DIR" && pwd)/debug/switchboard-desktop"
+
+SMOKE_SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/desktop-smoke.XXXXXX")
+# Backstop for an aborted run: our processes are the ones with our temporary HOME.
+cleanup() {
+    local pid
+    for pid in $(pgrep -f -- 'switchboard-desktop' || true); do
+        if tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qxF "HOME=$SMOKE_SCRATCH/home"; then
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+    done
+    rm -rf "$SMOKE_SCRATCH"
+}
+trap cleanup EXIT
+mkdir -p "$SMOKE_SCRATCH/home" "$SMOKE_SCRATCH/config" "$SMOKE_SCRATCH/data" "$SMOKE_SCRATCH/cache" "$SMOKE_SCRATCH/run"
+chmod 700 "$SMOKE_SCRATCH/run"
+
+# The docs screenshot shows the default port when it is free, so it does not change per run.
+if [ -n "${SMOKE_PORT:-}" ]; then
+    port=$SMOKE_PORT
+elif port_is_free 17345; then
+    port=17345
+else
+    port=$(free_port) || {
+        log "no free port found"
+        failed=1
+        report
+        exit 1
+    }
+fi
+
+# Something else answering /status on our port would pass for the app.
+if ! port_is_free "$port"; then
+    log "port $port is in use; choose another with SMOKE_PORT"
+    failed=1
+    report
+    exit 1
+fi
+
+export SMOKE_BIN SMOKE_SCRATCH
+export SMOKE_SCREENSHOT=${SMOKE_SCREENSHOT:-$REPO/docs/screenshots/desktop-main.png}
+export HOME=$SMOKE_SCRATCH/home XDG_CONFIG_HOME=$SMOKE_SCRATCH/config XDG_DATA_HOME=$SMOKE_SCRATCH/data \
+    XDG_CACHE_HOME=$SMOKE_SCRATCH/cache XDG_RUNTIME_DIR=$SMOKE_SCRATCH/run
+export SWITCHBOARD_CONFIG=$SMOKE_SCRATCH/config/switchboard/config.json SWITCHBOARD_PORT=$port
+export NO_AT_BRIDGE=1 RUST_LOG=${RUST_LOG:-info}
+
+log "running under xvfb-run + dbus-run-session (scratch $SMOKE_SCRATCH)"
+# dbus-run-session: without a private bus, GTK autolaunches D-Bus and at-spi daemons that
+# outlive the app. The outer timeout is only a backstop; every wait inside is bounded.
+set +e
+timeout --kill-after=10 300 \
+    xvfb-run -a -s "-screen 0 1280x800x24" \
+    dbus-run-session -- bash "$REPO/scripts/desktop-smoke.sh" --inside 2>&1 |
+    grep --line-buffered -v -e '^dbus-daemon\[' -e 'SpiRegistry daemon' >&2
+set -e
+
+if [ -f "$SMOKE_SCRATCH/results" ]; then
+    passed=$(grep -c '^PASS' "$SMOKE_SCRATCH/results" || true)
+    failed=$(grep -c '^FAIL' "$SMOKE_SCRATCH/results" || true)
+    sed 's/^/  /' "$SMOKE_SCRATCH/results" >&2
+fi
+# Both cases must have reported; anything else (a crash, the backstop timeout) is a failure.
+if [ "$((passed + failed))" -lt 2 ]; then
+    failed=$((2 - passed))
+fi
+report
+[ "$failed" -eq 0 ]

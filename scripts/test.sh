@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The full test suite, as CI runs it: lints, Rust unit and black-box tests, the benchmark
+# in smoke mode, the desktop app under Xvfb, and the external MCP clients (Python SDK,
+# Inspector, conformance suite, server-everything) through the proxy.
+# Needs the system packages of scripts/install-system-deps.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "format and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "Rust tests (unit, black-box, desktop IPC with the mock runtime)"
+cargo build --workspace --bins --locked
+cargo test --workspace --locked
+
+step "keychain: a real Secret Service (private gnome-keyring)"
+bash scripts/test-keychain.sh
+
+step "relay benchmark, smoke mode (numbers: see BENCHMARKS.md)"
+BENCH_QUICK=1 cargo bench -p switchboard-blackbox --bench relay --locked -- --quick
+
+step "desktop app under Xvfb"
+bash scripts/desktop-smoke.sh
+
+step "external MCP clients through the proxy"
+bash scripts/test-clients.sh
