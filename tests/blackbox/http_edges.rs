@@ -202,7 +202,15 @@ async fn a_duplicate_id_in_flight_is_refused() {
     let hub = start(&[("fx", fixture(&[], Sharing::PerSession))]).await;
     let client = Client::connect(url(&hub, "/servers/fx/mcp")).await;
     let slow = json!({"jsonrpc":"2.0","id":"same","method":"tools/call","params":{"name":"slow","arguments":{"ms":1500}}}).to_string();
-    let first = client.post(slow.clone()).send().await.unwrap();
+    // SSE only: the answer's headers come at once, so the call is known to be in flight.
+    let first = client
+        .http
+        .post(&client.endpoint)
+        .header("content-type", "application/json")
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", client.session.clone().unwrap())
+        .body(slow.clone());
+    let first = bounded("first", first.send()).await.unwrap();
     let second = client.post(slow).send().await.unwrap();
     assert_eq!(second.status(), 400);
     let answer = bounded("first", Events::from_response(first).next())
@@ -215,7 +223,7 @@ async fn a_duplicate_id_in_flight_is_refused() {
 #[tokio::test]
 async fn a_server_that_cannot_start_gets_a_json_rpc_error() {
     let mut broken = fixture(&[], Sharing::PerSession);
-    broken.command = "/nonexistent/mcp-server".into();
+    broken.command = Some("/nonexistent/mcp-server".into());
     let hub = start(&[("broken", broken)]).await;
     let mut client = Client::new(url(&hub, "/servers/broken/mcp"));
     let answer = client.request("initialize", json!({"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}})).await;

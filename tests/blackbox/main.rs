@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod cli;
+mod gateway;
 mod guard;
 mod http_edges;
 mod invariants;
@@ -11,3 +12,4 @@ mod legacy_sse;
 mod relay;
 mod supervisor;
 mod support;
+mod upstream_fixture;

@@ -8,9 +8,11 @@ use bytes::Bytes;
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use serde_json::{Value, json};
+use std::sync::Arc;
 use switchboard_core::config::{Config, ServerConfig, Sharing};
 use switchboard_core::relay::RelayOptions;
-use switchboard_core::secrets::Sensitive;
+
+use switchboard_core::secrets::{SecretStore, Sensitive};
 use switchboard_core::supervisor::StopGrace;
 use switchboard_core::{Auth, Hub, HubOptions};
 
@@ -63,13 +65,29 @@ pub async fn start_with_auth(
     for (name, server) in servers {
         config.servers.insert((*name).to_owned(), server.clone());
     }
+    launch(&config, relay, auth, None).await
+}
+
+/// A hub for `config` whose secret references resolve from `secrets`.
+pub async fn start_config(config: &Config, secrets: Arc<dyn SecretStore>) -> Hub {
+    let auth = Auth::fixed(Sensitive::new(TEST_KEY.to_owned()));
+    launch(config, quick_options(), auth, Some(secrets)).await
+}
+
+async fn launch(
+    config: &Config,
+    relay: RelayOptions,
+    auth: Auth,
+    secrets: Option<Arc<dyn SecretStore>>,
+) -> Hub {
     let options = HubOptions {
         port: 0,
         relay,
         auth,
         extra_origins: vec!["https://allowed.example".into()],
+        secrets,
     };
-    Hub::launch(&config, options).await.expect("hub starts")
+    Hub::launch(config, options).await.expect("hub starts")
 }
 
 /// An HTTP client that sends the test key on every request.

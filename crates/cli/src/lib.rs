@@ -13,6 +13,16 @@ use switchboard_core::relay::RelayOptions;
 use switchboard_core::secrets::{KEYCHAIN_SERVICE, KeychainStore, SecretStore, Sensitive};
 use switchboard_core::{Auth, Hub, HubOptions};
 
+mod add;
+mod secret;
+
+fn config_path(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    match given {
+        Some(path) => Ok(path),
+        None => default_config_path(),
+    }
+}
+
 #[derive(Parser)]
 #[command(
     name = "switchboard",
@@ -45,8 +55,30 @@ enum Command {
         #[command(subcommand)]
         action: KeyAction,
     },
+    /// Add a local server (`-- COMMAND ARGS…`) or a remote one (`--url`) to the config.
+    Add {
+        /// The config file (default: the OS config directory's switchboard/config.json).
+        #[arg(long, value_name = "PATH")]
+        config: Option<PathBuf>,
+        #[command(flatten)]
+        args: Box<add::AddArgs>,
+    },
+    /// Store or remove a secret in the OS keychain (the value is read from stdin or a
+    /// hidden prompt, never from the command line).
+    Secret {
+        #[command(subcommand)]
+        action: SecretAction,
+    },
     /// Run the built-in demo MCP server on stdio (it is in the first-run config).
     DemoServer,
+}
+
+#[derive(Subcommand)]
+enum SecretAction {
+    /// Store NAME's value, read from stdin or a hidden prompt.
+    Set { name: String },
+    /// Remove NAME.
+    Unset { name: String },
 }
 
 #[derive(clap::Args)]
@@ -80,6 +112,15 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve { config, port, auth } => serve(config, port, auth),
         Command::Key { action } => key(action),
+        Command::Add { config, args } => config_path(config).and_then(|path| {
+            let name = add::add(&path, *args, open_keychain)?;
+            println!("Added '{name}' to {}.", path.display());
+            Ok(())
+        }),
+        Command::Secret { action } => open_keychain().and_then(|store| match action {
+            SecretAction::Set { name } => secret::set(store.as_ref(), &name),
+            SecretAction::Unset { name } => secret::unset(store.as_ref(), &name),
+        }),
         Command::DemoServer => switchboard_core::demo::run_stdio().context("demo server"),
     };
     match result {
@@ -97,9 +138,15 @@ fn init_logging(verbose: u8) {
         1 => "debug",
         _ => "trace",
     };
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default))
-        .target(env_logger::Target::Stderr)
-        .init();
+    let logger =
+        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default))
+            .target(env_logger::Target::Stderr)
+            .build();
+    let max_level = logger.filter();
+    // Every line, from every crate, passes through redaction before it is written.
+    if let Err(e) = switchboard_core::redact::install(Box::new(logger), max_level) {
+        eprintln!("switchboard: cannot install the logger: {e}");
+    }
 }
 
 /// `$XDG_CONFIG_HOME/switchboard/config.json` and its equivalents elsewhere.
@@ -131,21 +178,27 @@ fn key(action: KeyAction) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn auth(args: AuthArgs) -> anyhow::Result<Auth> {
+/// The auth mode, and the keychain when one is reachable (for secret references too).
+fn auth(args: AuthArgs) -> anyhow::Result<(Auth, Option<Arc<dyn SecretStore>>)> {
     if args.insecure_no_auth {
         eprintln!(
             "WARNING: API key checks are off (--insecure-no-auth). Any program on this machine can use every server."
         );
-        return Ok(Auth::Disabled);
+        return Ok((Auth::Disabled, open_keychain().ok()));
     }
     if let Some(key) = args.api_key {
         anyhow::ensure!(
             key.len() >= 16,
             "the API key must be at least 16 characters"
         );
-        return Ok(Auth::fixed(Sensitive::new(key)));
+        // Without a keychain, servers that reference secrets fail when they start, saying so.
+        let keychain = open_keychain()
+            .inspect_err(|e| log::warn!("{e:#}; servers that reference secrets cannot start"))
+            .ok();
+        return Ok((Auth::fixed(Sensitive::new(key)), keychain));
     }
-    Ok(Auth::from_keychain(open_keychain()?)?)
+    let keychain = open_keychain()?;
+    Ok((Auth::from_keychain(keychain.clone())?, Some(keychain)))
 }
 
 fn serve(
@@ -153,24 +206,23 @@ fn serve(
     port: Option<u16>,
     auth_args: AuthArgs,
 ) -> anyhow::Result<()> {
-    let path = match config_path {
-        Some(path) => path,
-        None => default_config_path()?,
-    };
+    let path = self::config_path(config_path)?;
     let program = std::env::current_exe().context("cannot find the switchboard executable")?;
     let (config, created) = Config::load_or_create(&path, || Config::first_run(&program))?;
     if created {
         println!("Created {} with the built-in demo server.", path.display());
     }
     let port = port.or(config.proxy.port).unwrap_or(DEFAULT_PORT);
+    let (auth, secrets) = auth(auth_args)?;
     let options = HubOptions {
         port,
         relay: RelayOptions {
             idle_timeout: config.proxy.idle_timeout(),
             ..RelayOptions::default()
         },
-        auth: auth(auth_args)?,
+        auth,
         extra_origins: config.proxy.allowed_origins.clone(),
+        secrets,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -45,22 +45,94 @@ pub struct Config {
     pub extra: Map<String, Value>,
 }
 
-/// One server entry under `mcpServers`.
+/// One server entry under `mcpServers`: a local stdio server (`command`) or a remote one
+/// (`url`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ServerConfig {
-    pub command: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub args: Vec<String>,
+    /// Values are literals or `{"secret": "NAME"}` references into the keychain.
     #[serde(skip_serializing_if = "IndexMap::is_empty")]
-    pub env: IndexMap<String, String>,
+    pub env: IndexMap<String, ValueSource>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cwd: Option<PathBuf>,
+    /// A remote server's MCP endpoint.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(skip_serializing_if = "RemoteTransport::is_default")]
+    pub transport: RemoteTransport,
+    /// Extra headers for a remote server; values may be secret references.
+    #[serde(skip_serializing_if = "IndexMap::is_empty")]
+    pub headers: IndexMap<String, ValueSource>,
+    #[serde(skip_serializing_if = "UpstreamAuth::is_none")]
+    pub auth: UpstreamAuth,
     #[serde(skip_serializing_if = "is_true")]
     pub enabled: bool,
     #[serde(skip_serializing_if = "Sharing::is_default")]
     pub sharing: Sharing,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+/// A value written in the config, or a reference to a secret in the keychain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ValueSource {
+    Literal(String),
+    Secret { secret: String },
+}
+
+impl ValueSource {
+    pub fn secret(name: impl Into<String>) -> Self {
+        ValueSource::Secret {
+            secret: name.into(),
+        }
+    }
+}
+
+/// How Switchboard talks to a remote server.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RemoteTransport {
+    /// Streamable HTTP first, then the legacy HTTP+SSE transport, as the spec describes.
+    #[default]
+    Auto,
+    StreamableHttp,
+    Sse,
+}
+
+impl RemoteTransport {
+    fn is_default(&self) -> bool {
+        *self == RemoteTransport::Auto
+    }
+}
+
+/// The credential Switchboard adds to every request to a remote server. Values are names
+/// of secrets in the keychain; the file never holds the values themselves.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum UpstreamAuth {
+    #[default]
+    None,
+    /// `Authorization: Bearer <secret>`.
+    Bearer { secret: String },
+    /// Custom headers, e.g. `X-API-Key`; values literal or secret references.
+    Headers {
+        headers: IndexMap<String, ValueSource>,
+    },
+    /// `Authorization: Basic base64(username:secret)`.
+    Basic { username: String, secret: String },
+    /// The secret as a URL query parameter. Insecure (it leaks through logs and proxies):
+    /// only with `allowQueryParamAuth` and an allowlisted origin.
+    Query { param: String, secret: String },
+}
+
+impl UpstreamAuth {
+    fn is_none(&self) -> bool {
+        *self == UpstreamAuth::None
+    }
 }
 
 /// How HTTP sessions map onto stdio children.
@@ -85,12 +157,25 @@ pub struct ProxySettings {
     /// Browser origins allowed besides loopback ones (exact `scheme://host[:port]`).
     #[serde(rename = "allowedOrigins", skip_serializing_if = "Vec::is_empty")]
     pub allowed_origins: Vec<String>,
+    /// "Allow query-parameter auth (insecure)". Checked on every outbound request.
+    #[serde(rename = "allowQueryParamAuth", skip_serializing_if = "is_false")]
+    pub allow_query_param_auth: bool,
+    /// The exact origins query-parameter keys may be sent to.
+    #[serde(
+        rename = "queryParamAuthOrigins",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub query_param_auth_origins: Vec<String>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
 fn is_true(b: &bool) -> bool {
     *b
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl Sharing {
@@ -104,6 +189,8 @@ impl ProxySettings {
         self.port.is_none()
             && self.idle_timeout_secs.is_none()
             && self.allowed_origins.is_empty()
+            && !self.allow_query_param_auth
+            && self.query_param_auth_origins.is_empty()
             && self.extra.is_empty()
     }
 
@@ -115,16 +202,28 @@ impl ProxySettings {
 }
 
 impl ServerConfig {
+    /// A remote server at `url`, transport chosen automatically, no credential.
+    pub fn remote(url: impl Into<String>) -> Self {
+        let mut server = ServerConfig::stdio(String::new(), Vec::<String>::new());
+        server.command = None;
+        server.url = Some(url.into());
+        server
+    }
+
     /// A stdio server running `command args…`, enabled, one child per session.
     pub fn stdio(
         command: impl Into<String>,
         args: impl IntoIterator<Item = impl Into<String>>,
     ) -> Self {
         ServerConfig {
-            command: command.into(),
+            command: Some(command.into()),
             args: args.into_iter().map(Into::into).collect(),
             env: IndexMap::new(),
             cwd: None,
+            url: None,
+            transport: RemoteTransport::Auto,
+            headers: IndexMap::new(),
+            auth: UpstreamAuth::None,
             enabled: true,
             sharing: Sharing::PerSession,
             extra: Map::new(),
@@ -165,8 +264,37 @@ impl Config {
                     "server name '{name}' must be 1 to 64 characters of A-Z, a-z, 0-9, '_', '-' or '.' (it becomes part of a URL)"
                 )));
             }
-            if server.command.trim().is_empty() {
-                return Err(invalid(format!("server '{name}' has an empty \"command\"")));
+            match (&server.command, &server.url) {
+                (Some(command), None) if command.trim().is_empty() => {
+                    return Err(invalid(format!("server '{name}' has an empty \"command\"")));
+                }
+                (Some(_), None) => {}
+                (None, Some(url)) => {
+                    crate::upstream::validate_url(url)
+                        .map_err(|e| invalid(format!("server '{name}': {e}")))?;
+                }
+                (Some(_), Some(_)) => {
+                    return Err(invalid(format!(
+                        "server '{name}' has both \"command\" and \"url\": a server is local or remote"
+                    )));
+                }
+                (None, None) => {
+                    return Err(invalid(format!(
+                        "server '{name}' needs a \"command\" (local) or a \"url\" (remote)"
+                    )));
+                }
+            }
+        }
+        if let Err(e) = crate::upstream::query_auth::QueryAuthPolicy::from_settings(
+            self.proxy.allow_query_param_auth,
+            &self.proxy.query_param_auth_origins,
+        ) {
+            return Err(invalid(format!("switchboard.queryParamAuthOrigins: {e}")));
+        }
+        for (name, server) in &self.servers {
+            if let UpstreamAuth::Query { param, .. } = &server.auth {
+                crate::upstream::query_auth::validate_param_name(param)
+                    .map_err(|e| invalid(format!("server '{name}': auth.param: {e}")))?;
             }
         }
         if self.proxy.port == Some(0) {
@@ -325,18 +453,26 @@ keep_unknown_visitor!(Config, "an object with an \"mcpServers\" map", {
     extra,
 }));
 
-keep_unknown_visitor!(ServerConfig, "a server object with a \"command\"", {
+keep_unknown_visitor!(ServerConfig, "a server object with a \"command\" or a \"url\"", {
     "command" => command: String,
     "args" => args: Vec<String>,
-    "env" => env: IndexMap<String, String>,
+    "env" => env: IndexMap<String, ValueSource>,
     "cwd" => cwd: PathBuf,
+    "url" => url: String,
+    "transport" => transport: RemoteTransport,
+    "headers" => headers: IndexMap<String, ValueSource>,
+    "auth" => auth: UpstreamAuth,
     "enabled" => enabled: bool,
     "sharing" => sharing: Sharing,
 }, |f, extra| Ok(ServerConfig {
-    command: f.command.ok_or_else(|| de::Error::missing_field("command"))?,
+    command: f.command,
     args: f.args.unwrap_or_default(),
     env: f.env.unwrap_or_default(),
     cwd: f.cwd,
+    url: f.url,
+    transport: f.transport.unwrap_or_default(),
+    headers: f.headers.unwrap_or_default(),
+    auth: f.auth.unwrap_or_default(),
     enabled: f.enabled.unwrap_or(true),
     sharing: f.sharing.unwrap_or_default(),
     extra,
@@ -346,10 +482,14 @@ keep_unknown_visitor!(ProxySettings, "Switchboard's settings object", {
     "port" => port: u16,
     "idleTimeoutSecs" => idle_timeout_secs: u64,
     "allowedOrigins" => allowed_origins: Vec<String>,
+    "allowQueryParamAuth" => allow_query_param_auth: bool,
+    "queryParamAuthOrigins" => query_param_auth_origins: Vec<String>,
 }, |f, extra| Ok(ProxySettings {
     port: f.port,
     idle_timeout_secs: f.idle_timeout_secs,
     allowed_origins: f.allowed_origins.unwrap_or_default(),
+    allow_query_param_auth: f.allow_query_param_auth.unwrap_or_default(),
+    query_param_auth_origins: f.query_param_auth_origins.unwrap_or_default(),
     extra,
 }));
 
@@ -367,7 +507,7 @@ mod tests {
             parse(r#"{"mcpServers":{"time":{"command":"uvx","args":["mcp-server-time"]}}}"#)
                 .unwrap();
         let time = &config.servers["time"];
-        assert_eq!(time.command, "uvx");
+        assert_eq!(time.command.as_deref(), Some("uvx"));
         assert_eq!(time.args, ["mcp-server-time"]);
         assert!(time.enabled);
         assert_eq!(time.sharing, Sharing::PerSession);

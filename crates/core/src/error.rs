@@ -40,6 +40,17 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A secret a server needs could not be read.
+    #[error("server '{server}' needs the secret '{secret}': {message}")]
+    Secret {
+        server: String,
+        secret: String,
+        message: String,
+    },
+    /// A remote server could not be reached or refused the connection. The text is
+    /// redacted and never carries the upstream's own error body.
+    #[error("remote server '{server}': {message}")]
+    Upstream { server: String, message: String },
     /// No server of that name is configured.
     #[error("no server named '{0}'")]
     UnknownServer(String),

@@ -12,8 +12,9 @@ use crate::api_key::{self, LiveKey};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::http::Access;
-use crate::relay::{Relay, RelayOptions, ServerStatus};
+use crate::relay::{Relay, RelayOptions, ServerContext, ServerStatus};
 use crate::secrets::{SecretError, SecretStore, Sensitive};
+use crate::upstream::query_auth::QueryAuthPolicy;
 
 /// How the proxy checks its callers.
 #[derive(Clone)]
@@ -56,6 +57,9 @@ pub struct HubOptions {
     pub auth: Auth,
     /// Origins allowed besides loopback ones.
     pub extra_origins: Vec<String>,
+    /// Where secret references (`{"secret": "NAME"}`) are read from; `None` when no
+    /// keychain is available, and then servers that need one fail with a clear error.
+    pub secrets: Option<Arc<dyn SecretStore>>,
 }
 
 /// How often the keychain is read to pick up a key rotated by another process.
@@ -75,6 +79,7 @@ pub struct Endpoint {
 pub struct Hub {
     relay: Arc<Relay>,
     addr: SocketAddr,
+    query_policy: Arc<std::sync::RwLock<QueryAuthPolicy>>,
     key: Option<Arc<LiveKey>>,
     keychain: Option<Arc<dyn SecretStore>>,
     stop: Option<oneshot::Sender<()>>,
@@ -91,6 +96,7 @@ impl Hub {
             relay,
             auth: Auth::Disabled,
             extra_origins: Vec::new(),
+            secrets: None,
         };
         Hub::launch(config, options).await
     }
@@ -104,7 +110,19 @@ impl Hub {
         let addr = listener
             .local_addr()
             .map_err(|source| Error::Bind { port, source })?;
-        let relay = Relay::new(config, options.relay);
+        let context = ServerContext {
+            secrets: options.secrets.clone(),
+            // Validated with the config; a policy that fails here allows nothing.
+            query_policy: Arc::new(std::sync::RwLock::new(
+                QueryAuthPolicy::from_settings(
+                    config.proxy.allow_query_param_auth,
+                    &config.proxy.query_param_auth_origins,
+                )
+                .unwrap_or_default(),
+            )),
+        };
+        let query_policy = context.query_policy.clone();
+        let relay = Relay::new(config, options.relay, context);
         let mut background = vec![tokio::spawn(sweep_idle(relay.clone()))];
         let (key, keychain) = match options.auth {
             Auth::Key { key, keychain } => {
@@ -139,12 +157,26 @@ impl Hub {
         Ok(Hub {
             relay,
             addr,
+            query_policy,
             key,
             keychain,
             stop: Some(stop),
             server,
             background,
         })
+    }
+
+    /// Changes "allow query-parameter auth (insecure)" and its allowlist for the running
+    /// proxy. The policy is read on every outbound request, so turning it off stops every
+    /// gateway from sending its key from the next request on.
+    pub fn set_query_auth(
+        &self,
+        enabled: bool,
+        origins: &[String],
+    ) -> std::result::Result<(), crate::upstream::query_auth::QueryAuthError> {
+        let policy = QueryAuthPolicy::from_settings(enabled, origins)?;
+        *self.query_policy.write().unwrap_or_else(|p| p.into_inner()) = policy;
+        Ok(())
     }
 
     /// Replaces the API key with a new one, in the keychain and in the running proxy at once.

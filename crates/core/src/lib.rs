@@ -17,9 +17,11 @@ pub mod demo;
 mod error;
 pub mod http;
 mod hub;
+pub mod redact;
 pub mod relay;
 pub mod secrets;
 pub mod supervisor;
+pub mod upstream;
 
 pub use error::{Error, Result};
 pub use hub::{Auth, Endpoint, Hub, HubOptions};

@@ -20,7 +20,11 @@ pub async fn open(State(state): State<AppState>, Path(name): Path<String>) -> Re
     let Ok(server) = state.relay.server(&name) else {
         return reply::unknown_server(&name);
     };
-    let session = match state.relay.open_session(&server, Transport::LegacySse) {
+    let session = match state
+        .relay
+        .open_session(&server, Transport::LegacySse)
+        .await
+    {
         Ok(session) => session,
         Err(e) => {
             log::warn!("{e}");

@@ -52,7 +52,11 @@ pub async fn post(
     let is_initialize =
         envelope.kind == Kind::Request && envelope.method.as_deref() == Some("initialize");
     let session = if is_initialize {
-        match state.relay.open_session(&server, Transport::StreamableHttp) {
+        match state
+            .relay
+            .open_session(&server, Transport::StreamableHttp)
+            .await
+        {
             Ok(session) => session,
             Err(e) => {
                 log::warn!("{e}");
@@ -88,12 +92,26 @@ pub async fn post(
     let Some(mut rx) = rx else {
         return reply::accepted();
     };
-    let mut response = if accepts_sse {
-        sse::response(rx, None, KEEP_ALIVE, None)
-    } else {
+    let accepts_json = accepts(&headers, "application/json");
+    let mut response = if !accepts_sse {
         match rx.recv().await {
             Some(answer) => reply::json(StatusCode::OK, answer),
             None => return reply::unknown_session(),
+        }
+    } else if !accepts_json {
+        sse::response(rx, None, KEEP_ALIVE, None)
+    } else {
+        // Plain JSON when the answer is the first thing the server says about this request:
+        // cheaper, and clients cap SSE events (the Python SDK at 1 MiB) but not JSON bodies.
+        // Anything else first (progress, a question for the client), or a slow call, and
+        // the answer becomes an SSE stream that carries it all.
+        match tokio::time::timeout(JSON_WINDOW, rx.recv()).await {
+            Ok(Some(first)) if is_response(&first) => reply::json(StatusCode::OK, first),
+            Ok(Some(first)) => {
+                sse::response(rx, Some(sse::message_event(&first)), KEEP_ALIVE, None)
+            }
+            Ok(None) => return reply::unknown_session(),
+            Err(_slow) => sse::response(rx, None, KEEP_ALIVE, None),
         }
     };
     if is_initialize && let Ok(value) = HeaderValue::from_str(&session.id) {
@@ -147,6 +165,13 @@ pub async fn delete(
         .close_session(&session.id, "the client ended it")
         .await;
     StatusCode::OK.into_response()
+}
+
+/// How long a request may take and still be answered as plain JSON.
+const JSON_WINDOW: std::time::Duration = std::time::Duration::from_secs(3);
+
+fn is_response(frame: &[u8]) -> bool {
+    Envelope::parse(frame).is_ok_and(|e| e.kind == Kind::Response)
 }
 
 /// Parses a client body, answering malformed input the way the spec asks.

@@ -20,9 +20,20 @@ use serde::Serialize;
 pub use session::{SendError, Session, StreamRx, Transport};
 use shared::SharedChild;
 
-use crate::config::{Config, ServerConfig, Sharing};
+use crate::config::{Config, ServerConfig, Sharing, ValueSource};
 use crate::error::{Error, Result};
+use crate::secrets::{SecretStore, Sensitive};
 use crate::supervisor::{ChildSpec, Diagnostics, DiagnosticsSnapshot, ExitInfo, StopGrace};
+use crate::upstream::RemoteServer;
+use crate::upstream::query_auth::QueryAuthPolicy;
+
+/// What every server of a relay shares: where secrets come from, the query-auth policy.
+#[derive(Clone, Default)]
+pub struct ServerContext {
+    pub secrets: Option<Arc<dyn SecretStore>>,
+    /// Read on every outbound request, so turning the flag off stops keys at once.
+    pub query_policy: Arc<RwLock<QueryAuthPolicy>>,
+}
 
 /// Tunables of the relay, from the config (and tests).
 #[derive(Debug, Clone)]
@@ -48,7 +59,10 @@ impl Default for RelayOptions {
 pub struct ServerRelay {
     pub name: Arc<str>,
     pub config: ServerConfig,
-    spec: ChildSpec,
+    max_frame_bytes: usize,
+    secrets: Option<Arc<dyn SecretStore>>,
+    /// Set for a remote server (`url` in the config).
+    remote: Option<Arc<RemoteServer>>,
     diagnostics: Arc<Diagnostics>,
     stop_grace: StopGrace,
     shared: Option<Arc<SharedChild>>,
@@ -58,30 +72,83 @@ pub struct ServerRelay {
 }
 
 impl ServerRelay {
-    fn new(name: &str, config: &ServerConfig, options: &RelayOptions) -> Arc<ServerRelay> {
+    fn new(
+        name: &str,
+        config: &ServerConfig,
+        options: &RelayOptions,
+        context: &ServerContext,
+    ) -> Arc<ServerRelay> {
         let name: Arc<str> = name.into();
-        let spec = ChildSpec {
-            server: name.clone(),
-            program: config.command.clone(),
-            args: config.args.clone(),
-            env: config
-                .env
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-            cwd: config.cwd.clone(),
-            max_frame_bytes: options.max_frame_bytes,
-        };
+        let remote = RemoteServer::from_config(&name, config, context.query_policy.clone());
+        let is_remote = remote.is_some();
         Arc::new_cyclic(|me| ServerRelay {
             name,
             config: config.clone(),
-            spec,
+            max_frame_bytes: options.max_frame_bytes,
+            secrets: context.secrets.clone(),
+            remote: remote.map(Arc::new),
             diagnostics: Arc::new(Diagnostics::default()),
             stop_grace: options.stop_grace,
-            shared: (config.sharing == Sharing::Shared).then(|| SharedChild::new(me.clone())),
+            // Remote sessions map 1:1 to upstream sessions; sharing is for stdio children.
+            shared: (config.sharing == Sharing::Shared && !is_remote)
+                .then(|| SharedChild::new(me.clone())),
             spawns: AtomicU64::new(0),
             exits: AtomicU64::new(0),
             last_exit: Mutex::new(None),
+        })
+    }
+
+    /// The secret `name` from the keychain, read now (at spawn or connect time).
+    pub(crate) async fn secret(&self, name: &str) -> Result<Sensitive<String>> {
+        let missing = |message: String| Error::Secret {
+            server: self.name.to_string(),
+            secret: name.to_owned(),
+            message,
+        };
+        let store = self
+            .secrets
+            .clone()
+            .ok_or_else(|| missing("no keychain is available to this process".into()))?;
+        let key = name.to_owned();
+        let value = tokio::task::spawn_blocking(move || store.get(&key))
+            .await
+            .map_err(|e| missing(e.to_string()))?
+            .map_err(|e| missing(e.to_string()))?
+            .ok_or_else(|| {
+                missing(format!(
+                    "it is not set; run `switchboard secret set {name}`"
+                ))
+            })?;
+        crate::redact::global().register_secret(&value);
+        Ok(value)
+    }
+
+    /// A literal, or the secret it names.
+    pub(crate) async fn value(&self, source: &ValueSource) -> Result<Sensitive<String>> {
+        match source {
+            ValueSource::Literal(value) => Ok(Sensitive::new(value.clone())),
+            ValueSource::Secret { secret } => self.secret(secret).await,
+        }
+    }
+
+    /// What to spawn, with secret references resolved now, at spawn time.
+    pub(crate) async fn child_spec(&self) -> Result<ChildSpec> {
+        let program = self
+            .config
+            .command
+            .clone()
+            .ok_or_else(|| Error::UnknownServer(self.name.to_string()))?;
+        let mut env = Vec::with_capacity(self.config.env.len());
+        for (key, source) in &self.config.env {
+            env.push((key.clone(), self.value(source).await?.expose().clone()));
+        }
+        Ok(ChildSpec {
+            server: self.name.clone(),
+            program,
+            args: self.config.args.clone(),
+            env,
+            cwd: self.config.cwd.clone(),
+            max_frame_bytes: self.max_frame_bytes,
         })
     }
 
@@ -125,14 +192,14 @@ pub struct Relay {
 }
 
 impl Relay {
-    pub fn new(config: &Config, options: RelayOptions) -> Arc<Relay> {
+    pub fn new(config: &Config, options: RelayOptions, context: ServerContext) -> Arc<Relay> {
         let servers = config
             .servers
             .iter()
             .map(|(name, server)| {
                 (
                     Arc::from(name.as_str()),
-                    ServerRelay::new(name, server, &options),
+                    ServerRelay::new(name, server, &options, &context),
                 )
             })
             .collect();
@@ -166,19 +233,27 @@ impl Relay {
             .collect()
     }
 
-    /// Opens a session on `server`: its own child, or a place on the shared one.
-    pub fn open_session(
+    /// Opens a session on `server`: its own child, a place on the shared one, or its own
+    /// upstream session on a remote server.
+    pub async fn open_session(
         &self,
         server: &Arc<ServerRelay>,
         transport: Transport,
     ) -> Result<Arc<Session>> {
         let session = Session::new(new_session_id().into(), server.clone(), transport);
-        match &server.shared {
-            Some(shared) => session.attach_shared(shared.clone()),
-            None => session
-                .attach_child()
-                .inspect_err(|e| server.diagnostics.record_error(e.to_string()))?,
-        }
+        let attached = match (&server.remote, &server.shared) {
+            (Some(remote), _) => session.attach_remote(remote.clone()).await,
+            (None, Some(shared)) => {
+                session.attach_shared(shared.clone());
+                Ok(())
+            }
+            (None, None) => session.attach_child().await,
+        };
+        attached.inspect_err(|e| {
+            server
+                .diagnostics
+                .record_error(crate::redact::redact_error(e))
+        })?;
         session.touch();
         self.lock_sessions()
             .insert(session.id.clone(), session.clone());

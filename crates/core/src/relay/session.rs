@@ -21,6 +21,7 @@ use super::ServerRelay;
 use super::frame::{self, Envelope, Kind};
 use super::shared::SharedChild;
 use crate::supervisor::{ChildSink, ExitInfo, FrameRejected, ManagedChild};
+use crate::upstream::{RemoteLink, RemoteServer, SendFailure};
 
 /// Where a stream's frames go: the HTTP response body that is streaming them out.
 pub type StreamTx = mpsc::UnboundedSender<Bytes>;
@@ -55,6 +56,8 @@ enum Upstream {
     Child(ManagedChild),
     /// A child shared with other sessions through an id map.
     Shared(Arc<SharedChild>),
+    /// A session of our own on a remote server.
+    Remote(Arc<RemoteLink>),
 }
 
 #[derive(Default)]
@@ -106,15 +109,27 @@ impl Session {
     }
 
     /// Gives the session its own child, started with this session as the child's sink.
-    pub(super) fn attach_child(self: &Arc<Self>) -> crate::Result<()> {
+    pub(super) async fn attach_child(self: &Arc<Self>) -> crate::Result<()> {
+        let spec = self.server.child_spec().await?;
         let sink: Arc<dyn ChildSink> = self.clone();
         let child = ManagedChild::spawn(
-            &self.server.spec,
+            &spec,
             Arc::downgrade(&sink),
             self.server.diagnostics.clone(),
         )?;
         self.server.note_spawn();
         let _ = self.upstream.set(Upstream::Child(child));
+        Ok(())
+    }
+
+    /// Gives the session its own upstream session on a remote server. Credentials are read
+    /// from the keychain now; nothing is sent until the client's first message.
+    pub(super) async fn attach_remote(
+        self: &Arc<Self>,
+        remote: Arc<RemoteServer>,
+    ) -> crate::Result<()> {
+        let link = RemoteLink::open(remote, &self.server, Arc::downgrade(self)).await?;
+        let _ = self.upstream.set(Upstream::Remote(link));
         Ok(())
     }
 
@@ -131,6 +146,7 @@ impl Session {
         match self.upstream.get()? {
             Upstream::Child(child) => Some(child.pid()),
             Upstream::Shared(shared) => shared.pid(),
+            Upstream::Remote(_) => None,
         }
     }
 
@@ -171,13 +187,37 @@ impl Session {
         } else {
             None
         };
-        let sent = match self.upstream.get() {
-            Some(Upstream::Child(child)) => child.send(frame),
-            Some(Upstream::Shared(shared)) => shared.forward(self, envelope, frame).await,
-            None => false,
+        let not_running = || Some(format!("server '{}' is not running", self.server.name));
+        let failure = match self.upstream.get() {
+            Some(Upstream::Child(child)) => {
+                if child.send(frame) {
+                    None
+                } else {
+                    not_running()
+                }
+            }
+            Some(Upstream::Shared(shared)) => {
+                if shared.forward(self, envelope, frame).await {
+                    None
+                } else {
+                    not_running()
+                }
+            }
+            Some(Upstream::Remote(link)) => match link.send(envelope, frame).await {
+                Ok(()) => None,
+                Err(SendFailure::SessionExpired) => {
+                    // The upstream ended our session, so the client's ends too: it gets 404
+                    // and initializes again, as the spec prescribes.
+                    self.end("the remote server ended the session");
+                    return Err(SendError::Closed);
+                }
+                Err(SendFailure::Failed(message)) => Some(message),
+            },
+            None => not_running(),
         };
-        if !sent && let Some(id) = envelope.id.filter(|_| envelope.kind == Kind::Request) {
-            let message = format!("server '{}' is not running", self.server.name);
+        if let Some(message) = failure
+            && let Some(id) = envelope.id.filter(|_| envelope.kind == Kind::Request)
+        {
             self.deliver_response(
                 id.get(),
                 frame::error_response(Some(id), frame::code::SERVER_UNAVAILABLE, &message),
@@ -329,6 +369,28 @@ impl Session {
         }
     }
 
+    /// The upstream is gone (child exited, remote session ended): requests in flight fail
+    /// with `message`, streams end, and the next request gets 404.
+    pub(crate) fn end(&self, message: &str) {
+        self.closed.store(true, Ordering::Release);
+        self.fail_pending(message);
+        let mut routes = self.lock();
+        routes.streams.clear();
+        routes.backlog.clear();
+    }
+
+    /// Answers request `id_key` with an error, if it is still waiting (the upstream closed
+    /// its stream without answering).
+    pub(crate) fn fail_request(&self, id_key: &str, message: &str) {
+        if self.lock().pending.contains_key(id_key) {
+            let id = frame::raw(id_key.to_owned());
+            self.deliver_response(
+                id_key,
+                frame::error_response(Some(&id), frame::code::SERVER_UNAVAILABLE, message),
+            );
+        }
+    }
+
     /// Ends the session: in-flight requests fail, streams end, its own child is stopped.
     pub async fn close(self: &Arc<Self>, reason: &str) {
         if self.closed.swap(true, Ordering::AcqRel) {
@@ -350,6 +412,7 @@ impl Session {
                 child.stop(self.server.stop_grace).await;
             }
             Some(Upstream::Shared(shared)) => shared.detach(self),
+            Some(Upstream::Remote(link)) => link.close().await,
             None => {}
         }
     }

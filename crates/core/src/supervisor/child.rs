@@ -380,7 +380,8 @@ async fn read_stdout(
     diagnostics: Arc<Diagnostics>,
     mut exited: watch::Receiver<Option<ExitInfo>>,
 ) {
-    let mut reader = BufReader::with_capacity(256 * 1024, stdout);
+    // A pipe read returns at most 64 KiB; a bigger buffer only costs memory per session.
+    let mut reader = BufReader::with_capacity(16 * 1024, stdout);
     let mut buf = Vec::new();
     loop {
         match read_line(&mut reader, &mut buf, max_frame_bytes).await {

@@ -1,0 +1,260 @@
+//! `switchboard add`: a local server or a remote gateway, written into the config file.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use switchboard_core::config::{
+    Config, RemoteTransport, ServerConfig, Sharing, UpstreamAuth, ValueSource, is_valid_server_name,
+};
+use switchboard_core::secrets::SecretStore;
+use switchboard_core::upstream::query_auth::{self, QueryAuthPolicy};
+
+#[derive(clap::Args)]
+pub struct AddArgs {
+    /// The server's name; it becomes part of its URL (`/servers/<name>/mcp`).
+    name: String,
+    /// A remote server's MCP endpoint (instead of a command).
+    #[arg(long, conflicts_with = "command")]
+    url: Option<String>,
+    /// How to reach a remote server.
+    #[arg(long, value_enum, default_value = "auto", requires = "url")]
+    transport: TransportArg,
+    /// The credential Switchboard adds to each request to a remote server.
+    #[arg(long, value_enum, default_value = "none", requires = "url")]
+    auth: AuthKind,
+    /// The keychain item holding the credential (bearer token, password, query key).
+    #[arg(long, value_name = "SECRET_NAME")]
+    secret: Option<String>,
+    /// The user name, for `--auth basic`.
+    #[arg(long)]
+    username: Option<String>,
+    /// The query parameter that carries the key, for `--auth query`.
+    #[arg(long, value_name = "NAME")]
+    param: Option<String>,
+    /// A header sent to a remote server: `NAME=VALUE`. Repeatable.
+    #[arg(long = "header", value_name = "NAME=VALUE")]
+    headers: Vec<String>,
+    /// A header whose value is a keychain secret: `NAME=SECRET_NAME`. Repeatable.
+    #[arg(long = "header-secret", value_name = "NAME=SECRET_NAME")]
+    header_secrets: Vec<String>,
+    /// An environment variable for a local server: `KEY=VALUE`. Repeatable.
+    #[arg(long = "env", value_name = "KEY=VALUE")]
+    env: Vec<String>,
+    /// An environment variable whose value is a keychain secret: `KEY=SECRET_NAME`.
+    #[arg(long = "env-secret", value_name = "KEY=SECRET_NAME")]
+    env_secrets: Vec<String>,
+    /// The working directory of a local server.
+    #[arg(long)]
+    cwd: Option<PathBuf>,
+    /// Share one child between every client session (stateless tool servers only).
+    #[arg(long)]
+    shared: bool,
+    /// Replace a server of the same name.
+    #[arg(long)]
+    force: bool,
+    /// If the URL carries a credential, move it into the keychain instead of refusing.
+    #[arg(long)]
+    move_inline_secrets: bool,
+    /// A local server's command and arguments, after `--`.
+    #[arg(last = true, value_name = "COMMAND")]
+    command: Vec<String>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum TransportArg {
+    Auto,
+    StreamableHttp,
+    Sse,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum AuthKind {
+    None,
+    Bearer,
+    Headers,
+    Basic,
+    Query,
+}
+
+fn pairs(items: &[String], what: &str) -> anyhow::Result<Vec<(String, String)>> {
+    items
+        .iter()
+        .map(|item| {
+            let (k, v) = item
+                .split_once('=')
+                .with_context(|| format!("{what} '{item}' is not NAME=VALUE"))?;
+            Ok((k.trim().to_owned(), v.to_owned()))
+        })
+        .collect()
+}
+
+/// Adds the server to the config at `path`. `keychain` is opened only when a secret must move.
+pub fn add(
+    path: &Path,
+    args: AddArgs,
+    keychain: impl FnOnce() -> anyhow::Result<std::sync::Arc<dyn SecretStore>>,
+) -> anyhow::Result<String> {
+    let (mut config, _) = Config::load_or_create(path, Config::default)?;
+    if !is_valid_server_name(&args.name) {
+        bail!(
+            "'{}' cannot be a server name: use 1 to 64 of A-Z, a-z, 0-9, '_', '-', '.'",
+            args.name
+        );
+    }
+    if config.servers.contains_key(&args.name) && !args.force {
+        bail!(
+            "a server named '{}' exists already (use --force to replace it)",
+            args.name
+        );
+    }
+    let mut server = match (&args.url, args.command.split_first()) {
+        (Some(url), None) => remote(&config, url, &args, keychain)?,
+        (None, Some((program, rest))) => {
+            let mut server = ServerConfig::stdio(program.clone(), rest.iter().cloned());
+            for (k, v) in pairs(&args.env, "--env")? {
+                server.env.insert(k, ValueSource::Literal(v));
+            }
+            for (k, secret) in pairs(&args.env_secrets, "--env-secret")? {
+                server.env.insert(k, ValueSource::secret(secret));
+            }
+            server.cwd = args.cwd.clone();
+            server
+        }
+        (Some(_), Some(_)) => bail!("give either --url or a command after --, not both"),
+        (None, None) => bail!("give a command after -- (a local server) or --url (a remote one)"),
+    };
+    if args.shared {
+        server.sharing = Sharing::Shared;
+    }
+    config.servers.insert(args.name.clone(), server);
+    config.save(path)?;
+    Ok(args.name)
+}
+
+fn remote(
+    config: &Config,
+    url_text: &str,
+    args: &AddArgs,
+    keychain: impl FnOnce() -> anyhow::Result<std::sync::Arc<dyn SecretStore>>,
+) -> anyhow::Result<ServerConfig> {
+    let mut url_text = url_text.to_owned();
+    let mut moved_query_param = None;
+    let inline = query_auth::inline_secrets(&url_text);
+    if !inline.is_empty() {
+        let names: Vec<&str> = inline
+            .iter()
+            .map(|s| s.suggested_secret_name.as_str())
+            .collect();
+        if !args.move_inline_secrets {
+            bail!(
+                "the URL carries a credential ({}). Switchboard keeps credentials in the keychain, never in the config file.\n\
+                 Run the same command with --move-inline-secrets to move it there, or store it yourself with\n\
+                 `switchboard secret set NAME` and pass --auth and --secret.",
+                names.join(", ")
+            );
+        }
+        if inline
+            .iter()
+            .any(|s| matches!(s.kind, query_auth::InlineSecretKind::Userinfo))
+        {
+            bail!(
+                "the URL carries a user name and password. Store the password with `switchboard secret set NAME`\n\
+                 and add the server with --auth basic --username USER --secret NAME and a URL without them."
+            );
+        }
+        let (stripped, secrets) = query_auth::strip_inline_secrets(&url_text)
+            .map_err(|e| anyhow::anyhow!("the URL is not valid: {e}"))?;
+        let store = keychain()?;
+        for secret in &secrets {
+            store.set(&secret.suggested_secret_name, &secret.value)?;
+            eprintln!(
+                "Moved a credential from the URL into the keychain as '{}'.",
+                secret.suggested_secret_name
+            );
+        }
+        url_text = stripped.to_string();
+        moved_query_param = secrets.iter().find_map(|secret| match &secret.kind {
+            query_auth::InlineSecretKind::Param { name } => {
+                Some((name.clone(), secret.suggested_secret_name.clone()))
+            }
+            _ => None,
+        });
+    }
+    let mut server = ServerConfig::remote(url_text.clone());
+    server.transport = match args.transport {
+        TransportArg::Auto => RemoteTransport::Auto,
+        TransportArg::StreamableHttp => RemoteTransport::StreamableHttp,
+        TransportArg::Sse => RemoteTransport::Sse,
+    };
+    let secret = |what: &str| {
+        args.secret
+            .clone()
+            .with_context(|| format!("--auth {what} needs --secret SECRET_NAME"))
+    };
+    let (auth_kind, moved) = match (args.auth, moved_query_param) {
+        (AuthKind::None, Some(moved)) => (AuthKind::Query, Some(moved)),
+        (kind, moved) => (kind, moved),
+    };
+    server.auth = match auth_kind {
+        AuthKind::None => UpstreamAuth::None,
+        AuthKind::Bearer => UpstreamAuth::Bearer {
+            secret: secret("bearer")?,
+        },
+        AuthKind::Basic => UpstreamAuth::Basic {
+            username: args
+                .username
+                .clone()
+                .context("--auth basic needs --username")?,
+            secret: secret("basic")?,
+        },
+        AuthKind::Headers => {
+            if args.header_secrets.is_empty() && args.headers.is_empty() {
+                bail!(
+                    "--auth headers needs --header-secret NAME=SECRET_NAME (or --header NAME=VALUE)"
+                );
+            }
+            UpstreamAuth::Headers {
+                headers: Default::default(),
+            }
+        }
+        AuthKind::Query => {
+            let (param, secret_name) = match moved {
+                Some((param, secret_name)) => (param, secret_name),
+                None => (
+                    args.param
+                        .clone()
+                        .context("--auth query needs --param NAME")?,
+                    secret("query")?,
+                ),
+            };
+            check_query_auth_allowed(config, &url_text)?;
+            UpstreamAuth::Query {
+                param,
+                secret: secret_name,
+            }
+        }
+    };
+    for (k, v) in pairs(&args.headers, "--header")? {
+        server.headers.insert(k, ValueSource::Literal(v));
+    }
+    for (k, secret) in pairs(&args.header_secrets, "--header-secret")? {
+        match &mut server.auth {
+            UpstreamAuth::Headers { headers } => headers.insert(k, ValueSource::secret(secret)),
+            _ => server.headers.insert(k, ValueSource::secret(secret)),
+        };
+    }
+    switchboard_core::upstream::validate_url(&url_text).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(server)
+}
+
+/// Query-parameter auth is refused unless the user turned it on and allowed this origin.
+fn check_query_auth_allowed(config: &Config, url_text: &str) -> anyhow::Result<()> {
+    let url = url::Url::parse(url_text).context("the URL is not valid")?;
+    let policy = QueryAuthPolicy::from_settings(
+        config.proxy.allow_query_param_auth,
+        &config.proxy.query_param_auth_origins,
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    policy.check(&url).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(())
+}
