@@ -103,6 +103,7 @@ mcp_post() {
     curl -sS --max-time 10 -D "$out.headers" -o "$out.body" \
         -H 'content-type: application/json' \
         -H 'accept: application/json, text/event-stream' \
+        -H "authorization: Bearer $SWITCHBOARD_API_KEY" \
         "$@" --data "$body" "http://127.0.0.1:$SWITCHBOARD_PORT/servers/demo/mcp"
 }
 
@@ -293,6 +294,9 @@ export SMOKE_SCREENSHOT=${SMOKE_SCREENSHOT:-$REPO/docs/screenshots/desktop-main.
 export HOME=$SMOKE_SCRATCH/home XDG_CONFIG_HOME=$SMOKE_SCRATCH/config XDG_DATA_HOME=$SMOKE_SCRATCH/data \
     XDG_CACHE_HOME=$SMOKE_SCRATCH/cache XDG_RUNTIME_DIR=$SMOKE_SCRATCH/run
 export SWITCHBOARD_CONFIG=$SMOKE_SCRATCH/config/switchboard/config.json SWITCHBOARD_PORT=$port
+# The private D-Bus session has no unlocked keyring, so the key is given explicitly.
+SWITCHBOARD_API_KEY="sbk_smoke-$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')"
+export SWITCHBOARD_API_KEY
 export NO_AT_BRIDGE=1 RUST_LOG=${RUST_LOG:-info}
 
 log "running under xvfb-run + dbus-run-session (scratch $SMOKE_SCRATCH)"

@@ -2,9 +2,12 @@
 
 use std::sync::Mutex;
 
+use std::sync::Arc;
+
 use switchboard_core::config::{Config, DEFAULT_PORT};
 use switchboard_core::relay::RelayOptions;
-use switchboard_core::{Endpoint, Hub};
+use switchboard_core::secrets::{KEYCHAIN_SERVICE, KeychainStore, SecretStore};
+use switchboard_core::{Auth, Endpoint, Hub, HubOptions};
 
 use crate::launch::Launch;
 
@@ -55,7 +58,7 @@ impl HubSlot {
             Ok(hub) => Phase::Running(hub),
             Err(e) => {
                 log::error!("the proxy is not running: {e}");
-                Phase::Failed(e.to_string())
+                Phase::Failed(e)
             }
         };
         *self.lock() = phase;
@@ -91,9 +94,10 @@ impl HubSlot {
     }
 }
 
-async fn open(launch: &Launch) -> switchboard_core::Result<Hub> {
+async fn open(launch: &Launch) -> Result<Hub, String> {
     let (config, created) =
-        Config::load_or_create(&launch.config_path, || Config::first_run(&launch.program))?;
+        Config::load_or_create(&launch.config_path, || Config::first_run(&launch.program))
+            .map_err(|e| e.to_string())?;
     if created {
         log::info!(
             "wrote a first-run config to {}",
@@ -103,9 +107,35 @@ async fn open(launch: &Launch) -> switchboard_core::Result<Hub> {
         log::info!("config: {}", launch.config_path.display());
     }
     let port = launch.port.or(config.proxy.port).unwrap_or(DEFAULT_PORT);
-    let relay = RelayOptions {
-        idle_timeout: config.proxy.idle_timeout(),
-        ..Default::default()
+    // The keychain holds the API key and every secret a server references. Without it the
+    // proxy does not start (unless a key was given explicitly): no plaintext fallback.
+    let keychain = tauri::async_runtime::spawn_blocking(|| KeychainStore::open(KEYCHAIN_SERVICE))
+        .await
+        .map_err(|e| e.to_string())?
+        .map(|store| Arc::new(store) as Arc<dyn SecretStore>);
+    let (auth, secrets) = match (&launch.api_key, keychain) {
+        (Some(key), keychain) => (Auth::fixed(key.clone()), keychain.ok()),
+        (None, Ok(store)) => {
+            let reader = store.clone();
+            let auth = tauri::async_runtime::spawn_blocking(move || Auth::from_keychain(reader))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
+            (auth, Some(store))
+        }
+        (None, Err(e)) => return Err(e.to_string()),
     };
-    Hub::start(&config, port, relay).await
+    let options = HubOptions {
+        port,
+        relay: RelayOptions {
+            idle_timeout: config.proxy.idle_timeout(),
+            ..Default::default()
+        },
+        auth,
+        extra_origins: config.proxy.allowed_origins.clone(),
+        secrets,
+    };
+    Hub::launch(&config, options)
+        .await
+        .map_err(|e| e.to_string())
 }

@@ -4,10 +4,14 @@ use std::ffi::OsString;
 use std::fmt;
 use std::path::PathBuf;
 
+use switchboard_core::secrets::Sensitive;
+
 /// Overrides the config file (tests point it at a temporary file).
 pub const CONFIG_ENV: &str = "SWITCHBOARD_CONFIG";
 /// Overrides the port from the config file.
 pub const PORT_ENV: &str = "SWITCHBOARD_PORT";
+/// An API key to use instead of the keychain's (headless test runs, machines without one).
+pub const API_KEY_ENV: &str = "SWITCHBOARD_API_KEY";
 
 /// What the app was started with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +21,8 @@ pub struct Launch {
     pub port: Option<u16>,
     /// The executable the first-run config runs as `program demo-server`.
     pub program: PathBuf,
+    /// `None`: the key in the OS keychain (created on first run).
+    pub api_key: Option<Sensitive<String>>,
 }
 
 /// A command line or environment that cannot be used.
@@ -95,10 +101,15 @@ impl Launch {
                 .map(|v| parse_port(PORT_ENV, &v))
                 .transpose()?,
         };
+        let api_key = env(API_KEY_ENV)
+            .and_then(|v| v.into_string().ok())
+            .filter(|v| !v.is_empty())
+            .map(Sensitive::new);
         Ok(Launch {
             config_path,
             port,
             program,
+            api_key,
         })
     }
 }

@@ -17,6 +17,10 @@ fn launch(dir: &tempfile::TempDir, port: u16) -> Launch {
         config_path: dir.path().join("switchboard").join("config.json"),
         port: Some(port),
         program: "/opt/switchboard/switchboard-desktop".into(),
+        // No keychain in unit tests: an explicit key, as a headless user would give one.
+        api_key: Some(switchboard_core::secrets::Sensitive::new(
+            "sbk_desktop-test-key-0123456789".into(),
+        )),
     }
 }
 

@@ -277,3 +277,160 @@ fn without_a_keychain_serve_fails_closed_and_says_how_to_fix_it() {
         "a key was written to the config file"
     );
 }
+
+fn add(config: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(switchboard_binary())
+        .args(["add", "--config"])
+        .arg(config)
+        .args(args)
+        .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn add_writes_local_and_remote_servers_with_secret_references_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.json");
+    let local = add(
+        &config,
+        &[
+            "fx",
+            "--env",
+            "MODE=fast",
+            "--env-secret",
+            "GITHUB_TOKEN=gh",
+            "--shared",
+            "--",
+            "/bin/fx",
+            "--flag",
+        ],
+    );
+    assert!(
+        local.status.success(),
+        "{}",
+        String::from_utf8_lossy(&local.stderr)
+    );
+    let remote = add(
+        &config,
+        &[
+            "up",
+            "--url",
+            "https://mcp.example.com/mcp",
+            "--auth",
+            "bearer",
+            "--secret",
+            "up-token",
+            "--header",
+            "X-Team=core",
+        ],
+    );
+    assert!(
+        remote.status.success(),
+        "{}",
+        String::from_utf8_lossy(&remote.stderr)
+    );
+    let written: Value = serde_json::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
+    assert_eq!(
+        written["mcpServers"]["fx"],
+        json!({"command": "/bin/fx", "args": ["--flag"], "env": {"MODE": "fast", "GITHUB_TOKEN": {"secret": "gh"}}, "sharing": "shared"})
+    );
+    assert_eq!(
+        written["mcpServers"]["up"],
+        json!({"url": "https://mcp.example.com/mcp", "headers": {"X-Team": "core"}, "auth": {"type": "bearer", "secret": "up-token"}})
+    );
+    let again = add(&config, &["up", "--url", "https://other.example.com/mcp"]);
+    assert!(
+        !again.status.success(),
+        "an existing server was replaced without --force"
+    );
+}
+
+#[test]
+fn add_refuses_query_auth_while_it_is_off_and_says_how_to_enable_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.json");
+    let output = add(
+        &config,
+        &[
+            "tavily",
+            "--url",
+            "https://mcp.tavily.com/mcp",
+            "--auth",
+            "query",
+            "--param",
+            "tavilyApiKey",
+            "--secret",
+            "tavily",
+        ],
+    );
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("allowQueryParamAuth"), "{stderr}");
+    assert!(
+        !std::fs::read_to_string(&config)
+            .unwrap_or_default()
+            .contains("tavily")
+    );
+    // Enabled, with the origin allowed: accepted.
+    std::fs::write(&config, r#"{"mcpServers":{},"switchboard":{"allowQueryParamAuth":true,"queryParamAuthOrigins":["https://mcp.tavily.com"]}}"#).unwrap();
+    let output = add(
+        &config,
+        &[
+            "tavily",
+            "--url",
+            "https://mcp.tavily.com/mcp",
+            "--auth",
+            "query",
+            "--param",
+            "tavilyApiKey",
+            "--secret",
+            "tavily",
+        ],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // An origin that is not on the list: refused.
+    let output = add(
+        &config,
+        &[
+            "other",
+            "--url",
+            "https://mcp.other.com/mcp",
+            "--auth",
+            "query",
+            "--param",
+            "k",
+            "--secret",
+            "o",
+        ],
+    );
+    assert!(String::from_utf8_lossy(&output.stderr).contains("queryParamAuthOrigins"));
+}
+
+#[test]
+fn add_refuses_a_url_with_a_credential_in_it_without_repeating_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.json");
+    for url in [
+        "https://mcp.example.com/mcp?apiKey=s3cr3t-value",
+        "https://me:s3cr3t-value@mcp.example.com/mcp",
+    ] {
+        let output = add(&config, &["up", "--url", url]);
+        assert!(!output.status.success(), "{url}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("keychain"), "{stderr}");
+        assert!(
+            !stderr.contains("s3cr3t-value"),
+            "the error repeats the credential: {stderr}"
+        );
+        assert!(
+            !std::fs::read_to_string(&config)
+                .unwrap_or_default()
+                .contains("s3cr3t")
+        );
+    }
+}

@@ -139,8 +139,11 @@ def call_tool(params: dict) -> dict:
         log("info", "Tool execution completed")
         return text("Logging tool completed")
     if name == "test_reconnection":
-        # A stdio server cannot close the client's HTTP stream; the proxy owns that. Answer normally.
-        time.sleep(0.1)
+        # A stdio server cannot close the client's HTTP stream; the proxy owns that. Slow enough
+        # (past the proxy's 3 s JSON window) that the answer is an SSE stream, which is what
+        # the scenario examines; a quick answer comes back as plain JSON and the scenario
+        # calls itself not applicable.
+        time.sleep(3.5)
         return text("Reconnection test completed successfully")
     if name == "test_sampling":
         if "sampling" not in _state["client_capabilities"]:

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from _support import run_cli
-from conftest import binary_features, npm_tool
+from conftest import npm_tool
 
 SPEC_VERSION = "2025-11-25"
 OK_STATUSES = {"SUCCESS", "INFO"}
@@ -62,16 +62,6 @@ PRIMING = known(
     "`retry:` field, and no SSE event has an `id:` at all, so Last-Event-ID resumption is "
     "impossible (2025-11-25 transports l.106-116, SEP-1699 SHOULDs)",
 )
-# Binaries that take an API key also carry the Host/Origin guard (crates/core/src/http/guard.rs);
-# against older ones the scenario is an expected failure.
-REBINDING = known(
-    {"localhost-host-rebinding-rejected"},
-    "not implemented yet: Host/Origin validation (DNS-rebinding protection) comes with a later "
-    "change; `Host: evil.example.com` + `Origin: http://evil.example.com` still gets 200",
-    condition="api-key" not in binary_features(),
-)
-
-
 def cases():
     def case(server: str, scenario: str, spec: dict | None = None):
         spec = spec or {}
@@ -86,7 +76,7 @@ def cases():
     yield case("conformance", "logging-set-level")
     for scenario in FIXTURE_SCENARIOS:
         yield case("conformance", scenario)
-    yield case("demo", "dns-rebinding-protection", REBINDING)
+    yield case("demo", "dns-rebinding-protection")
 
 
 @pytest.fixture

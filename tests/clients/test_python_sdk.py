@@ -16,7 +16,6 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 
 from _support import http_client, run, sse_session, texts
-from conftest import binary_features
 
 SESSIONS = 5
 CALLS_PER_SESSION = 4
@@ -150,16 +149,9 @@ class SseEventLimit(AssertionError):
     """The Python SDK refused an SSE event over its 1 MiB limit."""
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=SseEventLimit,
-    reason="interop: the proxy answers every POSTed request with text/event-stream, even when the "
-    "child's only message for it is the response, and the Python SDK caps one SSE event at 1 MiB "
-    "(DEFAULT_MAX_SSE_EVENT_SIZE; JSON bodies are not capped), so any result over 1 MiB fails with "
-    "'Server-sent event exceeded the 1048576 byte limit' through the proxy but works over stdio. "
-    "Fix: reply application/json when the first child message for the request is its response.",
-)
 def test_results_over_one_mib_with_default_client_settings(proxy):
+    """The SDK caps one SSE event at 1 MiB but not a JSON body: the proxy answers as JSON when
+    the response is the first thing the server says about a request."""
     message = big_payload(2_000_000)
 
     async def scenario():
@@ -175,7 +167,6 @@ def test_results_over_one_mib_with_default_client_settings(proxy):
         raise
 
 
-@pytest.mark.skipif("api-key" not in binary_features(), reason="this switchboard build checks no API key")
 def test_the_harness_key_is_what_lets_clients_in(proxy):
     """The clients above pass only because the harness sends `Proxy.headers`: without them the
     proxy refuses the same SDK client with 401."""

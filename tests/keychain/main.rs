@@ -153,3 +153,40 @@ fn the_keychain_store_round_trips_one_item_per_secret() {
     assert_eq!(store.get("OTHER").unwrap().unwrap().expose(), "other");
     assert_eq!(store.describe(), "Secret Service");
 }
+
+#[test]
+#[ignore = "needs a private Secret Service; scripts/test-keychain.sh runs it"]
+fn secret_set_reads_stdin_and_unset_removes_it() {
+    use std::io::Write;
+    in_private_keyring();
+    let mut child = switchboard()
+        .args(["secret", "set", "github-token"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"ghp_from_stdin_123\n")
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&output.stderr).contains("ghp_from_stdin_123"));
+    let store = KeychainStore::open(switchboard_core::secrets::KEYCHAIN_SERVICE).unwrap();
+    assert_eq!(
+        store.get("github-token").unwrap().unwrap().expose(),
+        "ghp_from_stdin_123"
+    );
+    let output = switchboard()
+        .args(["secret", "unset", "github-token"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    assert_eq!(store.get("github-token").unwrap(), None);
+}

@@ -48,7 +48,7 @@ impl Auth {
     }
 }
 
-/// Everything `Hub::start` needs besides the config.
+/// Everything `Hub::launch` needs besides the config.
 #[derive(Clone)]
 pub struct HubOptions {
     /// 0 picks a free port (tests).
@@ -88,19 +88,6 @@ pub struct Hub {
 }
 
 impl Hub {
-    /// TEMPORARY shim for the desktop shell under construction; removed when it moves to
-    /// `launch`.
-    pub async fn start(config: &Config, port: u16, relay: RelayOptions) -> Result<Hub> {
-        let options = HubOptions {
-            port,
-            relay,
-            auth: Auth::Disabled,
-            extra_origins: Vec::new(),
-            secrets: None,
-        };
-        Hub::launch(config, options).await
-    }
-
     /// Binds `127.0.0.1:port` and starts serving `config`.
     pub async fn launch(config: &Config, options: HubOptions) -> Result<Hub> {
         let port = options.port;
