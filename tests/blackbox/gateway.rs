@@ -534,3 +534,55 @@ async fn a_stdio_server_gets_its_secret_env_at_spawn_time() {
     assert!(!serde_json::to_string(&config).unwrap().contains(TOKEN));
     hub.shutdown().await;
 }
+
+#[tokio::test]
+async fn test_connection_takes_the_runtime_path_key_and_policy_included() {
+    let upstream = Upstream::start(Require::Query("api_key", TOKEN.into())).await;
+    let origin = upstream.url("");
+    let server = remote(
+        upstream.url("/sse?keep=1"),
+        RemoteTransport::Auto,
+        query_auth(),
+    );
+    let hub = hub_for(server.clone(), |c| {
+        c.proxy.allow_query_param_auth = true;
+        c.proxy.query_param_auth_origins = vec![origin.clone()];
+    })
+    .await;
+    let probe = hub.relay().probe("up", &server).await.unwrap();
+    assert_eq!(probe.server_name, "upstream-fixture");
+    let seen = upstream.seen();
+    assert!(!seen.is_empty());
+    assert!(seen.iter().all(|r| key_params(r) == [TOKEN]), "{seen:?}");
+    // Turned off: the test refuses too, and sends nothing.
+    hub.set_query_auth(false, &[origin]).unwrap();
+    let error = hub
+        .relay()
+        .probe("up", &server)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("allowQueryParamAuth"), "{error}");
+    assert_eq!(upstream.seen().len(), seen.len());
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn test_connection_reports_a_refused_credential() {
+    let upstream = Upstream::start(Require::Header("authorization", "Bearer other".into())).await;
+    let server = remote(
+        upstream.url("/mcp"),
+        RemoteTransport::StreamableHttp,
+        bearer(),
+    );
+    let hub = hub_for(server.clone(), |_| {}).await;
+    let error = hub
+        .relay()
+        .probe("up", &server)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("401"), "{error}");
+    assert!(!error.contains(TOKEN) && !error.contains("sk-upstream-body-must-not-leak"));
+    hub.shutdown().await;
+}

@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use switchboard_core::api_key;
 use switchboard_core::config::{Config, DEFAULT_PORT};
-use switchboard_core::relay::RelayOptions;
+use switchboard_core::relay::{Relay, RelayOptions, ServerContext};
 use switchboard_core::secrets::{KEYCHAIN_SERVICE, KeychainStore, SecretStore, Sensitive};
 use switchboard_core::{Auth, Hub, HubOptions};
 
@@ -69,6 +69,14 @@ enum Command {
         #[command(subcommand)]
         action: SecretAction,
     },
+    /// Test a configured server: start or connect to it exactly as a client session would,
+    /// send `initialize`, and report what answered.
+    Test {
+        /// The config file (default: the OS config directory's switchboard/config.json).
+        #[arg(long, value_name = "PATH")]
+        config: Option<PathBuf>,
+        name: String,
+    },
     /// Run the built-in demo MCP server on stdio (it is in the first-run config).
     DemoServer,
 }
@@ -117,6 +125,9 @@ pub fn main() -> ExitCode {
             println!("Added '{name}' to {}.", path.display());
             Ok(())
         }),
+        Command::Test { config, name } => {
+            config_path(config).and_then(|path| test_server(&path, &name))
+        }
         Command::Secret { action } => open_keychain().and_then(|store| match action {
             SecretAction::Set { name } => secret::set(store.as_ref(), &name),
             SecretAction::Unset { name } => secret::unset(store.as_ref(), &name),
@@ -199,6 +210,34 @@ fn auth(args: AuthArgs) -> anyhow::Result<(Auth, Option<Arc<dyn SecretStore>>)> 
     }
     let keychain = open_keychain()?;
     Ok((Auth::from_keychain(keychain.clone())?, Some(keychain)))
+}
+
+fn test_server(path: &std::path::Path, name: &str) -> anyhow::Result<()> {
+    let config = Config::load(path)?;
+    let server = config
+        .servers
+        .get(name)
+        .with_context(|| format!("{} has no server named '{name}'", path.display()))?;
+    let secrets = open_keychain()
+        .inspect_err(|e| log::warn!("{e:#}; servers that reference secrets cannot start"))
+        .ok();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let probe = runtime.block_on(async {
+        let relay = Relay::new(
+            &config,
+            RelayOptions::default(),
+            ServerContext::new(&config, secrets),
+        );
+        relay.probe(name, server).await
+    })?;
+    println!(
+        "'{name}' answered: {} {} (protocol {})",
+        probe.server_name, probe.server_version, probe.protocol_version
+    );
+    Ok(())
 }
 
 fn serve(

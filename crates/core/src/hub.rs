@@ -97,17 +97,7 @@ impl Hub {
         let addr = listener
             .local_addr()
             .map_err(|source| Error::Bind { port, source })?;
-        let context = ServerContext {
-            secrets: options.secrets.clone(),
-            // Validated with the config; a policy that fails here allows nothing.
-            query_policy: Arc::new(std::sync::RwLock::new(
-                QueryAuthPolicy::from_settings(
-                    config.proxy.allow_query_param_auth,
-                    &config.proxy.query_param_auth_origins,
-                )
-                .unwrap_or_default(),
-            )),
-        };
+        let context = ServerContext::new(config, options.secrets.clone());
         let query_policy = context.query_policy.clone();
         let relay = Relay::new(config, options.relay, context);
         let mut background = vec![tokio::spawn(sweep_idle(relay.clone()))];

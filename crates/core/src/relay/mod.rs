@@ -35,6 +35,22 @@ pub struct ServerContext {
     pub query_policy: Arc<RwLock<QueryAuthPolicy>>,
 }
 
+impl ServerContext {
+    /// The context for `config`'s settings; an invalid allowlist (refused when the config
+    /// is loaded) allows nothing.
+    pub fn new(config: &Config, secrets: Option<Arc<dyn SecretStore>>) -> ServerContext {
+        let policy = QueryAuthPolicy::from_settings(
+            config.proxy.allow_query_param_auth,
+            &config.proxy.query_param_auth_origins,
+        )
+        .unwrap_or_default();
+        ServerContext {
+            secrets,
+            query_policy: Arc::new(RwLock::new(policy)),
+        }
+    }
+}
+
 /// Tunables of the relay, from the config (and tests).
 #[derive(Debug, Clone)]
 pub struct RelayOptions {
@@ -189,6 +205,15 @@ pub struct Relay {
     servers: RwLock<IndexMap<Arc<str>, Arc<ServerRelay>>>,
     sessions: Mutex<HashMap<Arc<str>, Arc<Session>>>,
     options: RelayOptions,
+    context: ServerContext,
+}
+
+/// What a successful [`Relay::probe`] learned about a server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Probe {
+    pub server_name: String,
+    pub server_version: String,
+    pub protocol_version: String,
 }
 
 impl Relay {
@@ -207,6 +232,7 @@ impl Relay {
             servers: RwLock::new(servers),
             sessions: Mutex::new(HashMap::new()),
             options,
+            context,
         })
     }
 
@@ -241,19 +267,7 @@ impl Relay {
         transport: Transport,
     ) -> Result<Arc<Session>> {
         let session = Session::new(new_session_id().into(), server.clone(), transport);
-        let attached = match (&server.remote, &server.shared) {
-            (Some(remote), _) => session.attach_remote(remote.clone()).await,
-            (None, Some(shared)) => {
-                session.attach_shared(shared.clone());
-                Ok(())
-            }
-            (None, None) => session.attach_child().await,
-        };
-        attached.inspect_err(|e| {
-            server
-                .diagnostics
-                .record_error(crate::redact::redact_error(e))
-        })?;
+        attach(&session, server).await?;
         session.touch();
         self.lock_sessions()
             .insert(session.id.clone(), session.clone());
@@ -359,6 +373,85 @@ impl Relay {
 
     fn lock_sessions(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, Arc<Session>>> {
         self.sessions.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Gives `session` its upstream: its own child, a place on the shared one, or its own
+/// session on a remote server.
+async fn attach(session: &Arc<Session>, server: &Arc<ServerRelay>) -> Result<()> {
+    let attached = match (&server.remote, &server.shared) {
+        (Some(remote), _) => session.attach_remote(remote.clone()).await,
+        (None, Some(shared)) => {
+            session.attach_shared(shared.clone());
+            Ok(())
+        }
+        (None, None) => session.attach_child().await,
+    };
+    attached.inspect_err(|e| {
+        server
+            .diagnostics
+            .record_error(crate::redact::redact_error(e))
+    })
+}
+
+/// How long "Test connection" waits for an `initialize` answer.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Relay {
+    /// "Test connection": starts `config` exactly as a client session would (spawn or
+    /// connect, credentials from the keychain, the query-parameter policy applied to every
+    /// request), sends `initialize`, and stops again. The runtime path itself, not a copy.
+    pub async fn probe(&self, name: &str, config: &ServerConfig) -> Result<Probe> {
+        let failed = |message: String| Error::Upstream {
+            server: name.to_owned(),
+            message,
+        };
+        let mut config = config.clone();
+        config.sharing = Sharing::PerSession;
+        let server = ServerRelay::new(name, &config, &self.options, &self.context);
+        let session = Session::new(
+            new_session_id().into(),
+            server.clone(),
+            Transport::StreamableHttp,
+        );
+        attach(&session, &server).await?;
+        let initialize = bytes::Bytes::from(format!(
+            r#"{{"jsonrpc":"2.0","id":"switchboard-test","method":"initialize","params":{{"protocolVersion":"2025-11-25","capabilities":{{}},"clientInfo":{{"name":"switchboard-test","version":"{}"}}}}}}"#,
+            env!("CARGO_PKG_VERSION")
+        ));
+        let envelope = frame::Envelope::parse(&initialize).map_err(|e| failed(e.to_string()))?;
+        let answer = match session
+            .send_from_client(&envelope, initialize.clone(), false)
+            .await
+        {
+            Ok(Some(mut rx)) => tokio::time::timeout(PROBE_TIMEOUT, rx.recv())
+                .await
+                .ok()
+                .flatten(),
+            _ => None,
+        };
+        session.close("the connection test is over").await;
+        let answer = answer.ok_or_else(|| failed("no answer to initialize".into()))?;
+        #[derive(serde::Deserialize)]
+        struct Answer {
+            result: Option<serde_json::Value>,
+            error: Option<serde_json::Value>,
+        }
+        let answer: Answer = serde_json::from_slice(&answer).map_err(|e| failed(e.to_string()))?;
+        if let Some(error) = answer.error {
+            let message = error["message"].as_str().unwrap_or("initialize failed");
+            // Errors from the remote link already name the server.
+            let prefix = format!("remote server '{name}': ");
+            let message = message.strip_prefix(&prefix).unwrap_or(message);
+            return Err(failed(crate::redact::redact_error(&message)));
+        }
+        let result = answer.result.unwrap_or_default();
+        let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+        Ok(Probe {
+            server_name: text(&result["serverInfo"]["name"]),
+            server_version: text(&result["serverInfo"]["version"]),
+            protocol_version: text(&result["protocolVersion"]),
+        })
     }
 }
 

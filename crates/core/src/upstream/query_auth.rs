@@ -289,7 +289,7 @@ pub enum OriginError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum QueryAuthError {
     #[error(
-        "query-parameter auth is off, so Switchboard will not put an API key into this server's URL (URLs end up in proxy, server and error logs). Prefer a header if the server accepts one (Authorization: Bearer, or a custom header). To use it anyway, turn on \"allow query-parameter auth (insecure)\" in Settings, or set \"allowQueryParamAuth\": true in the \"switchboard\" section of the config, and list the server's origin in \"queryParamAuthOrigins\"."
+        "query-parameter auth is off, so Switchboard will not put an API key into this server's URL (URLs end up in proxy, server and error logs). Prefer a header if the server accepts one (a bearer token or a custom header). To use it anyway, turn on \"allow query-parameter auth (insecure)\" in Settings, or set \"allowQueryParamAuth\": true in the \"switchboard\" section of the config, and list the server's origin in \"queryParamAuthOrigins\"."
     )]
     Disabled,
     #[error(
