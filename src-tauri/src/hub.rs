@@ -14,7 +14,7 @@ use crate::launch::Launch;
 /// Where the core is in its life; the window shows `Failed` instead of the app crashing.
 enum Phase {
     Starting,
-    Running(Hub),
+    Running(Arc<Hub>),
     Failed(String),
     Stopping,
 }
@@ -32,7 +32,7 @@ pub enum Snapshot {
 
 /// What [`HubSlot::begin_shutdown`] leaves to the caller.
 pub enum Shutdown {
-    Stop(Hub),
+    Stop(Arc<Hub>),
     NothingRuns,
     AlreadyStopping,
 }
@@ -55,7 +55,7 @@ impl HubSlot {
     /// async runtime; failures are kept for the window and logged.
     pub async fn start(&self, launch: &Launch) {
         let phase = match open(launch).await {
-            Ok(hub) => Phase::Running(hub),
+            Ok(hub) => Phase::Running(Arc::new(hub)),
             Err(e) => {
                 log::error!("the proxy is not running: {e}");
                 Phase::Failed(e)
@@ -134,6 +134,7 @@ async fn open(launch: &Launch) -> Result<Hub, String> {
         auth,
         extra_origins: config.proxy.allowed_origins.clone(),
         secrets,
+        config_path: Some(launch.config_path.clone()),
     };
     Hub::launch(&config, options)
         .await

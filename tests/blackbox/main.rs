@@ -3,6 +3,7 @@
 // Test code: a panic with the value in the message is the report we want.
 #![allow(clippy::unwrap_used)]
 
+mod admin;
 mod cli;
 mod gateway;
 mod guard;

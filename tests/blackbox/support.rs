@@ -86,6 +86,7 @@ async fn launch(
         auth,
         extra_origins: vec!["https://allowed.example".into()],
         secrets,
+        config_path: None,
     };
     Hub::launch(config, options).await.expect("hub starts")
 }

@@ -55,6 +55,7 @@ async fn gateway(url: String, auth: UpstreamAuth, secret: &str, origin: String) 
         auth: Auth::fixed(Sensitive::new(IDE_KEY.into())),
         extra_origins: vec![],
         secrets: Some(Arc::new(store)),
+        config_path: None,
     };
     Hub::launch(&config, options).await.unwrap()
 }

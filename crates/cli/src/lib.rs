@@ -262,6 +262,7 @@ fn serve(
         auth,
         extra_origins: config.proxy.allowed_origins.clone(),
         secrets,
+        config_path: Some(path.clone()),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -253,6 +253,12 @@ impl Config {
         Ok(config)
     }
 
+    /// Checks what the loader checks (names, command or url, settings), for a config built
+    /// or changed in memory. `path` only names the file in messages.
+    pub fn check(&self, path: &Path) -> Result<()> {
+        self.validate(path)
+    }
+
     fn validate(&self, path: &Path) -> Result<()> {
         let invalid = |message: String| Error::ConfigInvalid {
             path: path.to_owned(),

@@ -9,7 +9,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::api_key::{self, LiveKey};
-use crate::config::Config;
+use crate::config::{Config, ServerConfig};
 use crate::error::{Error, Result};
 use crate::http::Access;
 use crate::relay::{Relay, RelayOptions, ServerContext, ServerStatus};
@@ -60,6 +60,8 @@ pub struct HubOptions {
     /// Where secret references (`{"secret": "NAME"}`) are read from; `None` when no
     /// keychain is available, and then servers that need one fail with a clear error.
     pub secrets: Option<Arc<dyn SecretStore>>,
+    /// Where changes made through the Hub (servers added, toggled, settings) are saved.
+    pub config_path: Option<std::path::PathBuf>,
 }
 
 /// How often the keychain is read to pick up a key rotated by another process.
@@ -79,12 +81,23 @@ pub struct Endpoint {
 pub struct Hub {
     relay: Arc<Relay>,
     addr: SocketAddr,
+    access: Arc<Access>,
     query_policy: Arc<std::sync::RwLock<QueryAuthPolicy>>,
     key: Option<Arc<LiveKey>>,
     keychain: Option<Arc<dyn SecretStore>>,
-    stop: Option<oneshot::Sender<()>>,
-    server: JoinHandle<std::io::Result<()>>,
+    /// A key given explicitly (not kept in the keychain), for "copy the key".
+    explicit_key: Option<Sensitive<String>>,
+    /// `None` while the proxy is turned off.
+    serving: std::sync::Mutex<Option<Serving>>,
+    config: std::sync::Mutex<Config>,
+    /// Where changes made through the Hub are saved; `None` keeps them in memory (tests).
+    config_path: Option<std::path::PathBuf>,
     background: Vec<JoinHandle<()>>,
+}
+
+struct Serving {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<std::io::Result<()>>,
 }
 
 impl Hub {
@@ -101,6 +114,13 @@ impl Hub {
         let query_policy = context.query_policy.clone();
         let relay = Relay::new(config, options.relay, context);
         let mut background = vec![tokio::spawn(sweep_idle(relay.clone()))];
+        let explicit_key = match &options.auth {
+            Auth::Key {
+                key,
+                keychain: None,
+            } => Some(key.clone()),
+            _ => None,
+        };
         let (key, keychain) = match options.auth {
             Auth::Key { key, keychain } => {
                 let live = LiveKey::new(&key);
@@ -125,22 +145,221 @@ impl Hub {
             extra_origins: options.extra_origins,
             key: key.clone(),
         });
-        let (stop, stopped) = oneshot::channel::<()>();
-        let router = crate::http::router(relay.clone(), access);
-        let server = tokio::spawn(crate::http::serve(listener, router, async {
-            let _ = stopped.await;
-        }));
+        let serving = serve(listener, &relay, &access);
         log::info!("listening on http://{addr}");
         Ok(Hub {
             relay,
             addr,
+            access,
             query_policy,
             key,
             keychain,
-            stop: Some(stop),
-            server,
+            explicit_key,
+            serving: std::sync::Mutex::new(Some(serving)),
+            config: std::sync::Mutex::new(config.clone()),
+            config_path: options.config_path,
             background,
         })
+    }
+
+    // === the proxy switch ===
+
+    pub fn proxy_enabled(&self) -> bool {
+        lock(&self.serving).is_some()
+    }
+
+    /// Off: every session ends, every child stops, and the port is released (connections
+    /// are refused). On: the same port is bound again.
+    pub async fn set_proxy_enabled(&self, on: bool) -> Result<()> {
+        if on {
+            if self.proxy_enabled() {
+                return Ok(());
+            }
+            let port = self.addr.port();
+            let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port))
+                .await
+                .map_err(|source| Error::Bind { port, source })?;
+            *lock(&self.serving) = Some(serve(listener, &self.relay, &self.access));
+            log::info!("proxy on: listening on http://{}", self.addr);
+        } else {
+            let serving = lock(&self.serving).take();
+            if let Some(serving) = serving {
+                self.relay.shutdown().await;
+                stop_serving(serving).await;
+                log::info!(
+                    "proxy off: every server stopped, port {} released",
+                    self.addr.port()
+                );
+            }
+        }
+        self.relay
+            .context()
+            .changes
+            .send_modify(|n| *n = n.wrapping_add(1));
+        Ok(())
+    }
+
+    // === servers ===
+
+    /// The config as it is now (secret values are never in it, only their names).
+    pub fn config(&self) -> Config {
+        lock(&self.config).clone()
+    }
+
+    /// Adds or replaces a server, saves the config, and applies it at once: the old
+    /// definition's sessions end and their clients initialize again against the new one.
+    pub async fn save_server(&self, name: &str, server: ServerConfig) -> Result<()> {
+        self.update_config(|config| {
+            config.servers.insert(name.to_owned(), server.clone());
+        })?;
+        self.relay.put_server(name, &server).await;
+        Ok(())
+    }
+
+    pub async fn remove_server(&self, name: &str) -> Result<()> {
+        let mut found = false;
+        self.update_config(|config| found = config.servers.shift_remove(name).is_some())?;
+        if !found {
+            return Err(Error::UnknownServer(name.to_owned()));
+        }
+        self.relay.remove_server(name).await;
+        Ok(())
+    }
+
+    /// Turning a server off ends its sessions and stops its children; its endpoint answers
+    /// 404 until it is turned on again.
+    pub async fn set_server_enabled(&self, name: &str, enabled: bool) -> Result<()> {
+        let mut server = lock(&self.config)
+            .servers
+            .get(name)
+            .cloned()
+            .ok_or_else(|| Error::UnknownServer(name.to_owned()))?;
+        server.enabled = enabled;
+        self.save_server(name, server).await
+    }
+
+    /// Applies `change` to a copy of the config, validates it and saves it; only then does
+    /// the running config change.
+    fn update_config(&self, change: impl FnOnce(&mut Config)) -> Result<()> {
+        let mut config = self.config();
+        change(&mut config);
+        let path = self
+            .config_path
+            .clone()
+            .unwrap_or_else(|| "config.json".into());
+        config.check(&path)?;
+        if let Some(path) = &self.config_path {
+            config.save(path)?;
+        }
+        *lock(&self.config) = config;
+        Ok(())
+    }
+
+    /// Saves "allow query-parameter auth (insecure)" and its origins, and applies them to
+    /// the running proxy at once.
+    pub fn save_query_auth(&self, enabled: bool, origins: Vec<String>) -> Result<()> {
+        self.set_query_auth(enabled, &origins)
+            .map_err(|e| Error::ConfigInvalid {
+                path: self.config_path.clone().unwrap_or_default(),
+                message: e.to_string(),
+            })?;
+        self.update_config(|config| {
+            config.proxy.allow_query_param_auth = enabled;
+            config.proxy.query_param_auth_origins = origins;
+        })
+    }
+
+    // === secrets ===
+
+    fn secrets(&self) -> std::result::Result<Arc<dyn SecretStore>, SecretError> {
+        self.relay
+            .context()
+            .secrets
+            .clone()
+            .ok_or_else(|| SecretError::Unavailable {
+                cause: "no keychain was available when Switchboard started".into(),
+                fix: "Unlock or install the OS keychain and restart Switchboard.".into(),
+            })
+    }
+
+    /// Whether the secret is set. The value itself never leaves the keychain this way.
+    pub async fn secret_is_set(&self, name: &str) -> std::result::Result<bool, SecretError> {
+        let store = self.secrets()?;
+        let name = name.to_owned();
+        tokio::task::spawn_blocking(move || store.get(&name).map(|v| v.is_some()))
+            .await
+            .map_err(|e| SecretError::Failed {
+                action: "read",
+                name: String::new(),
+                cause: e.to_string(),
+            })?
+    }
+
+    pub async fn set_secret(
+        &self,
+        name: &str,
+        value: Sensitive<String>,
+    ) -> std::result::Result<(), SecretError> {
+        let store = self.secrets()?;
+        let owned = name.to_owned();
+        tokio::task::spawn_blocking(move || store.set(&owned, &value))
+            .await
+            .map_err(|e| SecretError::Failed {
+                action: "store",
+                name: name.to_owned(),
+                cause: e.to_string(),
+            })?
+    }
+
+    pub async fn delete_secret(&self, name: &str) -> std::result::Result<(), SecretError> {
+        let store = self.secrets()?;
+        let owned = name.to_owned();
+        tokio::task::spawn_blocking(move || store.delete(&owned))
+            .await
+            .map_err(|e| SecretError::Failed {
+                action: "delete",
+                name: name.to_owned(),
+                cause: e.to_string(),
+            })?
+    }
+
+    /// The API key clients must send, for "copy" in the UI; `None` when checks are off.
+    pub async fn api_key(&self) -> std::result::Result<Option<Sensitive<String>>, SecretError> {
+        if self.key.is_none() {
+            return Ok(None);
+        }
+        if let Some(key) = &self.explicit_key {
+            return Ok(Some(key.clone()));
+        }
+        let Some(store) = self.keychain.clone() else {
+            return Ok(None);
+        };
+        tokio::task::spawn_blocking(move || store.get(api_key::KEYCHAIN_ITEM))
+            .await
+            .map_err(|e| SecretError::Failed {
+                action: "read",
+                name: api_key::KEYCHAIN_ITEM.into(),
+                cause: e.to_string(),
+            })?
+    }
+
+    /// Whether clients must send a key.
+    pub fn auth_required(&self) -> bool {
+        self.key.is_some()
+    }
+
+    /// Changes whenever what `status()` reports may have changed.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.relay.subscribe()
+    }
+
+    /// "Test connection" for a server definition, through the runtime path.
+    pub async fn test_server(
+        &self,
+        name: &str,
+        server: &ServerConfig,
+    ) -> Result<crate::relay::Probe> {
+        self.relay.probe(name, server).await
     }
 
     /// Changes "allow query-parameter auth (insecure)" and its allowlist for the running
@@ -202,23 +421,41 @@ impl Hub {
     }
 
     /// Stops accepting connections and stops every child (close stdin → SIGTERM → SIGKILL).
-    pub async fn shutdown(mut self) {
+    pub async fn shutdown(&self) {
         for task in &self.background {
             task.abort();
         }
         // Children first: that ends every open stream, so the server can drain.
         self.relay.shutdown().await;
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if tokio::time::timeout(Duration::from_secs(5), &mut self.server)
-            .await
-            .is_err()
-        {
-            self.server.abort();
+        let serving = lock(&self.serving).take();
+        if let Some(serving) = serving {
+            stop_serving(serving).await;
         }
         log::info!("stopped");
     }
+}
+
+fn serve(listener: TcpListener, relay: &Arc<Relay>, access: &Arc<Access>) -> Serving {
+    let (stop, stopped) = oneshot::channel::<()>();
+    let router = crate::http::router(relay.clone(), access.clone());
+    let task = tokio::spawn(crate::http::serve(listener, router, async {
+        let _ = stopped.await;
+    }));
+    Serving { stop, task }
+}
+
+async fn stop_serving(mut serving: Serving) {
+    let _ = serving.stop.send(());
+    if tokio::time::timeout(Duration::from_secs(5), &mut serving.task)
+        .await
+        .is_err()
+    {
+        serving.task.abort();
+    }
+}
+
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Picks up a key rotated in the keychain by another process (`switchboard key rotate`).

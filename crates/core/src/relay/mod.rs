@@ -28,11 +28,20 @@ use crate::upstream::RemoteServer;
 use crate::upstream::query_auth::QueryAuthPolicy;
 
 /// What every server of a relay shares: where secrets come from, the query-auth policy.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct ServerContext {
     pub secrets: Option<Arc<dyn SecretStore>>,
     /// Read on every outbound request, so turning the flag off stops keys at once.
     pub query_policy: Arc<RwLock<QueryAuthPolicy>>,
+    /// Bumped on every change a status view shows (sessions, children, servers), so the
+    /// tray and the window follow state live without polling.
+    pub changes: Arc<tokio::sync::watch::Sender<u64>>,
+}
+
+impl ServerContext {
+    fn changed(&self) {
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
+    }
 }
 
 impl ServerContext {
@@ -47,6 +56,7 @@ impl ServerContext {
         ServerContext {
             secrets,
             query_policy: Arc::new(RwLock::new(policy)),
+            changes: Arc::new(tokio::sync::watch::Sender::new(0)),
         }
     }
 }
@@ -79,6 +89,7 @@ pub struct ServerRelay {
     secrets: Option<Arc<dyn SecretStore>>,
     /// Set for a remote server (`url` in the config).
     remote: Option<Arc<RemoteServer>>,
+    changes: Arc<tokio::sync::watch::Sender<u64>>,
     diagnostics: Arc<Diagnostics>,
     stop_grace: StopGrace,
     shared: Option<Arc<SharedChild>>,
@@ -103,6 +114,7 @@ impl ServerRelay {
             max_frame_bytes: options.max_frame_bytes,
             secrets: context.secrets.clone(),
             remote: remote.map(Arc::new),
+            changes: context.changes.clone(),
             diagnostics: Arc::new(Diagnostics::default()),
             stop_grace: options.stop_grace,
             // Remote sessions map 1:1 to upstream sessions; sharing is for stdio children.
@@ -170,6 +182,8 @@ impl ServerRelay {
 
     fn note_spawn(&self) {
         self.spawns.fetch_add(1, Ordering::Relaxed);
+        self.diagnostics.push_event("started a server process");
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     fn note_exit(&self, exit: &ExitInfo) {
@@ -179,6 +193,9 @@ impl ServerRelay {
                 .record_error(format!("exited unexpectedly ({exit})"));
         }
         *self.last_exit.lock().unwrap_or_else(|p| p.into_inner()) = Some(exit.clone());
+        self.diagnostics
+            .push_event(&format!("a server process ended ({exit})"));
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
     }
 }
 
@@ -240,6 +257,76 @@ impl Relay {
         &self.options
     }
 
+    pub fn context(&self) -> &ServerContext {
+        &self.context
+    }
+
+    /// A receiver that changes whenever what [`Relay::status`] reports may have changed.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.context.changes.subscribe()
+    }
+
+    /// Adds or replaces a server. The old one's sessions end (their clients get 404 and
+    /// initialize again, against the new definition) and its children stop.
+    pub async fn put_server(&self, name: &str, config: &ServerConfig) {
+        let server = ServerRelay::new(name, config, &self.options, &self.context);
+        let old = {
+            let mut servers = self.servers.write().unwrap_or_else(|p| p.into_inner());
+            servers.insert(Arc::from(name), server)
+        };
+        if let Some(old) = old {
+            self.retire(&old).await;
+        }
+        self.context.changed();
+    }
+
+    /// Removes a server; its sessions end and its children stop.
+    pub async fn remove_server(&self, name: &str) -> bool {
+        let old = {
+            let mut servers = self.servers.write().unwrap_or_else(|p| p.into_inner());
+            servers.shift_remove(name)
+        };
+        let found = old.is_some();
+        if let Some(old) = old {
+            self.retire(&old).await;
+        }
+        self.context.changed();
+        found
+    }
+
+    async fn retire(&self, server: &Arc<ServerRelay>) {
+        let sessions: Vec<Arc<Session>> = {
+            let mut sessions = self.lock_sessions();
+            let ids: Vec<Arc<str>> = sessions
+                .values()
+                .filter(|s| Arc::ptr_eq(&s.server, server))
+                .map(|s| s.id.clone())
+                .collect();
+            ids.iter().filter_map(|id| sessions.remove(id)).collect()
+        };
+        let closing = sessions
+            .iter()
+            .map(|s| s.close("the server was changed or turned off"));
+        futures::future::join_all(closing).await;
+        if let Some(shared) = &server.shared {
+            shared.stop(server.stop_grace).await;
+        }
+    }
+
+    /// The server's recent stderr lines and Switchboard's own events about it, oldest
+    /// first. Redacted: secrets registered with the redactor never appear.
+    pub fn logs(&self, name: &str) -> Option<Vec<String>> {
+        let servers = self.servers.read().unwrap_or_else(|p| p.into_inner());
+        let server = servers.get(name)?;
+        let lines = server.diagnostics.snapshot(usize::MAX).stderr_tail;
+        Some(
+            lines
+                .iter()
+                .map(|l| crate::redact::global().redact(l).into_owned())
+                .collect(),
+        )
+    }
+
     /// The enabled server of that name.
     pub fn server(&self, name: &str) -> Result<Arc<ServerRelay>> {
         let servers = self.servers.read().unwrap_or_else(|p| p.into_inner());
@@ -271,6 +358,7 @@ impl Relay {
         session.touch();
         self.lock_sessions()
             .insert(session.id.clone(), session.clone());
+        self.context.changed();
         Ok(session)
     }
 
@@ -289,6 +377,7 @@ impl Relay {
         let session = self.lock_sessions().remove(id);
         if let Some(session) = session {
             session.close(reason).await;
+            self.context.changed();
         }
     }
 

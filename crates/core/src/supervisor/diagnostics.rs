@@ -39,6 +39,11 @@ impl Diagnostics {
         inner.stderr.push_back(line);
     }
 
+    /// Switchboard's own event about this server, in the same ring as its stderr.
+    pub fn push_event(&self, event: &str) {
+        self.push_stderr(&format!("[switchboard] {event}"));
+    }
+
     pub fn record_invalid_stdout(&self, reason: &str) {
         let mut inner = self.lock();
         inner.invalid_stdout_lines += 1;
