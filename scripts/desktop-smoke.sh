@@ -5,7 +5,12 @@
 #      docs/screenshots/desktop-main.png), an MCP initialize + tools/call echo goes through the
 #      proxy to the demo server the app started, then "Quit" is clicked in the tray menu over
 #      D-Bus (com.canonical.dbusmenu): the app exits 0 and leaves no demo-server behind.
-#   2. sigterm: the same shutdown on SIGTERM.
+#   2. tray-menu: the tray's switches over D-Bus: the proxy off (/status refuses connections)
+#      and on, the demo server off (its endpoint answers 404) and on, "Start at login" (the
+#      XDG autostart entry), "Copy endpoint URL"; the labels follow the state; Quit leaves no
+#      child; a second launch exits 0 and shows the first one's window. Prints
+#      "tray: N passed, M failed".
+#   3. sigterm: the same shutdown on SIGTERM.
 # Needs the packages of scripts/install-system-deps.sh. Env: CARGO_TARGET_DIR (default
 # ./target), SMOKE_PORT (default 17345 if free, else any free port), SMOKE_SCREENSHOT.
 set -euo pipefail
@@ -136,10 +141,15 @@ window_rendered() {
         [ "$(identify -format '%k' "$SMOKE_SCRATCH/window.png" 2>/dev/null || echo 0)" -gt 50 ]
 }
 
-# Clicks "Quit" in the app's tray menu over D-Bus. libayatana-appindicator exports the
-# menu on the session bus even with no StatusNotifier host (research/tauri-feasibility.md §4).
-tray_click_quit() {
-    local name pid menu layout id
+# The app's tray menu over D-Bus. libayatana-appindicator exports the menu on the session bus
+# even with no StatusNotifier host (research/tauri-feasibility.md §4). Menu item ids change
+# whenever the app rebuilds the menu, so every click looks its item up by label first.
+TRAY_DEST=""
+TRAY_MENU=""
+
+# Finds the bus name and dbusmenu path of $APP's tray item.
+tray_find() {
+    local name pid menu
     for name in $(gdbus call --session --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus \
         --method org.freedesktop.DBus.ListNames | grep -o "':[0-9.]*'" | tr -d "'"); do
         pid=$(gdbus call --session --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus \
@@ -149,17 +159,39 @@ tray_click_quit() {
         menu=$(gdbus introspect --session --dest "$name" --object-path / --recurse 2>/dev/null |
             grep -o '/org/ayatana/NotificationItem/[^ ]*/Menu' | head -1)
         [ -n "$menu" ] || continue
-        layout=$(gdbus call --session --dest "$name" --object-path "$menu" \
-            --method com.canonical.dbusmenu.GetLayout -- 0 -1 '@as []') || continue
-        id=$(grep -o "([0-9]*, {[^}]*'label': <'Quit'>" <<<"$layout" | head -1 | sed 's/^(\([0-9]*\),.*/\1/')
-        [ -n "$id" ] || continue
-        log "clicking tray menu item $id (Quit) at $name $menu"
-        gdbus call --session --dest "$name" --object-path "$menu" \
-            --method com.canonical.dbusmenu.Event -- "$id" clicked '<0>' 0 >/dev/null
-        return
+        TRAY_DEST=$name
+        TRAY_MENU=$menu
+        return 0
     done
     return 1
 }
+
+tray_layout() {
+    gdbus call --session --dest "$TRAY_DEST" --object-path "$TRAY_MENU" \
+        --method com.canonical.dbusmenu.GetLayout -- 0 -1 '@as []'
+}
+
+# The id of the first item whose whole label matches the extended regex $1.
+tray_id() {
+    tray_layout 2>/dev/null | grep -oE "\(([0-9]+), \{[^}]*'label': <'$1'>" | head -1 |
+        sed -E 's/^\(([0-9]+),.*/\1/'
+}
+
+tray_has() { [ -n "$(tray_id "$1")" ]; }
+
+# Every label in the menu, one line, for failure messages.
+tray_labels() { tray_layout 2>/dev/null | grep -oE "'label': <'[^']*'>" | sed -E "s/'label': <'(.*)'>/\1/" | paste -sd '|'; }
+
+tray_click() {
+    local id
+    id=$(tray_id "$1")
+    [ -n "$id" ] || return 1
+    log "clicking tray menu item $id ($1)"
+    gdbus call --session --dest "$TRAY_DEST" --object-path "$TRAY_MENU" \
+        --method com.canonical.dbusmenu.Event -- "$id" clicked '<0>' 0 >/dev/null
+}
+
+tray_click_quit() { tray_find && tray_click Quit; }
 
 # Waits for the app to exit on its own; it must exit 0 and leave no demo-server behind.
 expect_clean_exit() {
@@ -187,6 +219,95 @@ case_tray_quit() {
     expect_clean_exit
 }
 
+# The tray's switches, each checked through the proxy itself and through the menu's labels.
+# Every check is counted (tray: N passed, M failed); the case fails if any check did.
+tray_check() {
+    local what=$1
+    shift
+    if "$@"; then
+        echo "PASS $what" >>"$SMOKE_SCRATCH/tray-results"
+        log "tray ok: $what"
+    else
+        echo "FAIL $what (menu: $(tray_labels))" >>"$SMOKE_SCRATCH/tray-results"
+        log "tray FAIL: $what (menu: $(tray_labels))"
+    fi
+}
+
+status_refused() { ! status_answers; }
+
+# The HTTP status of an initialize POSTed to the demo server.
+demo_http_code() {
+    curl -s --max-time 5 -o /dev/null -w '%{http_code}' \
+        -H 'content-type: application/json' -H 'accept: application/json, text/event-stream' \
+        -H "authorization: Bearer $SWITCHBOARD_API_KEY" \
+        --data '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"desktop-smoke","version":"1"}}}' \
+        "http://127.0.0.1:$SWITCHBOARD_PORT/servers/demo/mcp"
+}
+demo_is_404() { [ "$(demo_http_code)" = 404 ]; }
+demo_answers() { [ "$(demo_http_code)" = 200 ]; }
+
+# Where "Start at login" writes (XDG_CONFIG_HOME is the temporary one).
+autostart_entry() { echo "$XDG_CONFIG_HOME/autostart/switchboard.desktop"; }
+autostart_on() { [ -f "$(autostart_entry)" ]; }
+autostart_off() { [ ! -e "$(autostart_entry)" ]; }
+
+app_log_has() { grep -qF -- "$1" "$SMOKE_SCRATCH/app-tray-menu.log"; }
+
+case_tray_menu() {
+    local demo='demo — '
+    start_app "$SMOKE_SCRATCH/app-tray-menu.log"
+    wait_for 20 tray_find || fail "no tray menu of this app on the session bus"
+    log "tray menu: $TRAY_DEST $TRAY_MENU"
+    tray_check "menu shows 'Proxy: on'" wait_for 10 tray_has 'Proxy: on'
+    tray_check "menu shows '${demo}idle' before any client" tray_has "${demo}idle"
+    for label in 'Open Switchboard' 'Start at login' 'Copy endpoint URL' 'Quit'; do
+        tray_check "menu has '$label'" tray_has "$label"
+    done
+
+    mcp_echo tray-menu
+    tray_check "label follows a session: '${demo}running, 1 session'" \
+        wait_for 10 tray_has "${demo}running, [0-9]+ sessions?"
+
+    tray_click 'Proxy: on' || fail "no 'Proxy: on' item to click"
+    tray_check "proxy off: /status refuses connections" wait_for 10 status_refused
+    tray_check "proxy off: menu shows 'Proxy: off'" wait_for 10 tray_has 'Proxy: off'
+    tray_check "proxy off: the demo server's child stopped" wait_for 10 no_own_demo_servers
+    tray_click 'Proxy: off' || fail "no 'Proxy: off' item to click"
+    tray_check "proxy on again: /status answers" wait_for 10 status_answers
+    tray_check "proxy on again: menu shows 'Proxy: on'" wait_for 10 tray_has 'Proxy: on'
+
+    tray_click "${demo}[^']*" || fail "no demo server item to click"
+    tray_check "server off: its endpoint answers 404" wait_for 10 demo_is_404
+    tray_check "server off: menu shows '${demo}off'" wait_for 10 tray_has "${demo}off"
+    tray_click "${demo}off" || fail "no '${demo}off' item to click"
+    tray_check "server on again: menu shows '${demo}idle'" wait_for 10 tray_has "${demo}idle"
+    tray_check "server on again: its endpoint answers initialize" wait_for 10 demo_answers
+
+    tray_click 'Start at login' || fail "no 'Start at login' item to click"
+    tray_check "start at login: autostart entry written" wait_for 10 autostart_on
+    tray_click 'Start at login' || fail "no 'Start at login' item to click"
+    tray_check "start at login off: autostart entry removed" wait_for 10 autostart_off
+
+    tray_click 'demo' || fail "no 'demo' item under 'Copy endpoint URL'"
+    tray_check "copy endpoint URL: copied to the clipboard" \
+        wait_for 10 app_log_has "copied http://127.0.0.1:$SWITCHBOARD_PORT/servers/demo/mcp"
+
+    # One instance at a time: a second launch hands over to this one and exits.
+    local second_rc=0
+    timeout 30 "$SMOKE_BIN" >"$SMOKE_SCRATCH/app-second.log" 2>&1 || second_rc=$?
+    tray_check "a second launch exits 0 (status $second_rc)" [ "$second_rc" -eq 0 ]
+    tray_check "the first instance shows its window for the second launch" \
+        wait_for 10 app_log_has "another launch: showing the window"
+    tray_check "the first instance stays up" app_alive
+
+    tray_click Quit || fail "no Quit item to click"
+    expect_clean_exit
+    echo "PASS Quit: exit 0, no child left" >>"$SMOKE_SCRATCH/tray-results"
+    if grep -q '^FAIL' "$SMOKE_SCRATCH/tray-results"; then
+        fail "$(grep -c '^FAIL' "$SMOKE_SCRATCH/tray-results") tray check(s) failed"
+    fi
+}
+
 case_sigterm() {
     start_app "$SMOKE_SCRATCH/app-sigterm.log"
     mcp_echo sigterm
@@ -196,7 +317,7 @@ case_sigterm() {
 
 inside() {
     local results=$SMOKE_SCRATCH/results name reason
-    for name in tray-quit sigterm; do
+    for name in tray-quit tray-menu sigterm; do
         rm -f "$SMOKE_SCRATCH/reason"
         log "case $name"
         if (
@@ -220,6 +341,8 @@ if [ "${1:-}" = "--inside" ]; then
 fi
 
 # ============================================================================ outside ===
+
+CASES=3 # tray-quit, tray-menu, sigterm
 
 cd "$REPO"
 passed=0
@@ -314,9 +437,16 @@ if [ -f "$SMOKE_SCRATCH/results" ]; then
     failed=$(grep -c '^FAIL' "$SMOKE_SCRATCH/results" || true)
     sed 's/^/  /' "$SMOKE_SCRATCH/results" >&2
 fi
-# Both cases must have reported; anything else (a crash, the backstop timeout) is a failure.
-if [ "$((passed + failed))" -lt 2 ]; then
-    failed=$((2 - passed))
+if [ -f "$SMOKE_SCRATCH/tray-results" ]; then
+    grep '^FAIL' "$SMOKE_SCRATCH/tray-results" | sed 's/^/  tray /' >&2 || true
+    printf 'tray: %d passed, %d failed\n' "$(grep -c '^PASS' "$SMOKE_SCRATCH/tray-results" || true)" \
+        "$(grep -c '^FAIL' "$SMOKE_SCRATCH/tray-results" || true)"
+else
+    printf 'tray: 0 passed, 1 failed (the tray case did not run)\n'
+fi
+# Every case must have reported; anything else (a crash, the backstop timeout) is a failure.
+if [ "$((passed + failed))" -lt "$CASES" ]; then
+    failed=$((CASES - passed))
 fi
 report
 [ "$failed" -eq 0 ]

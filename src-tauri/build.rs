@@ -3,12 +3,31 @@
 
 /// Every command the UI may call; each gets `allow-`/`deny-` permissions, so the capability
 /// files decide which window may call it (without this list, any window could call any command).
-const COMMANDS: &[&str] = &["proxy_info"];
+const COMMANDS: &[&str] = &[
+    "get_state",
+    "proxy_info",
+    "set_proxy_enabled",
+    "set_server_enabled",
+    "save_server",
+    "remove_server",
+    "test_server",
+    "server_logs",
+    "secret_status",
+    "set_secret",
+    "delete_secret",
+    "api_key",
+    "rotate_key",
+    "save_query_auth",
+    "set_start_at_login",
+    "client_setup",
+];
 
 fn main() {
     println!("cargo:rerun-if-changed=src-tauri/capabilities");
     // tauri-build does not watch frontendDist; the assets are embedded at compile time.
     println!("cargo:rerun-if-changed=ui");
+    // The tray icons are embedded with include_image!.
+    println!("cargo:rerun-if-changed=icons");
     tauri_build::try_build(
         tauri_build::Attributes::new()
             .capabilities_path_pattern("./src-tauri/capabilities/**/*")

@@ -1,17 +1,191 @@
 //! The IPC commands the UI calls: short adapters over the Hub. Each one is also listed in
 //! `src-tauri/build.rs` (ACL) and in a capability file.
+//!
+//! Secret values only ever go *in* (`set_secret`); the one value that comes back out is the
+//! proxy's own API key, from `api_key` and `client_setup` with `reveal: true`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::Serialize;
-use tauri::State;
+use switchboard_core::config::{ServerConfig, UpstreamAuth};
+use switchboard_core::secrets::{SecretError, Sensitive};
+use switchboard_core::{Error, Hub};
+use tauri::{AppHandle, Runtime, State};
 
+use crate::client_setup::{ClientSetup, KEY_PLACEHOLDER};
 use crate::hub::{HubSlot, Snapshot};
+use crate::{Shell, ShellExt};
 
 /// The one error shape the UI sees.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CommandError {
-    /// Stable, for the UI to match on: `starting`, `not_running`, `stopping`.
+    /// Stable, for the UI to match on: `starting`, `not_running`, `stopping` (the core is
+    /// not available); `invalid`, `unknown_server`, `query_auth_off`,
+    /// `needs_acknowledgement`, `test_failed`, `keychain`, `unsupported`, `failed`.
     pub code: &'static str,
     pub message: String,
+}
+
+impl CommandError {
+    fn new(code: &'static str, message: impl Into<String>) -> CommandError {
+        CommandError {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<Error> for CommandError {
+    fn from(e: Error) -> CommandError {
+        let code = match &e {
+            Error::ConfigSyntax { .. } | Error::ConfigInvalid { .. } => "invalid",
+            Error::UnknownServer(_) => "unknown_server",
+            _ => "failed",
+        };
+        CommandError::new(code, e.to_string())
+    }
+}
+
+impl From<SecretError> for CommandError {
+    fn from(e: SecretError) -> CommandError {
+        CommandError::new("keychain", e.to_string())
+    }
+}
+
+type Result<T, E = CommandError> = std::result::Result<T, E>;
+
+/// The running Hub, or why there is none.
+fn running(slot: &HubSlot) -> Result<Arc<Hub>> {
+    match slot.snapshot() {
+        Snapshot::Running { .. } => slot
+            .running()
+            .ok_or_else(|| CommandError::new("stopping", "Switchboard is shutting down")),
+        Snapshot::Starting => Err(CommandError::new("starting", "the proxy is starting")),
+        Snapshot::Failed(message) => Err(CommandError::new("not_running", message)),
+        Snapshot::Stopping => Err(CommandError::new(
+            "stopping",
+            "Switchboard is shutting down",
+        )),
+    }
+}
+
+// === state ===
+
+/// Everything the window shows; also the payload of the `state-changed` event.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppState {
+    pub proxy_enabled: bool,
+    pub auth_required: bool,
+    /// `http://127.0.0.1:PORT`
+    pub listening: String,
+    pub port: u16,
+    pub settings: Settings,
+    pub servers: Vec<ServerView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Settings {
+    pub allow_query_param_auth: bool,
+    pub query_param_auth_origins: Vec<String>,
+    pub start_at_login: bool,
+    /// Whether "Start at login" can be changed on this platform.
+    pub start_at_login_supported: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerView {
+    pub name: String,
+    /// `local` (a command) or `remote` (a URL).
+    pub kind: &'static str,
+    pub enabled: bool,
+    /// `running`, `idle` or `disabled`.
+    pub state: &'static str,
+    pub sessions: usize,
+    pub pids: Vec<u32>,
+    pub starts: u64,
+    pub unexpected_exits: u64,
+    pub last_error: Option<String>,
+    /// The endpoints (they answer 404 while the server is off).
+    pub mcp_url: String,
+    pub sse_url: String,
+    /// As in the file: secrets appear only as `{"secret": NAME}` references.
+    pub config: ServerConfig,
+}
+
+impl ServerView {
+    /// Enabled, its last attempt failed, and nothing of it runs now.
+    pub fn is_failing(&self) -> bool {
+        self.enabled && self.last_error.is_some() && self.state != "running"
+    }
+}
+
+/// The state as the UI and the tray show it.
+pub fn app_state(hub: &Hub, shell: &Shell) -> AppState {
+    let config = hub.config();
+    let mut status = hub.status();
+    let addr = hub.local_addr();
+    let servers = config
+        .servers
+        .iter()
+        .map(|(name, server)| {
+            let found = status
+                .iter()
+                .position(|s| &s.name == name)
+                .map(|i| status.swap_remove(i));
+            let (state, sessions, pids, starts, unexpected_exits, last_error) = match found {
+                Some(s) => (
+                    s.state,
+                    s.sessions,
+                    s.pids,
+                    s.starts,
+                    s.unexpected_exits,
+                    s.diagnostics.last_error,
+                ),
+                None if server.enabled => ("idle", 0, Vec::new(), 0, 0, None),
+                None => ("disabled", 0, Vec::new(), 0, 0, None),
+            };
+            ServerView {
+                name: name.clone(),
+                kind: if server.url.is_some() {
+                    "remote"
+                } else {
+                    "local"
+                },
+                enabled: server.enabled,
+                state,
+                sessions,
+                pids,
+                starts,
+                unexpected_exits,
+                last_error,
+                mcp_url: format!("http://{addr}/servers/{name}/mcp"),
+                sse_url: format!("http://{addr}/servers/{name}/sse"),
+                config: server.clone(),
+            }
+        })
+        .collect();
+    AppState {
+        proxy_enabled: hub.proxy_enabled(),
+        auth_required: hub.auth_required(),
+        listening: format!("http://{addr}"),
+        port: addr.port(),
+        settings: Settings {
+            allow_query_param_auth: config.proxy.allow_query_param_auth,
+            query_param_auth_origins: config.proxy.query_param_auth_origins.clone(),
+            start_at_login: shell.autostart.is_enabled(),
+            start_at_login_supported: shell.autostart.is_supported(),
+        },
+        servers,
+    }
+}
+
+#[tauri::command]
+pub fn get_state(slot: State<'_, HubSlot>, shell: State<'_, Shell>) -> Result<AppState> {
+    Ok(app_state(running(&slot)?.as_ref(), &shell))
 }
 
 /// Where the proxy listens and the URLs of every enabled server.
@@ -34,33 +208,252 @@ pub struct EndpointInfo {
 }
 
 #[tauri::command]
-pub fn proxy_info(hub: State<'_, HubSlot>) -> Result<ProxyInfo, CommandError> {
-    match hub.snapshot() {
-        Snapshot::Running {
-            listening,
-            endpoints,
-        } => Ok(ProxyInfo {
-            listening,
-            endpoints: endpoints
-                .into_iter()
-                .map(|e| EndpointInfo {
-                    server: e.server,
-                    mcp_url: e.mcp_url,
-                    sse_url: e.sse_url,
-                })
-                .collect(),
-        }),
-        Snapshot::Starting => Err(CommandError {
-            code: "starting",
-            message: "the proxy is starting".into(),
-        }),
-        Snapshot::Failed(message) => Err(CommandError {
-            code: "not_running",
-            message,
-        }),
-        Snapshot::Stopping => Err(CommandError {
-            code: "stopping",
-            message: "Switchboard is shutting down".into(),
-        }),
+pub fn proxy_info(slot: State<'_, HubSlot>) -> Result<ProxyInfo> {
+    let hub = running(&slot)?;
+    Ok(ProxyInfo {
+        listening: format!("http://{}", hub.local_addr()),
+        endpoints: hub
+            .endpoints()
+            .into_iter()
+            .map(|e| EndpointInfo {
+                server: e.server,
+                mcp_url: e.mcp_url,
+                sse_url: e.sse_url,
+            })
+            .collect(),
+    })
+}
+
+// === switches ===
+
+#[tauri::command]
+pub async fn set_proxy_enabled(slot: State<'_, HubSlot>, enabled: bool) -> Result<()> {
+    Ok(running(&slot)?.set_proxy_enabled(enabled).await?)
+}
+
+#[tauri::command]
+pub async fn set_server_enabled(
+    slot: State<'_, HubSlot>,
+    name: String,
+    enabled: bool,
+) -> Result<()> {
+    Ok(running(&slot)?.set_server_enabled(&name, enabled).await?)
+}
+
+// === servers ===
+
+#[tauri::command]
+pub async fn save_server<R: Runtime>(
+    app: AppHandle<R>,
+    slot: State<'_, HubSlot>,
+    name: String,
+    server: ServerConfig,
+    acknowledge_insecure: Option<bool>,
+) -> Result<()> {
+    let hub = running(&slot)?;
+    if matches!(server.auth, UpstreamAuth::Query { .. }) {
+        if !hub.config().proxy.allow_query_param_auth {
+            return Err(CommandError::new(
+                "query_auth_off",
+                "query-parameter auth is turned off; turn on \"allow query-parameter auth (insecure)\" in the settings first",
+            ));
+        }
+        if acknowledge_insecure != Some(true) {
+            return Err(CommandError::new(
+                "needs_acknowledgement",
+                "query-parameter auth sends the secret in the URL, where logs and proxies can see it; confirm to save",
+            ));
+        }
     }
+    hub.save_server(&name, server).await?;
+    app.state_changed();
+    Ok(())
+}
+
+#[tauri::command]
+pub async fn remove_server<R: Runtime>(
+    app: AppHandle<R>,
+    slot: State<'_, HubSlot>,
+    name: String,
+) -> Result<()> {
+    running(&slot)?.remove_server(&name).await?;
+    app.state_changed();
+    Ok(())
+}
+
+/// What "Test connection" learned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProbeView {
+    pub server_name: String,
+    pub server_version: String,
+    pub protocol_version: String,
+}
+
+#[tauri::command]
+pub async fn test_server(
+    slot: State<'_, HubSlot>,
+    name: String,
+    server: ServerConfig,
+) -> Result<ProbeView> {
+    let probe = running(&slot)?
+        .test_server(&name, &server)
+        .await
+        // Core's message is already redacted (no secrets, no upstream bodies).
+        .map_err(|e| CommandError::new("test_failed", e.to_string()))?;
+    Ok(ProbeView {
+        server_name: probe.server_name,
+        server_version: probe.server_version,
+        protocol_version: probe.protocol_version,
+    })
+}
+
+#[tauri::command]
+pub fn server_logs(slot: State<'_, HubSlot>, name: String) -> Result<Vec<String>> {
+    running(&slot)?
+        .relay()
+        .logs(&name)
+        .ok_or_else(|| CommandError::new("unknown_server", format!("no server named '{name}'")))
+}
+
+// === secrets ===
+
+fn check_secret_name(name: &str) -> Result<()> {
+    if name.trim().is_empty() || name.len() > 256 || name.chars().any(char::is_control) {
+        return Err(CommandError::new(
+            "invalid",
+            "a secret name must be 1 to 256 printable characters",
+        ));
+    }
+    Ok(())
+}
+
+/// Which secrets are set; never their values.
+#[tauri::command]
+pub async fn secret_status(
+    slot: State<'_, HubSlot>,
+    names: Vec<String>,
+) -> Result<BTreeMap<String, bool>> {
+    let hub = running(&slot)?;
+    let mut set = BTreeMap::new();
+    for name in names {
+        check_secret_name(&name)?;
+        let is_set = hub.secret_is_set(&name).await?;
+        set.insert(name, is_set);
+    }
+    Ok(set)
+}
+
+#[tauri::command]
+pub async fn set_secret<R: Runtime>(
+    app: AppHandle<R>,
+    slot: State<'_, HubSlot>,
+    name: String,
+    value: String,
+) -> Result<()> {
+    check_secret_name(&name)?;
+    let value = Sensitive::new(value);
+    if value.expose().is_empty() {
+        return Err(CommandError::new("invalid", "the secret is empty"));
+    }
+    running(&slot)?.set_secret(&name, value).await?;
+    app.state_changed();
+    Ok(())
+}
+
+#[tauri::command]
+pub async fn delete_secret<R: Runtime>(
+    app: AppHandle<R>,
+    slot: State<'_, HubSlot>,
+    name: String,
+) -> Result<()> {
+    check_secret_name(&name)?;
+    running(&slot)?.delete_secret(&name).await?;
+    app.state_changed();
+    Ok(())
+}
+
+// === the proxy's key ===
+
+/// The key clients send, for the reveal and copy buttons; `null` when no key is checked.
+#[tauri::command]
+pub async fn api_key(slot: State<'_, HubSlot>) -> Result<Option<String>> {
+    let key = running(&slot)?.api_key().await?;
+    Ok(key.map(|key| key.expose().clone()))
+}
+
+/// A new key, at once; clients need the new one from then on.
+#[tauri::command]
+pub async fn rotate_key<R: Runtime>(app: AppHandle<R>, slot: State<'_, HubSlot>) -> Result<()> {
+    running(&slot)?.rotate_key().await?;
+    app.state_changed();
+    Ok(())
+}
+
+// === settings ===
+
+#[tauri::command]
+pub fn save_query_auth<R: Runtime>(
+    app: AppHandle<R>,
+    slot: State<'_, HubSlot>,
+    enabled: bool,
+    origins: Vec<String>,
+) -> Result<()> {
+    running(&slot)?.save_query_auth(enabled, origins)?;
+    app.state_changed();
+    Ok(())
+}
+
+#[tauri::command]
+pub fn set_start_at_login<R: Runtime>(
+    app: AppHandle<R>,
+    shell: State<'_, Shell>,
+    enabled: bool,
+) -> Result<()> {
+    if !shell.autostart.is_supported() {
+        return Err(CommandError::new(
+            "unsupported",
+            "start at login is only supported on Linux for now",
+        ));
+    }
+    shell
+        .autostart
+        .set(enabled)
+        .map_err(|message| CommandError::new("failed", message))?;
+    app.state_changed();
+    Ok(())
+}
+
+/// Snippets for each MCP client; the real key only with `reveal: true`.
+#[tauri::command]
+pub async fn client_setup(
+    slot: State<'_, HubSlot>,
+    shell: State<'_, Shell>,
+    name: String,
+    reveal: bool,
+) -> Result<ClientSetup> {
+    let hub = running(&slot)?;
+    if !hub.config().servers.contains_key(&name) {
+        return Err(CommandError::new(
+            "unknown_server",
+            format!("no server named '{name}'"),
+        ));
+    }
+    let url = format!("http://{}/servers/{name}/mcp", hub.local_addr());
+    let revealed = if reveal && hub.auth_required() {
+        hub.api_key().await?
+    } else {
+        None
+    };
+    let key = match &revealed {
+        Some(key) => Some(key.expose().as_str()),
+        None if hub.auth_required() => Some(KEY_PLACEHOLDER),
+        None => None,
+    };
+    Ok(crate::client_setup::client_setup(
+        &name,
+        &url,
+        key,
+        &shell.cli.to_string_lossy(),
+    ))
 }

@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use switchboard_core::config::{Config, DEFAULT_PORT};
 use switchboard_core::relay::RelayOptions;
-use switchboard_core::secrets::{KEYCHAIN_SERVICE, KeychainStore, SecretStore};
+use switchboard_core::secrets::{KEYCHAIN_SERVICE, KeychainStore, MemoryStore, SecretStore};
 use switchboard_core::{Auth, Endpoint, Hub, HubOptions};
 
-use crate::launch::Launch;
+use crate::launch::{Launch, SecretsIn};
 
 /// Where the core is in its life; the window shows `Failed` instead of the app crashing.
 enum Phase {
@@ -74,6 +74,14 @@ impl HubSlot {
         }
     }
 
+    /// The Hub while it runs.
+    pub fn running(&self) -> Option<Arc<Hub>> {
+        match &*self.lock() {
+            Phase::Running(hub) => Some(hub.clone()),
+            _ => None,
+        }
+    }
+
     pub fn snapshot(&self) -> Snapshot {
         match &*self.lock() {
             Phase::Starting => Snapshot::Starting,
@@ -109,10 +117,15 @@ async fn open(launch: &Launch) -> Result<Hub, String> {
     let port = launch.port.or(config.proxy.port).unwrap_or(DEFAULT_PORT);
     // The keychain holds the API key and every secret a server references. Without it the
     // proxy does not start (unless a key was given explicitly): no plaintext fallback.
-    let keychain = tauri::async_runtime::spawn_blocking(|| KeychainStore::open(KEYCHAIN_SERVICE))
-        .await
-        .map_err(|e| e.to_string())?
-        .map(|store| Arc::new(store) as Arc<dyn SecretStore>);
+    let keychain = match launch.secrets {
+        SecretsIn::Keychain => {
+            tauri::async_runtime::spawn_blocking(|| KeychainStore::open(KEYCHAIN_SERVICE))
+                .await
+                .map_err(|e| e.to_string())?
+                .map(|store| Arc::new(store) as Arc<dyn SecretStore>)
+        }
+        SecretsIn::Memory => Ok(Arc::new(MemoryStore::default()) as Arc<dyn SecretStore>),
+    };
     let (auth, secrets) = match (&launch.api_key, keychain) {
         (Some(key), keychain) => (Auth::fixed(key.clone()), keychain.ok()),
         (None, Ok(store)) => {

@@ -23,6 +23,19 @@ pub struct Launch {
     pub program: PathBuf,
     /// `None`: the key in the OS keychain (created on first run).
     pub api_key: Option<Sensitive<String>>,
+    /// Where server secrets are kept: the OS keychain, or memory (tests).
+    pub secrets: SecretsIn,
+    /// The folder of XDG autostart entries (`$XDG_CONFIG_HOME/autostart`) that "Start at
+    /// login" writes to; `None` where that is not supported.
+    pub autostart_dir: Option<PathBuf>,
+}
+
+/// Where the shell keeps server secrets and (without an explicit key) the API key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretsIn {
+    Keychain,
+    /// A fresh in-memory store, gone with the process: for tests, never a user's fallback.
+    Memory,
 }
 
 /// A command line or environment that cannot be used.
@@ -87,6 +100,7 @@ impl Launch {
         let config_path = match config_path.or_else(|| env(CONFIG_ENV).filter(|v| !v.is_empty()).map(PathBuf::from)) {
             Some(path) => path,
             None => config_dir
+                .as_ref()
                 .map(|dir| dir.join("switchboard").join("config.json"))
                 .ok_or_else(|| {
                     LaunchError(format!(
@@ -105,11 +119,18 @@ impl Launch {
             .and_then(|v| v.into_string().ok())
             .filter(|v| !v.is_empty())
             .map(Sensitive::new);
+        let autostart_dir = if cfg!(target_os = "linux") {
+            config_dir.map(|dir| dir.join("autostart"))
+        } else {
+            None
+        };
         Ok(Launch {
             config_path,
             port,
             program,
             api_key,
+            secrets: SecretsIn::Keychain,
+            autostart_dir,
         })
     }
 }

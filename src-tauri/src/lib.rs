@@ -2,29 +2,97 @@
 //!
 //! - [`launch`]: config path and port from the command line and environment.
 //! - [`hub`]: the running core, held as Tauri state.
-//! - [`commands`]: the IPC commands of the UI in `ui/`.
-//! - `tray`: the tray icon with "Open Switchboard" and "Quit".
+//! - [`commands`]: the IPC commands of the UI in `ui/`, and the `state-changed` event.
+//! - `tray`: the tray icon: the proxy and server switches, endpoint URLs, "Start at login".
+//! - [`autostart`], [`client_setup`]: "Start at login" and the snippets for MCP clients.
 //!
 //! The shell holds no business logic: it starts [`switchboard_core::Hub`], shows what it
 //! serves, and stops it (and with it every child process) before the app exits.
 
+pub mod autostart;
+pub mod client_setup;
 pub mod commands;
 mod hub;
 pub mod launch;
 mod tray;
 
 use std::ffi::OsString;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
+use switchboard_core::Hub;
 use tauri::{
-    App, AppHandle, Builder, Manager, RunEvent, Runtime, WebviewWindowBuilder, WindowEvent,
+    App, AppHandle, Builder, Emitter, Manager, RunEvent, Runtime, State, WebviewWindowBuilder,
+    WindowEvent,
 };
 
+use crate::autostart::Autostart;
 use crate::hub::{HubSlot, Shutdown};
 use crate::launch::Launch;
 
 /// The label of the one window, as in tauri.conf.json and the capability file.
 pub const MAIN_WINDOW: &str = "main";
+
+/// Sent to the webview whenever the state may have changed; the payload is what
+/// `get_state` returns.
+pub const STATE_CHANGED_EVENT: &str = "state-changed";
+
+/// At most one `state-changed` (and tray update) per this interval; bursts coalesce.
+const STATE_DEBOUNCE: Duration = Duration::from_millis(100);
+
+/// The shell's own state next to the Hub: what "Start at login" writes and which program
+/// clients run as the stdio bridge.
+pub struct Shell {
+    pub autostart: Autostart,
+    /// `switchboard` next to this executable if present, else the bare name (on PATH).
+    pub cli: PathBuf,
+    /// Wakes the task that publishes the state, for changes the Hub does not announce.
+    changed: tokio::sync::Notify,
+}
+
+impl Shell {
+    fn new(launch: &Launch) -> Shell {
+        let beside = launch.program.parent().map(|dir| {
+            dir.join(if cfg!(windows) {
+                "switchboard.exe"
+            } else {
+                "switchboard"
+            })
+        });
+        Shell {
+            autostart: Autostart::new(launch.autostart_dir.clone(), launch.program.clone()),
+            cli: beside
+                .filter(|path| path.is_file())
+                .unwrap_or_else(|| PathBuf::from("switchboard")),
+            changed: tokio::sync::Notify::new(),
+        }
+    }
+}
+
+/// Typed access to the shell's state from anything that reaches the app.
+pub trait ShellExt<R: Runtime>: Manager<R> {
+    fn hub_slot(&self) -> State<'_, HubSlot> {
+        self.state::<HubSlot>()
+    }
+
+    fn shell(&self) -> State<'_, Shell> {
+        self.state::<Shell>()
+    }
+
+    /// The Hub while it runs.
+    fn hub(&self) -> Option<Arc<Hub>> {
+        self.hub_slot().running()
+    }
+
+    /// Publishes the state again (window event and tray) soon.
+    fn state_changed(&self) {
+        self.shell().changed.notify_one();
+    }
+}
+
+impl<R: Runtime, T: Manager<R>> ShellExt<R> for T {}
 
 /// The desktop app's entry point, given its arguments without the program name.
 pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
@@ -36,7 +104,15 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match run_app(tauri::Builder::default(), launch) {
+    // Plugins that need a real desktop session (D-Bus, X11), so not in `build_app`: one
+    // instance at a time (a second launch shows the first one's window), and the clipboard.
+    let builder = tauri::Builder::default()
+        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+            log::info!("another launch: showing the window");
+            show_main_window(app);
+        }))
+        .plugin(tauri_plugin_clipboard_manager::init());
+    match run_app(builder, launch) {
         Ok(0) => ExitCode::SUCCESS,
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         Err(e) => {
@@ -56,7 +132,25 @@ pub fn run_app<R: Runtime>(builder: Builder<R>, launch: Launch) -> tauri::Result
 pub fn build_app<R: Runtime>(builder: Builder<R>, launch: Launch) -> tauri::Result<App<R>> {
     builder
         .manage(HubSlot::default())
-        .invoke_handler(tauri::generate_handler![commands::proxy_info])
+        .manage(Shell::new(&launch))
+        .invoke_handler(tauri::generate_handler![
+            commands::get_state,
+            commands::proxy_info,
+            commands::set_proxy_enabled,
+            commands::set_server_enabled,
+            commands::save_server,
+            commands::remove_server,
+            commands::test_server,
+            commands::server_logs,
+            commands::secret_status,
+            commands::set_secret,
+            commands::delete_secret,
+            commands::api_key,
+            commands::rotate_key,
+            commands::save_query_auth,
+            commands::set_start_at_login,
+            commands::client_setup,
+        ])
         .setup(move |app| {
             setup(app.handle(), &launch);
             Ok(())
@@ -84,7 +178,32 @@ fn setup<R: Runtime>(app: &AppHandle<R>, launch: &Launch) {
     if let Err(e) = tray::build_tray(app) {
         log::error!("cannot create the tray icon (closing the window will quit): {e}");
     }
+    if let Some(hub) = app.hub() {
+        tauri::async_runtime::spawn(publish_changes(app.clone(), hub));
+    }
     quit_on_signals(app.clone());
+}
+
+/// Sends `state-changed` to the webview and updates the tray whenever the Hub's state (or
+/// the shell's) changes, until the Hub stops.
+async fn publish_changes<R: Runtime>(app: AppHandle<R>, hub: Arc<Hub>) {
+    let mut changes = hub.subscribe();
+    loop {
+        if app.hub().is_none() {
+            break;
+        }
+        let state = commands::app_state(&hub, &app.shell());
+        if let Err(e) = app.emit(STATE_CHANGED_EVENT, &state) {
+            log::warn!("cannot send {STATE_CHANGED_EVENT}: {e}");
+        }
+        tray::update(&app, Some(&state));
+        let shell = app.shell();
+        tokio::select! {
+            changed = changes.changed() => if changed.is_err() { break },
+            () = shell.changed.notified() => {}
+        }
+        tokio::time::sleep(STATE_DEBOUNCE).await;
+    }
 }
 
 fn on_run_event<R: Runtime>(app: &AppHandle<R>, event: RunEvent) {

@@ -9,8 +9,10 @@ use tauri::webview::InvokeRequest;
 use tauri::{App, Manager, WebviewWindowBuilder};
 
 use crate::hub::{HubSlot, Shutdown};
-use crate::launch::Launch;
-use crate::{MAIN_WINDOW, build_app};
+use crate::launch::{Launch, SecretsIn};
+use crate::{MAIN_WINDOW, STATE_CHANGED_EVENT, ShellExt, build_app};
+
+const KEY: &str = "sbk_desktop-test-key-0123456789";
 
 fn launch(dir: &tempfile::TempDir, port: u16) -> Launch {
     Launch {
@@ -18,9 +20,10 @@ fn launch(dir: &tempfile::TempDir, port: u16) -> Launch {
         port: Some(port),
         program: "/opt/switchboard/switchboard-desktop".into(),
         // No keychain in unit tests: an explicit key, as a headless user would give one.
-        api_key: Some(switchboard_core::secrets::Sensitive::new(
-            "sbk_desktop-test-key-0123456789".into(),
-        )),
+        api_key: Some(switchboard_core::secrets::Sensitive::new(KEY.into())),
+        // Hermetic: no keychain, no user autostart folder.
+        secrets: SecretsIn::Memory,
+        autostart_dir: Some(dir.path().join("autostart")),
     }
 }
 
@@ -32,9 +35,29 @@ fn started_app(launch: &Launch) -> App<MockRuntime> {
 }
 
 fn invoke(app: &App<MockRuntime>, window: &str, cmd: &str) -> Result<Value, Value> {
-    let webview = WebviewWindowBuilder::new(app, window, Default::default())
-        .build()
-        .unwrap();
+    call_in(app, window, cmd, json!({}))
+}
+
+fn call(app: &App<MockRuntime>, cmd: &str, args: Value) -> Result<Value, Value> {
+    call_in(app, MAIN_WINDOW, cmd, args)
+}
+
+/// The error's `code`, for a call that must be refused.
+fn refused(app: &App<MockRuntime>, cmd: &str, args: Value) -> String {
+    let error = call(app, cmd, args.clone()).expect_err(&format!("{cmd} {args} should fail"));
+    error["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{cmd}: no code in {error}"))
+        .to_owned()
+}
+
+fn call_in(app: &App<MockRuntime>, window: &str, cmd: &str, args: Value) -> Result<Value, Value> {
+    let webview = match app.get_webview_window(window) {
+        Some(webview) => webview,
+        None => WebviewWindowBuilder::new(app, window, Default::default())
+            .build()
+            .unwrap(),
+    };
     get_ipc_response(
         &webview,
         InvokeRequest {
@@ -49,7 +72,7 @@ fn invoke(app: &App<MockRuntime>, window: &str, cmd: &str) -> Result<Value, Valu
             }
             .parse()
             .unwrap(),
-            body: InvokeBody::Json(json!({})),
+            body: InvokeBody::Json(args),
             headers: Default::default(),
             invoke_key: INVOKE_KEY.to_string(),
         },
@@ -129,4 +152,421 @@ fn quit_stops_the_hub_once() {
     tauri::async_runtime::block_on(hub.shutdown());
     let error = invoke(&app, MAIN_WINDOW, "proxy_info").unwrap_err();
     assert_eq!(error["code"], "stopping", "{error}");
+}
+
+fn state(app: &App<MockRuntime>) -> Value {
+    call(app, "get_state", json!({})).unwrap()
+}
+
+fn server<'a>(state: &'a Value, name: &str) -> &'a Value {
+    state["servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no server {name} in {state}"))
+}
+
+/// A built executable that serves the demo MCP server on stdio (`PROGRAM demo-server`):
+/// the desktop app or the CLI next to this test binary, if cargo built one.
+fn demo_server_program() -> Option<std::path::PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let debug = exe.parent()?.parent()?;
+    ["switchboard-desktop", "switchboard"]
+        .iter()
+        .map(|name| debug.join(name))
+        .find(|path| path.is_file())
+}
+
+#[test]
+fn get_state_describes_the_proxy_and_its_servers() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = started_app(&launch(&dir, 0));
+
+    let state = state(&app);
+    let listening = state["listening"].as_str().unwrap();
+    assert_eq!(state["proxyEnabled"], true, "{state}");
+    assert_eq!(state["authRequired"], true, "{state}");
+    assert_eq!(
+        listening,
+        format!("http://127.0.0.1:{}", state["port"].as_u64().unwrap())
+    );
+    assert_eq!(
+        state["settings"],
+        json!({"allowQueryParamAuth": false, "queryParamAuthOrigins": [], "startAtLogin": false,
+               "startAtLoginSupported": true})
+    );
+    let demo = server(&state, "demo");
+    assert_eq!(demo["kind"], "local");
+    assert_eq!(demo["enabled"], true);
+    assert_eq!(demo["state"], "idle");
+    assert_eq!(demo["sessions"], 0);
+    assert_eq!(demo["mcpUrl"], format!("{listening}/servers/demo/mcp"));
+    assert_eq!(demo["sseUrl"], format!("{listening}/servers/demo/sse"));
+    assert_eq!(
+        demo["config"],
+        json!({"command": "/opt/switchboard/switchboard-desktop", "args": ["demo-server"]})
+    );
+    stop(&app);
+}
+
+#[test]
+fn the_proxy_switch_releases_and_rebinds_the_port() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = started_app(&launch(&dir, 0));
+    let port = state(&app)["port"].as_u64().unwrap() as u16;
+
+    call(&app, "set_proxy_enabled", json!({"enabled": false})).unwrap();
+    assert_eq!(state(&app)["proxyEnabled"], false);
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+    call(&app, "set_proxy_enabled", json!({"enabled": true})).unwrap();
+    assert_eq!(state(&app)["proxyEnabled"], true);
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+    stop(&app);
+}
+
+#[test]
+fn servers_are_switched_saved_and_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let launch = launch(&dir, 0);
+    let app = started_app(&launch);
+
+    call(
+        &app,
+        "set_server_enabled",
+        json!({"name": "demo", "enabled": false}),
+    )
+    .unwrap();
+    let demo = server(&state(&app), "demo").clone();
+    assert_eq!(
+        (demo["enabled"].clone(), demo["state"].clone()),
+        (json!(false), json!("disabled"))
+    );
+    assert_eq!(
+        refused(
+            &app,
+            "set_server_enabled",
+            json!({"name": "nope", "enabled": true})
+        ),
+        "unknown_server"
+    );
+
+    let remote = json!({"url": "https://mcp.example.com/mcp",
+                        "auth": {"type": "bearer", "secret": "EXAMPLE_TOKEN"}});
+    call(
+        &app,
+        "save_server",
+        json!({"name": "remote", "server": remote}),
+    )
+    .unwrap();
+    let state = state(&app);
+    assert_eq!(server(&state, "remote")["kind"], "remote");
+    assert_eq!(server(&state, "remote")["config"], remote);
+    let written = std::fs::read_to_string(&launch.config_path).unwrap();
+    assert!(written.contains("EXAMPLE_TOKEN"), "{written}");
+    assert_eq!(
+        refused(
+            &app,
+            "save_server",
+            json!({"name": "bad name", "server": remote})
+        ),
+        "invalid"
+    );
+
+    call(&app, "remove_server", json!({"name": "remote"})).unwrap();
+    assert_eq!(
+        refused(&app, "remove_server", json!({"name": "remote"})),
+        "unknown_server"
+    );
+    stop(&app);
+}
+
+#[test]
+fn query_auth_needs_the_setting_and_an_acknowledgement() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = started_app(&launch(&dir, 0));
+    let server = json!({"url": "https://maps.example.com/mcp",
+                        "auth": {"type": "query", "param": "key", "secret": "MAPS_KEY"}});
+    let save = |ack: Value| json!({"name": "maps", "server": server, "acknowledgeInsecure": ack});
+
+    assert_eq!(
+        refused(&app, "save_server", save(json!(true))),
+        "query_auth_off"
+    );
+    assert_eq!(
+        refused(
+            &app,
+            "save_query_auth",
+            json!({"enabled": true, "origins": ["not an origin"]})
+        ),
+        "invalid"
+    );
+    call(
+        &app,
+        "save_query_auth",
+        json!({"enabled": true, "origins": ["https://maps.example.com"]}),
+    )
+    .unwrap();
+    assert_eq!(
+        state(&app)["settings"]["queryParamAuthOrigins"],
+        json!(["https://maps.example.com"])
+    );
+    assert_eq!(
+        refused(&app, "save_server", save(json!(false))),
+        "needs_acknowledgement"
+    );
+    assert_eq!(
+        refused(&app, "save_server", save(Value::Null)),
+        "needs_acknowledgement"
+    );
+    call(&app, "save_server", save(json!(true))).unwrap();
+    stop(&app);
+}
+
+#[test]
+fn test_server_probes_a_definition() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = started_app(&launch(&dir, 0));
+
+    let missing = json!({"command": "/nonexistent/switchboard-test-program"});
+    assert_eq!(
+        refused(&app, "test_server", json!({"name": "x", "server": missing})),
+        "test_failed"
+    );
+    match demo_server_program() {
+        Some(program) => {
+            let server = json!({"command": program, "args": ["demo-server"]});
+            let probe = call(
+                &app,
+                "test_server",
+                json!({"name": "demo", "server": server}),
+            )
+            .unwrap();
+            assert!(probe["serverName"].is_string(), "{probe}");
+            assert!(probe["protocolVersion"].is_string(), "{probe}");
+        }
+        None => eprintln!(
+            "test_server happy path skipped: no built switchboard-desktop or switchboard next to the test binary"
+        ),
+    }
+    stop(&app);
+}
+
+#[test]
+fn secrets_go_in_and_only_presence_comes_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = started_app(&launch(&dir, 0));
+    let status =
+        |app: &App<MockRuntime>| call(app, "secret_status", json!({"names": ["TOKEN"]})).unwrap();
+
+    assert_eq!(status(&app), json!({"TOKEN": false}));
+    call(
+        &app,
+        "set_secret",
+        json!({"name": "TOKEN", "value": "s3cret-value"}),
+    )
+    .unwrap();
+    assert_eq!(status(&app), json!({"TOKEN": true}));
+    assert!(!state(&app).to_string().contains("s3cret-value"));
+    call(&app, "delete_secret", json!({"name": "TOKEN"})).unwrap();
+    assert_eq!(status(&app), json!({"TOKEN": false}));
+    assert_eq!(
+        refused(&app, "set_secret", json!({"name": "", "value": "v"})),
+        "invalid"
+    );
+    assert_eq!(
+        refused(&app, "set_secret", json!({"name": "T", "value": ""})),
+        "invalid"
+    );
+    assert_eq!(
+        refused(&app, "delete_secret", json!({"name": " "})),
+        "invalid"
+    );
+    assert_eq!(
+        refused(&app, "secret_status", json!({"names": [""]})),
+        "invalid"
+    );
+    stop(&app);
+}
+
+#[test]
+fn server_logs_of_known_servers_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = started_app(&launch(&dir, 0));
+    assert_eq!(
+        call(&app, "server_logs", json!({"name": "demo"})).unwrap(),
+        json!([])
+    );
+    assert_eq!(
+        refused(&app, "server_logs", json!({"name": "nope"})),
+        "unknown_server"
+    );
+    stop(&app);
+}
+
+#[test]
+fn an_explicit_key_is_shown_but_not_rotated() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = started_app(&launch(&dir, 0));
+    assert_eq!(call(&app, "api_key", json!({})).unwrap(), json!(KEY));
+    assert_eq!(refused(&app, "rotate_key", json!({})), "keychain");
+    stop(&app);
+}
+
+#[test]
+fn a_stored_key_rotates() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut launch = launch(&dir, 0);
+    launch.api_key = None; // generated into the (memory) keychain
+    let app = started_app(&launch);
+    let before = call(&app, "api_key", json!({})).unwrap();
+    assert!(before.as_str().is_some_and(|k| !k.is_empty()), "{before}");
+    call(&app, "rotate_key", json!({})).unwrap();
+    let after = call(&app, "api_key", json!({})).unwrap();
+    assert!(after.is_string() && after != before, "{before} {after}");
+    stop(&app);
+}
+
+#[test]
+fn start_at_login_writes_an_autostart_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let launch = launch(&dir, 0);
+    let app = started_app(&launch);
+    let entry = dir
+        .path()
+        .join("autostart")
+        .join(crate::autostart::ENTRY_FILE);
+
+    call(&app, "set_start_at_login", json!({"enabled": true})).unwrap();
+    assert!(entry.is_file());
+    assert_eq!(state(&app)["settings"]["startAtLogin"], true);
+    call(&app, "set_start_at_login", json!({"enabled": false})).unwrap();
+    assert!(!entry.exists());
+    assert_eq!(state(&app)["settings"]["startAtLogin"], false);
+    stop(&app);
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut launch = crate::tests::launch(&dir, 0);
+    launch.autostart_dir = None;
+    let app = started_app(&launch);
+    assert_eq!(
+        refused(&app, "set_start_at_login", json!({"enabled": true})),
+        "unsupported"
+    );
+    stop(&app);
+}
+
+#[test]
+fn client_setup_reveals_the_key_only_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = started_app(&launch(&dir, 0));
+    let url = server(&state(&app), "demo")["mcpUrl"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let hidden = call(
+        &app,
+        "client_setup",
+        json!({"name": "demo", "reveal": false}),
+    )
+    .unwrap();
+    assert_eq!(
+        hidden["claudeCode"],
+        format!(
+            "claude mcp add --transport http demo {url} --header \"Authorization: Bearer <your Switchboard API key>\""
+        )
+    );
+    assert!(!hidden.to_string().contains(KEY), "{hidden}");
+    for client in ["cursor", "vscode", "windsurf", "claudeDesktop"] {
+        let snippet: Value = serde_json::from_str(hidden[client].as_str().unwrap()).unwrap();
+        assert!(snippet.is_object(), "{client}: {snippet}");
+    }
+    let desktop: Value = serde_json::from_str(hidden["claudeDesktop"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        desktop["mcpServers"]["demo"]["args"],
+        json!(["connect", "demo"])
+    );
+
+    let shown = call(
+        &app,
+        "client_setup",
+        json!({"name": "demo", "reveal": true}),
+    )
+    .unwrap();
+    assert!(
+        shown["cursor"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("Bearer {KEY}")),
+        "{shown}"
+    );
+    assert_eq!(
+        refused(
+            &app,
+            "client_setup",
+            json!({"name": "nope", "reveal": false})
+        ),
+        "unknown_server"
+    );
+    stop(&app);
+}
+
+#[test]
+fn every_command_says_when_the_core_is_not_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let app = started_app(&launch(&dir, taken.local_addr().unwrap().port()));
+    let server = json!({"command": "x"});
+    for (cmd, args) in [
+        ("get_state", json!({})),
+        ("set_proxy_enabled", json!({"enabled": true})),
+        (
+            "set_server_enabled",
+            json!({"name": "demo", "enabled": true}),
+        ),
+        ("save_server", json!({"name": "x", "server": server})),
+        ("remove_server", json!({"name": "x"})),
+        ("test_server", json!({"name": "x", "server": server})),
+        ("server_logs", json!({"name": "demo"})),
+        ("secret_status", json!({"names": ["A"]})),
+        ("set_secret", json!({"name": "A", "value": "v"})),
+        ("delete_secret", json!({"name": "A"})),
+        ("api_key", json!({})),
+        ("rotate_key", json!({})),
+        ("save_query_auth", json!({"enabled": false, "origins": []})),
+        ("client_setup", json!({"name": "demo", "reveal": false})),
+    ] {
+        assert_eq!(refused(&app, cmd, args), "not_running", "{cmd}");
+    }
+}
+
+#[test]
+fn state_changes_reach_the_webview_as_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = started_app(&launch(&dir, 0));
+    let (sender, receiver) = std::sync::mpsc::channel::<Value>();
+    tauri::Listener::listen_any(&app, STATE_CHANGED_EVENT, move |event| {
+        let _ = sender.send(serde_json::from_str(event.payload()).unwrap());
+    });
+    let hub = app.hub().unwrap();
+    tauri::async_runtime::spawn(crate::publish_changes(app.handle().clone(), hub));
+
+    let first = receiver
+        .recv_timeout(std::time::Duration::from_secs(5))
+        .unwrap();
+    assert_eq!(first["proxyEnabled"], true, "{first}");
+    call(&app, "set_proxy_enabled", json!({"enabled": false})).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let event = receiver
+            .recv_timeout(left)
+            .expect("no state-changed with the proxy off");
+        if event["proxyEnabled"] == false {
+            assert_eq!(event, state(&app));
+            break;
+        }
+    }
+    stop(&app);
 }
