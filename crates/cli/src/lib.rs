@@ -14,6 +14,7 @@ use switchboard_core::secrets::{KEYCHAIN_SERVICE, KeychainStore, SecretStore, Se
 use switchboard_core::{Auth, Hub, HubOptions};
 
 mod add;
+mod connect;
 mod secret;
 
 fn config_path(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
@@ -79,6 +80,18 @@ enum Command {
     },
     /// Run the built-in demo MCP server on stdio (it is in the first-run config).
     DemoServer,
+    /// Bridge stdio to a configured server behind the running proxy, for clients that only
+    /// start stdio servers (Claude Desktop). The key comes from SWITCHBOARD_API_KEY or the
+    /// OS keychain.
+    Connect {
+        /// The config file (default: the OS config directory's switchboard/config.json).
+        #[arg(long, value_name = "PATH")]
+        config: Option<PathBuf>,
+        /// The proxy's port (default: the config's, else 17345).
+        #[arg(long, value_name = "N")]
+        port: Option<u16>,
+        name: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -133,6 +146,7 @@ pub fn main() -> ExitCode {
             SecretAction::Unset { name } => secret::unset(store.as_ref(), &name),
         }),
         Command::DemoServer => switchboard_core::demo::run_stdio().context("demo server"),
+        Command::Connect { config, port, name } => connect::run(config, port, &name),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
