@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The full test suite, as CI runs it: lints, Rust unit and black-box tests, the benchmark
-# in smoke mode, the desktop app under Xvfb, and the external MCP clients (Python SDK,
-# Inspector, conformance suite, server-everything) through the proxy.
+# in smoke mode, the desktop app under Xvfb (tray over D-Bus, window over WebDriver), and
+# the external MCP clients (Python SDK, Inspector, conformance suite, server-everything)
+# through the proxy.
 # Needs the system packages of scripts/install-system-deps.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,8 +23,13 @@ bash scripts/test-keychain.sh
 step "relay benchmark, smoke mode (numbers: see BENCHMARKS.md)"
 BENCH_QUICK=1 cargo bench -p switchboard-blackbox --bench relay --locked -- --quick
 
-step "desktop app under Xvfb"
-bash scripts/desktop-smoke.sh
+# Screenshots of a test run go to target/screenshots, not over the ones in docs/ (those are
+# refreshed on purpose: scripts/e2e.sh and scripts/desktop-smoke.sh write there by default).
+step "desktop app under Xvfb: start, tray over D-Bus, quit"
+SMOKE_SCREENSHOT=target/screenshots/desktop-main.png bash scripts/desktop-smoke.sh
+
+step "desktop window end to end over WebDriver"
+E2E_SHOTS=target/screenshots bash scripts/e2e.sh
 
 step "external MCP clients through the proxy"
 bash scripts/test-clients.sh

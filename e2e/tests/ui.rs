@@ -1,0 +1,821 @@
+//! The desktop window end to end: WebKitWebDriver drives the real `switchboard-desktop`
+//! binary (TAURI_WEBVIEW_AUTOMATION=true), each case with its own config file and port.
+//!
+//! Run through `scripts/e2e.sh`, which builds the app and the fixture server, and runs this
+//! under xvfb-run + dbus-run-session with a temporary HOME and an unlocked private keyring.
+//! Environment: SWITCHBOARD_E2E_APP (the app binary), SWITCHBOARD_E2E_FIXTURE (the stdio
+//! fixture server), SWITCHBOARD_API_KEY, optional SWITCHBOARD_E2E_SHOTS (screenshot dir),
+//! SWITCHBOARD_E2E_SCRATCH (temp dir), SWITCHBOARD_E2E_ONLY (run cases whose name contains it).
+//! Without SWITCHBOARD_E2E_APP (a plain `cargo test --workspace`) it does nothing.
+//!
+//! Asserts on DOM text, not pixels; screenshots are for the docs.
+
+use std::future::Future;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+
+type R<T> = Result<T, String>;
+
+trait Ctx<T> {
+    fn ctx(self, what: &str) -> R<T>;
+}
+
+impl<T, E: std::fmt::Display> Ctx<T> for Result<T, E> {
+    fn ctx(self, what: &str) -> R<T> {
+        self.map_err(|e| format!("{what}: {e}"))
+    }
+}
+
+fn env(name: &str) -> R<String> {
+    std::env::var(name).map_err(|_| format!("{name} is not set"))
+}
+
+fn free_port() -> R<u16> {
+    let listener = TcpListener::bind("127.0.0.1:0").ctx("bind a free port")?;
+    Ok(listener.local_addr().ctx("local_addr")?.port())
+}
+
+fn log(message: &str) {
+    eprintln!("[e2e] {message}");
+}
+
+// ====================================================================== the app session ===
+
+struct App {
+    client: Client,
+    driver: Child,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl App {
+    /// Starts WebKitWebDriver with the app's environment, then a session, which starts the
+    /// app. `config` is written to a fresh config file first.
+    async fn launch(case: &str, config: Value) -> R<App> {
+        let scratch =
+            PathBuf::from(env("SWITCHBOARD_E2E_SCRATCH").unwrap_or_else(|_| "/tmp".into()));
+        let dir = scratch.join(format!("case-{case}"));
+        std::fs::create_dir_all(&dir).ctx("create the case dir")?;
+        let config_path = dir.join("config.json");
+        std::fs::write(
+            &config_path,
+            serde_json::to_vec_pretty(&config).ctx("config json")?,
+        )
+        .ctx("write the config")?;
+        let port = free_port()?;
+        let driver_port = free_port()?;
+        let driver_log = std::fs::File::create(dir.join("driver.log")).ctx("driver log")?;
+        let driver = Command::new("WebKitWebDriver")
+            .arg(format!("--port={driver_port}"))
+            .arg("--host=127.0.0.1")
+            .env("TAURI_WEBVIEW_AUTOMATION", "true")
+            .env("SWITCHBOARD_CONFIG", &config_path)
+            .env("SWITCHBOARD_PORT", port.to_string())
+            .stdin(Stdio::null())
+            .stdout(driver_log.try_clone().ctx("driver log")?)
+            .stderr(driver_log)
+            .spawn()
+            .ctx("start WebKitWebDriver")?;
+        let mut guard = DriverGuard(Some(driver));
+        let addr = SocketAddr::from(([127, 0, 0, 1], driver_port));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            if Instant::now() > deadline {
+                return Err("WebKitWebDriver did not listen within 20 s".into());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "webkitgtk:browserOptions".into(),
+            json!({"binary": env("SWITCHBOARD_E2E_APP")?, "args": []}),
+        );
+        let client = ClientBuilder::native()
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{driver_port}"))
+            .await
+            .ctx("WebDriver session (starts the app)")?;
+        let driver = guard.0.take().ok_or("driver gone")?;
+        let app = App {
+            client,
+            driver,
+            port,
+            dir,
+        };
+        log(&format!(
+            "{case}: app on port {port}, WebKitWebDriver on {driver_port}"
+        ));
+        // The window is up and has the state.
+        app.wait_js(
+            "return document.getElementById('state').textContent === 'Running'",
+            30,
+        )
+        .await
+        .map_err(|e| format!("the window never showed 'Running': {e}"))?;
+        Ok(app)
+    }
+
+    async fn finish(mut self) {
+        if let Err(e) = self.client.clone().close().await {
+            log(&format!("closing the session: {e}"));
+        }
+        terminate(&mut self.driver);
+    }
+
+    // ------------------------------------------------------------------ DOM helpers ---
+
+    async fn js(&self, script: &str, args: Vec<Value>) -> R<Value> {
+        self.client
+            .execute(script, args)
+            .await
+            .ctx("execute script")
+    }
+
+    /// Polls `script` until it returns something truthy; returns that value.
+    async fn wait_js(&self, script: &str, secs: u64) -> R<Value> {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let last = match self.client.execute(script, vec![]).await {
+                Ok(v) if truthy(&v) => return Ok(v),
+                Ok(v) => v,
+                Err(e) => Value::String(e.to_string()),
+            };
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "timed out after {secs} s waiting for `{script}` (last: {last})"
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    }
+
+    async fn text(&self, css: &str) -> R<String> {
+        let v = self
+            .js(
+                "const e = document.querySelector(arguments[0]); return e ? e.textContent.trim() : null;",
+                vec![json!(css)],
+            )
+            .await?;
+        v.as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("no element {css}"))
+    }
+
+    async fn wait_text(&self, css: &str, want: &str, secs: u64) -> R<()> {
+        let script = format!(
+            "const e = document.querySelector({}); return !!e && e.textContent.trim() === {};",
+            json!(css),
+            json!(want)
+        );
+        self.wait_js(&script, secs)
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("{css} never read {want:?} ({e}); now: {:?}", "see DOM"))
+    }
+
+    async fn visible(&self, css: &str) -> R<bool> {
+        let v = self
+            .js(
+                "const e = document.querySelector(arguments[0]); return !!e && e.getClientRects().length > 0;",
+                vec![json!(css)],
+            )
+            .await?;
+        Ok(v == json!(true))
+    }
+
+    async fn prop_bool(&self, css: &str, prop: &str) -> R<bool> {
+        let v = self
+            .js(
+                "const e = document.querySelector(arguments[0]); return e ? !!e[arguments[1]] : null;",
+                vec![json!(css), json!(prop)],
+            )
+            .await?;
+        v.as_bool().ok_or_else(|| format!("no element {css}"))
+    }
+
+    async fn click(&self, css: &str) -> R<()> {
+        let element = self
+            .client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css(css))
+            .await
+            .ctx(&format!("find {css}"))?;
+        element.click().await.ctx(&format!("click {css}"))
+    }
+
+    async fn type_into(&self, css: &str, text: &str) -> R<()> {
+        let element = self
+            .client
+            .find(Locator::Css(css))
+            .await
+            .ctx(&format!("find {css}"))?;
+        element.clear().await.ctx(&format!("clear {css}"))?;
+        element
+            .send_keys(text)
+            .await
+            .ctx(&format!("type into {css}"))
+    }
+
+    async fn select(&self, css: &str, value: &str) -> R<()> {
+        let element = self
+            .client
+            .find(Locator::Css(css))
+            .await
+            .ctx(&format!("find {css}"))?;
+        element
+            .select_by_value(value)
+            .await
+            .ctx(&format!("select {value} in {css}"))?;
+        // Make sure the page saw it, whatever the driver did.
+        self.js(
+            "const e = document.querySelector(arguments[0]); if (e.value !== arguments[1]) { e.value = arguments[1]; } e.dispatchEvent(new Event('change'));",
+            vec![json!(css), json!(value)],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// The whole document and every form value: a secret must be in neither.
+    async fn assert_not_in_dom(&self, secrets: &[&str], step: &str) -> R<()> {
+        let html = self
+            .js("return document.documentElement.outerHTML;", vec![])
+            .await?;
+        let values = self
+            .js(
+                "return [...document.querySelectorAll('input, textarea, select')].map(e => e.value).join('\\n');",
+                vec![],
+            )
+            .await?;
+        let html = html.as_str().unwrap_or_default();
+        let values = values.as_str().unwrap_or_default();
+        for secret in secrets {
+            if html.contains(secret) {
+                return Err(format!(
+                    "{step}: a secret value is in document.documentElement.outerHTML"
+                ));
+            }
+            if values.contains(secret) {
+                return Err(format!("{step}: a secret value is still in a form field"));
+            }
+        }
+        log(&format!("no secret in the DOM after: {step}"));
+        Ok(())
+    }
+
+    async fn screenshot(&self, name: &str) -> R<()> {
+        let Ok(dir) = env("SWITCHBOARD_E2E_SHOTS") else {
+            return Ok(());
+        };
+        // A screenshot right after a DOM change can show the previous frame.
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let png = self.client.screenshot().await.ctx("screenshot")?;
+        let path = Path::new(&dir).join(format!("{name}.png"));
+        std::fs::write(&path, png).ctx("write the screenshot")?;
+        log(&format!("screenshot {}", path.display()));
+        Ok(())
+    }
+
+    fn card(&self, server: &str) -> String {
+        format!("li.server[data-server=\"{server}\"]")
+    }
+}
+
+fn truthy(v: &Value) -> bool {
+    !matches!(v, Value::Null | Value::Bool(false)) && v != &json!("") && v != &json!(0)
+}
+
+struct DriverGuard(Option<Child>);
+
+impl Drop for DriverGuard {
+    fn drop(&mut self) {
+        if let Some(child) = self.0.as_mut() {
+            terminate(child);
+        }
+    }
+}
+
+/// SIGTERM so WebKitWebDriver can end its browser (the app), then SIGKILL if it lingers.
+fn terminate(child: &mut Child) {
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+// ========================================================================= MCP over HTTP ===
+
+struct Reply {
+    status: u16,
+    session: Option<String>,
+    /// The JSON-RPC message (from a JSON body or the first SSE `data:` line with an id).
+    message: Option<Value>,
+    body: String,
+}
+
+async fn mcp_post(port: u16, server: &str, session: Option<&str>, body: Value) -> R<Reply> {
+    let key = env("SWITCHBOARD_API_KEY")?;
+    let http = reqwest::Client::new();
+    let mut request = http
+        .post(format!("http://127.0.0.1:{port}/servers/{server}/mcp"))
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("authorization", format!("Bearer {key}"))
+        .timeout(Duration::from_secs(20))
+        .body(body.to_string());
+    if let Some(session) = session {
+        request = request
+            .header("mcp-session-id", session)
+            .header("mcp-protocol-version", "2025-06-18");
+    }
+    let response = request.send().await.ctx("POST to the endpoint")?;
+    let status = response.status().as_u16();
+    let session = response
+        .headers()
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = response.text().await.ctx("read the answer")?;
+    let message = serde_json::from_str::<Value>(&body).ok().or_else(|| {
+        body.lines()
+            .filter_map(|line| line.strip_prefix("data:"))
+            .filter_map(|data| serde_json::from_str::<Value>(data.trim()).ok())
+            .find(|v| v.get("id").is_some())
+    });
+    Ok(Reply {
+        status,
+        session,
+        message,
+        body,
+    })
+}
+
+fn initialize() -> Value {
+    json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{
+        "protocolVersion":"2025-06-18","capabilities":{},
+        "clientInfo":{"name":"switchboard-e2e","version":"1"}}})
+}
+
+/// initialize, notifications/initialized, tools/call echo; returns the echoed text.
+async fn call_echo(port: u16, server: &str, message: &str) -> R<()> {
+    let init = mcp_post(port, server, None, initialize()).await?;
+    let server_info = init
+        .message
+        .as_ref()
+        .and_then(|m| m.pointer("/result/serverInfo"))
+        .cloned();
+    if init.status != 200 || server_info.is_none() {
+        return Err(format!(
+            "initialize: status {}, body {:.300}",
+            init.status, init.body
+        ));
+    }
+    let session = init.session.ok_or("initialize: no mcp-session-id header")?;
+    mcp_post(
+        port,
+        server,
+        Some(&session),
+        json!({"jsonrpc":"2.0","method":"notifications/initialized"}),
+    )
+    .await?;
+    let call = mcp_post(
+        port,
+        server,
+        Some(&session),
+        json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":message}}}),
+    )
+    .await?;
+    if !call.body.contains(message) {
+        return Err(format!(
+            "tools/call echo: status {}, body {:.300}",
+            call.status, call.body
+        ));
+    }
+    log(&format!("echo through /servers/{server}/mcp: ok"));
+    Ok(())
+}
+
+// ================================================================================ cases ===
+
+fn empty_config() -> Value {
+    json!({"mcpServers": {}})
+}
+
+/// Adds a local server running the fixture through the form.
+async fn add_fixture_server(app: &App, name: &str) -> R<()> {
+    app.click("#add-local").await?;
+    app.wait_text("#edit-heading", "Add local server", 5)
+        .await?;
+    app.type_into("#f-name", name).await?;
+    app.type_into("#f-command", &env("SWITCHBOARD_E2E_FIXTURE")?)
+        .await?;
+    Ok(())
+}
+
+async fn save_and_see(app: &App, name: &str) -> R<()> {
+    app.click("#save").await?;
+    let script = format!(
+        "return !!document.querySelector({}) && !document.getElementById('view-servers').hidden;",
+        json!(app.card(name))
+    );
+    app.wait_js(&script, 10).await.map_err(|e| {
+        format!(
+            "the server did not appear in the list after Save ({e}); save error: {:?}",
+            "see #save-error"
+        )
+    })?;
+    Ok(())
+}
+
+async fn local_server() -> R<()> {
+    let app = App::launch("local", empty_config()).await?;
+    let result = local_server_body(&app).await;
+    if result.is_err() {
+        let _ = app.screenshot_failure("local").await;
+    }
+    app.finish().await;
+    result
+}
+
+async fn local_server_body(app: &App) -> R<()> {
+    let name = "fixture";
+    add_fixture_server(app, name).await?;
+    app.click("#add-arg").await?;
+    app.type_into("#args li:last-child input", "--e2e").await?;
+    if let Err(e) = save_and_see(app, name).await {
+        let why = app.text("#save-error").await.unwrap_or_default();
+        return Err(format!("{e}; #save-error: {why}"));
+    }
+    let card = app.card(name);
+    app.wait_text(&format!("{card} .kind"), "local", 5).await?;
+    app.wait_text(&format!("{card} .badge"), "idle", 10).await?;
+    if !app
+        .prop_bool(&format!("{card} .enable-toggle"), "checked")
+        .await?
+    {
+        return Err("the new server's toggle is off".into());
+    }
+    let url = app.text(&format!("{card} .endpoint-url")).await?;
+    let want = format!("http://127.0.0.1:{}/servers/{name}/mcp", app.port);
+    if url != want {
+        return Err(format!("endpoint URL {url:?}, expected {want:?}"));
+    }
+
+    // A client session starts the child: then the UI says "running".
+    call_echo(app.port, name, "hello from the e2e").await?;
+    app.wait_text(&format!("{card} .badge"), "running", 15)
+        .await?;
+    let stats = app.text(&format!("{card} .stats")).await?;
+    if !stats.contains("1 session") || !stats.contains("started 1 time") {
+        return Err(format!("stats after one session: {stats:?}"));
+    }
+    log(&format!("the card reads running: {stats}"));
+    app.screenshot("servers").await?;
+
+    // Logs open and close.
+    app.click(&format!("{card} .show-logs")).await?;
+    app.wait_text("#logs-heading", &format!("Logs: {name}"), 5)
+        .await?;
+    app.click("#logs-close").await?;
+
+    // Off in the UI: the endpoint refuses.
+    app.click(&format!("{card} .enable-toggle")).await?;
+    app.wait_text(&format!("{card} .badge"), "disabled", 10)
+        .await?;
+    let refused = mcp_post(app.port, name, None, initialize()).await?;
+    let answered = refused
+        .message
+        .as_ref()
+        .and_then(|m| m.pointer("/result/serverInfo"))
+        .is_some();
+    if answered || (200..300).contains(&refused.status) {
+        return Err(format!(
+            "the disabled server still answered: status {}, body {:.200}",
+            refused.status, refused.body
+        ));
+    }
+    log(&format!(
+        "disabled: the endpoint refuses with status {}",
+        refused.status
+    ));
+
+    // And back on: it serves again.
+    app.click(&format!("{card} .enable-toggle")).await?;
+    app.wait_js(
+        &format!(
+            "const b = document.querySelector({}); return !!b && b.textContent !== 'disabled';",
+            json!(format!("{card} .badge"))
+        ),
+        10,
+    )
+    .await?;
+    call_echo(app.port, name, "back on").await?;
+
+    // Narrow window: still usable (no assertions on pixels, a screenshot for the docs).
+    if app.client.set_window_size(420, 760).await.is_ok() {
+        app.screenshot("servers-narrow").await?;
+        let _ = app.client.set_window_size(900, 640).await;
+    }
+    Ok(())
+}
+
+async fn query_gateway() -> R<()> {
+    let app = App::launch("query", empty_config()).await?;
+    let result = query_gateway_body(&app).await;
+    if result.is_err() {
+        let _ = app.screenshot_failure("query").await;
+    }
+    app.finish().await;
+    result
+}
+
+async fn query_gateway_body(app: &App) -> R<()> {
+    // Setting off: the option is disabled, with the reason shown.
+    app.click("#add-remote").await?;
+    app.wait_text("#edit-heading", "Add remote gateway", 5)
+        .await?;
+    if !app
+        .prop_bool("#f-auth option[value=\"query\"]", "disabled")
+        .await?
+    {
+        return Err("'Query parameter (insecure)' is selectable while the setting is off".into());
+    }
+    if !app.visible("#f-auth-hint").await? {
+        return Err("no explanation next to the disabled query option".into());
+    }
+    log("setting off: the query option is disabled and explained");
+    app.click("#cancel").await?;
+
+    // Turn the setting on, for one loopback origin.
+    let origin = "http://127.0.0.1:9";
+    app.click("#tab-settings").await?;
+    app.type_into("#set-origins", origin).await?;
+    app.click("#set-query").await?;
+    let script = "return document.getElementById('set-query-result').textContent === 'Saved' || document.getElementById('set-query-error').textContent;";
+    let saved = app.wait_js(script, 10).await?;
+    if saved != json!(true) {
+        return Err(format!("save_query_auth failed: {saved}"));
+    }
+    if !app.prop_bool("#set-query", "checked").await? {
+        return Err("the query-auth switch is off after saving".into());
+    }
+    app.screenshot("settings").await?;
+
+    // Now the option is there, behind a warning and an acknowledgement.
+    app.click("#tab-servers").await?;
+    app.click("#add-remote").await?;
+    app.type_into("#f-name", "keyed").await?;
+    app.type_into("#f-url", &format!("{origin}/mcp")).await?;
+    if app
+        .prop_bool("#f-auth option[value=\"query\"]", "disabled")
+        .await?
+    {
+        return Err("the query option is still disabled with the setting on".into());
+    }
+    app.select("#f-auth", "query").await?;
+    if !app.visible("#query-warning").await? {
+        return Err("no warning for query-parameter auth".into());
+    }
+    let warning = app.text("#query-warning").await?;
+    if !warning.contains("keys in URLs leak through logs, proxies and history") {
+        return Err(format!("warning text: {warning:?}"));
+    }
+    let origins = app.text("#query-origins").await?;
+    if !origins.contains(origin) {
+        return Err(format!("allowed origins shown: {origins:?}"));
+    }
+    app.type_into("#f-query-param", "api_key").await?;
+    if !app.prop_bool("#save", "disabled").await? {
+        return Err("Save is enabled before 'I understand' is ticked".into());
+    }
+    app.js(
+        "document.getElementById('f-ack').scrollIntoView({block: 'center'});",
+        vec![],
+    )
+    .await?;
+    app.screenshot("add-remote-query").await?;
+    app.click("#f-ack").await?;
+    if app.prop_bool("#save", "disabled").await? {
+        return Err("Save stays disabled after 'I understand'".into());
+    }
+    if let Err(e) = save_and_see(app, "keyed").await {
+        let why = app.text("#save-error").await.unwrap_or_default();
+        return Err(format!("{e}; #save-error: {why}"));
+    }
+    let card = app.card("keyed");
+    app.wait_text(&format!("{card} .kind"), "remote", 5).await?;
+    log("query gateway saved after the acknowledgement");
+    Ok(())
+}
+
+async fn secrets() -> R<()> {
+    let app = App::launch("secrets", empty_config()).await?;
+    let result = secrets_body(&app).await;
+    if result.is_err() {
+        let _ = app.screenshot_failure("secrets").await;
+    }
+    app.finish().await;
+    result
+}
+
+async fn secrets_body(app: &App) -> R<()> {
+    let nonce = std::process::id();
+    let first = format!("first-secret-value-{nonce}");
+    let second = format!("second-secret-value-{nonce}");
+    let secret_name = format!("e2e-token-{nonce}");
+    let all = [first.as_str(), second.as_str()];
+
+    add_fixture_server(app, "withsecret").await?;
+    app.click("#add-env-secret").await?;
+    let row = "#env li:last-child";
+    app.type_into(&format!("{row} .env-key"), "API_TOKEN")
+        .await?;
+    app.type_into(&format!("{row} .secret-name"), &secret_name)
+        .await?;
+    // `change` fires when the field loses focus: the status is fetched for the new name.
+    app.click(&format!("{row} .secret-value")).await?;
+    app.wait_text(&format!("{row} .secret-status"), "not set", 5)
+        .await?;
+    app.assert_not_in_dom(&all, "before any value").await?;
+
+    // Set: the value goes to the keychain and leaves the page.
+    app.type_into(&format!("{row} .secret-value"), &first)
+        .await?;
+    app.click(&format!("{row} .secret-set")).await?;
+    app.wait_text(&format!("{row} .secret-status"), "set", 10)
+        .await
+        .map_err(|e| format!("{e}; error shown: {:?}", "see .secret-error"))?;
+    app.assert_not_in_dom(&all, "set").await?;
+    if app.visible(&format!("{row} .secret-value")).await? {
+        return Err("the value box stays open once the secret is set".into());
+    }
+
+    // Replace.
+    app.click(&format!("{row} .secret-replace")).await?;
+    app.type_into(&format!("{row} .secret-value"), &second)
+        .await?;
+    app.assert_not_in_dom(&[first.as_str()], "typing a replacement")
+        .await?;
+    app.click(&format!("{row} .secret-set")).await?;
+    app.wait_js(
+        &format!(
+            "return document.querySelector({}).value === '' && !document.querySelector({}).getClientRects().length;",
+            json!(format!("{row} .secret-value")),
+            json!(format!("{row} .secret-value"))
+        ),
+        10,
+    )
+    .await?;
+    app.wait_text(&format!("{row} .secret-status"), "set", 5)
+        .await?;
+    app.assert_not_in_dom(&all, "replace").await?;
+    app.screenshot("add-local").await?;
+
+    // Save the server: the config holds the name only.
+    if let Err(e) = save_and_see(app, "withsecret").await {
+        let why = app.text("#save-error").await.unwrap_or_default();
+        return Err(format!("{e}; #save-error: {why}"));
+    }
+    app.assert_not_in_dom(&all, "save").await?;
+    let config = std::fs::read_to_string(app.dir.join("config.json")).ctx("read the config")?;
+    if all.iter().any(|s| config.contains(s)) {
+        return Err("a secret value was written to the config file".into());
+    }
+    if !config.contains(&secret_name) {
+        return Err(format!(
+            "the config does not reference the secret: {config:.400}"
+        ));
+    }
+
+    // Edit: the row shows "set", and no value.
+    let card = app.card("withsecret");
+    app.click(&format!("{card} .edit")).await?;
+    app.wait_text(&format!("{row} .secret-status"), "set", 5)
+        .await?;
+    app.assert_not_in_dom(&all, "edit").await?;
+    // Remove it from the keychain.
+    app.click(&format!("{row} .secret-remove")).await?;
+    app.wait_text(&format!("{row} .secret-status"), "not set", 5)
+        .await?;
+    app.assert_not_in_dom(&all, "remove").await?;
+    app.click("#cancel").await?;
+
+    // Connect a client: snippets with the key hidden until Reveal.
+    app.click("#tab-connect").await?;
+    app.wait_js(
+        "return document.querySelectorAll('#snippets .snippet').length >= 3;",
+        10,
+    )
+    .await?;
+    let key = env("SWITCHBOARD_API_KEY")?;
+    app.assert_not_in_dom(&[key.as_str()], "connect (key hidden)")
+        .await?;
+    let snippets = app.text("#snippets").await?;
+    if !snippets.contains("/servers/") {
+        return Err(format!("snippets do not name an endpoint: {snippets:.300}"));
+    }
+    app.screenshot("connect").await?;
+    app.click("#connect-reveal").await?;
+    app.wait_js(
+        &format!(
+            "return document.getElementById('snippets').textContent.includes({});",
+            json!(key)
+        ),
+        10,
+    )
+    .await
+    .map_err(|e| format!("Reveal did not show the key: {e}"))?;
+    // Leaving the view takes the key out of the page again.
+    app.click("#tab-servers").await?;
+    app.assert_not_in_dom(&[key.as_str()], "after leaving connect")
+        .await?;
+    Ok(())
+}
+
+impl App {
+    async fn screenshot_failure(&self, case: &str) -> R<()> {
+        let png = self.client.screenshot().await.ctx("screenshot")?;
+        let path = self.dir.join(format!("failure-{case}.png"));
+        std::fs::write(&path, png).ctx("write")?;
+        log(&format!("failure screenshot: {}", path.display()));
+        Ok(())
+    }
+}
+
+// ================================================================================= main ===
+
+type Case = fn() -> Pin<Box<dyn Future<Output = R<()>> + Send>>;
+
+fn main() -> ExitCode {
+    if std::env::var_os("SWITCHBOARD_E2E_APP").is_none() {
+        println!("e2e: skipped (SWITCHBOARD_E2E_APP is not set; run scripts/e2e.sh)");
+        return ExitCode::SUCCESS;
+    }
+    let only = std::env::var("SWITCHBOARD_E2E_ONLY").unwrap_or_default();
+    let cases: [(&str, Case); 3] = [
+        ("local server: add, running, endpoint, off refuses", || {
+            Box::pin(local_server())
+        }),
+        (
+            "query-parameter gateway: disabled, warning, acknowledgement",
+            || Box::pin(query_gateway()),
+        ),
+        (
+            "secrets: set, replace, never in the DOM; connect a client",
+            || Box::pin(secrets()),
+        ),
+    ];
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            println!("e2e: 0 passed, 1 failed (no tokio runtime: {e})");
+            return ExitCode::FAILURE;
+        }
+    };
+    let (mut passed, mut failed) = (0, 0);
+    for (name, case) in cases {
+        if !name.contains(&only) {
+            continue;
+        }
+        log(&format!("case: {name}"));
+        let started = Instant::now();
+        let outcome = runtime.block_on(async {
+            match tokio::time::timeout(Duration::from_secs(180), tokio::spawn(case())).await {
+                Err(_) => Err("timed out after 180 s".to_string()),
+                Ok(Err(join)) => Err(format!("panicked: {join}")),
+                Ok(Ok(result)) => result,
+            }
+        });
+        match outcome {
+            Ok(()) => {
+                passed += 1;
+                println!("PASS {name} ({:.1} s)", started.elapsed().as_secs_f64());
+            }
+            Err(e) => {
+                failed += 1;
+                println!("FAIL {name}: {e}");
+            }
+        }
+    }
+    println!("e2e: {passed} passed, {failed} failed");
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
