@@ -244,3 +244,109 @@ async fn a_server_that_cannot_start_gets_a_json_rpc_error() {
     );
     hub.shutdown().await;
 }
+
+fn sse_request(client: &Client, body: String, version: &str) -> reqwest::RequestBuilder {
+    client
+        .http
+        .post(&client.endpoint)
+        .header("content-type", "application/json")
+        .header("accept", "text/event-stream")
+        .header("mcp-protocol-version", version)
+        .header("mcp-session-id", client.session.clone().unwrap())
+        .body(body)
+}
+
+#[tokio::test]
+async fn request_streams_prime_2025_11_25_clients_with_an_event_id_and_retry() {
+    let hub = start(&[("fx", fixture(&[], Sharing::PerSession))]).await;
+    let client = Client::connect(url(&hub, "/servers/fx/mcp")).await;
+    let call = json!({"jsonrpc":"2.0","id":"p","method":"tools/call","params":{"name":"echo","arguments":{"message":"primed"}}}).to_string();
+    let body = bounded(
+        "primed",
+        sse_request(&client, call.clone(), "2025-11-25").send(),
+    )
+    .await
+    .unwrap()
+    .text()
+    .await
+    .unwrap();
+    let events: Vec<&str> = body
+        .split("\n\n")
+        .filter(|e| !e.trim().is_empty())
+        .collect();
+    assert!(
+        events[0].contains("retry: ") && events[0].contains("data: "),
+        "{body}"
+    );
+    let first_id = events[0]
+        .lines()
+        .find_map(|l| l.strip_prefix("id: "))
+        .expect("priming id");
+    let answer_id = events[1]
+        .lines()
+        .find_map(|l| l.strip_prefix("id: "))
+        .expect("answer id");
+    assert_ne!(first_id, answer_id);
+    assert!(events[1].contains("\"text\":\"primed\""), "{body}");
+    // An older client gets no priming event (it could take it for a message).
+    let old = bounded("old", sse_request(&client, call, "2025-06-18").send())
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!old.contains("retry:"), "{old}");
+    assert!(old.trim_start().starts_with("event: message"), "{old}");
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_dropped_request_stream_resumes_with_last_event_id() {
+    resume_after(std::time::Duration::ZERO).await;
+}
+
+#[tokio::test]
+async fn an_answer_that_came_while_no_stream_was_open_is_replayed_on_resume() {
+    // Usually the answer (800 ms) is kept as an orphan before the client resumes; if the
+    // machine is slow it is still in flight and simply comes to the resumed stream.
+    resume_after(std::time::Duration::from_millis(1500)).await;
+}
+
+async fn resume_after(delay: std::time::Duration) {
+    let hub = start(&[("fx", fixture(&[], Sharing::PerSession))]).await;
+    let client = Client::connect(url(&hub, "/servers/fx/mcp")).await;
+    let call = json!({"jsonrpc":"2.0","id":"slow-1","method":"tools/call","params":{"name":"slow","arguments":{"ms":800}}}).to_string();
+    let response = bounded("slow", sse_request(&client, call, "2025-11-25").send())
+        .await
+        .unwrap();
+    let mut body = response.bytes_stream();
+    let mut seen = String::new();
+    while !seen.contains("\n\n") {
+        let chunk = bounded("priming", futures::StreamExt::next(&mut body))
+            .await
+            .unwrap()
+            .unwrap();
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let last_event_id = seen
+        .lines()
+        .find_map(|l| l.strip_prefix("id: "))
+        .unwrap()
+        .to_owned();
+    // The client loses the stream (not a cancellation) and resumes it: the answer, whether
+    // it came while no stream was open or comes later, arrives on the GET stream.
+    drop(body);
+    tokio::time::sleep(delay).await;
+    let resumed = client
+        .http
+        .get(&client.endpoint)
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", client.session.clone().unwrap())
+        .header("last-event-id", &last_event_id)
+        .send();
+    let mut events = Events::from_response(bounded("resume", resumed).await.unwrap());
+    let answer = bounded("the missed answer", events.next()).await.unwrap();
+    assert_eq!(answer["id"], "slow-1");
+    assert_eq!(text(&answer), "done");
+    hub.shutdown().await;
+}

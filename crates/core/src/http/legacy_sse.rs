@@ -44,7 +44,12 @@ pub async fn open(State(state): State<AppState>, Path(name): Path<String>) -> Re
             runtime.spawn(async move { relay.close_session(&id, "the SSE stream closed").await });
         }
     });
-    sse::response(rx, Some(endpoint), KEEP_ALIVE, Some(on_drop))
+    let options = sse::StreamOptions {
+        preamble: Some(endpoint),
+        on_drop: Some(on_drop),
+        ..Default::default()
+    };
+    sse::response(rx, options, KEEP_ALIVE)
 }
 
 pub async fn message(

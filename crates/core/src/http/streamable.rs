@@ -15,7 +15,7 @@ use super::{
     AppState, KEEP_ALIVE, LEGACY_PROTOCOL_VERSIONS, PROTOCOL_VERSION_HEADER, SESSION_HEADER,
 };
 use crate::relay::frame::{self, Envelope, FrameError, Kind, code};
-use crate::relay::{SendError, Session, Transport};
+use crate::relay::{RequestStream, SendError, Session, Transport};
 
 pub async fn post(
     State(state): State<AppState>,
@@ -89,17 +89,26 @@ pub async fn post(
             return reply::json(StatusCode::BAD_REQUEST, error);
         }
     };
-    let Some(mut rx) = rx else {
+    let Some(RequestStream { mut rx, stream_id }) = rx else {
         return reply::accepted();
     };
     let accepts_json = accepts(&headers, "application/json");
+    // Event ids on every request stream; a priming event for clients that know it (2025-11-25).
+    let sse_options = |first_frame: Option<Bytes>| sse::StreamOptions {
+        first_frame,
+        ids: Some(sse::EventIds {
+            stream: stream_id,
+            prime: knows_priming(&headers),
+        }),
+        ..Default::default()
+    };
     let mut response = if !accepts_sse {
         match rx.recv().await {
             Some(answer) => reply::json(StatusCode::OK, answer),
             None => return reply::unknown_session(),
         }
     } else if !accepts_json {
-        sse::response(rx, None, KEEP_ALIVE, None)
+        sse::response(rx, sse_options(None), KEEP_ALIVE)
     } else {
         // Plain JSON when the answer is the first thing the server says about this request:
         // cheaper, and clients cap SSE events (the Python SDK at 1 MiB) but not JSON bodies.
@@ -107,11 +116,9 @@ pub async fn post(
         // the answer becomes an SSE stream that carries it all.
         match tokio::time::timeout(JSON_WINDOW, rx.recv()).await {
             Ok(Some(first)) if is_response(&first) => reply::json(StatusCode::OK, first),
-            Ok(Some(first)) => {
-                sse::response(rx, Some(sse::message_event(&first)), KEEP_ALIVE, None)
-            }
+            Ok(Some(first)) => sse::response(rx, sse_options(Some(first)), KEEP_ALIVE),
             Ok(None) => return reply::unknown_session(),
-            Err(_slow) => sse::response(rx, None, KEEP_ALIVE, None),
+            Err(_slow) => sse::response(rx, sse_options(None), KEEP_ALIVE),
         }
     };
     if is_initialize && let Ok(value) = HeaderValue::from_str(&session.id) {
@@ -142,10 +149,19 @@ pub async fn get(
     if let Some(response) = check_protocol_version(&headers) {
         return response;
     }
-    let rx = session.open_stream();
+    // A client resuming a request stream gets what that stream could not deliver first.
+    let resumed = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(sse::resumed_stream);
+    let rx = session.open_stream_resuming(resumed);
     // The idle clock starts again when the stream closes, not when it opened.
     let on_drop = OnDrop::new(move || session.touch());
-    sse::response(rx, None, KEEP_ALIVE, Some(on_drop))
+    let options = sse::StreamOptions {
+        on_drop: Some(on_drop),
+        ..Default::default()
+    };
+    sse::response(rx, options, KEEP_ALIVE)
 }
 
 pub async fn delete(
@@ -165,6 +181,14 @@ pub async fn delete(
         .close_session(&session.id, "the client ended it")
         .await;
     StatusCode::OK.into_response()
+}
+
+/// Priming events came with 2025-11-25; older clients could take one for a message.
+fn knows_priming(headers: &HeaderMap) -> bool {
+    headers
+        .get(PROTOCOL_VERSION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v >= "2025-11-25")
 }
 
 /// How long a request may take and still be answered as plain JSON.

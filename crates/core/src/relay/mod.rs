@@ -17,7 +17,7 @@ use std::time::Duration;
 use indexmap::IndexMap;
 use serde::Serialize;
 
-pub use session::{SendError, Session, StreamRx, Transport};
+pub use session::{RequestStream, SendError, Session, StreamRx, Transport};
 use shared::SharedChild;
 
 use crate::config::{Config, ServerConfig, Sharing, ValueSource};
@@ -513,7 +513,7 @@ impl Relay {
             .send_from_client(&envelope, initialize.clone(), false)
             .await
         {
-            Ok(Some(mut rx)) => tokio::time::timeout(PROBE_TIMEOUT, rx.recv())
+            Ok(Some(mut stream)) => tokio::time::timeout(PROBE_TIMEOUT, stream.rx.recv())
                 .await
                 .ok()
                 .flatten(),

@@ -69,8 +69,62 @@ struct Routes {
     /// Open GET streams (or the one legacy SSE stream).
     streams: Vec<StreamTx>,
     backlog: VecDeque<Bytes>,
-    /// Source of `Pending::seq`.
+    /// Answers whose request stream had closed before they came, by stream id, kept for a
+    /// client that resumes with `Last-Event-ID` (bounded by count and bytes).
+    orphans: VecDeque<(u64, Bytes)>,
+    /// Total size of `orphans`.
+    orphan_bytes: usize,
+    /// Source of `Pending::seq`, which is also the request stream's id.
     seq: u64,
+}
+
+/// Orphaned answers kept per session for resumption; past either limit, the oldest go (the
+/// newest is always kept: it was in memory anyway). Answers can be large (images, files), so
+/// a count alone would not bound memory.
+const ORPHAN_LIMIT: usize = 256;
+const ORPHAN_BYTES: usize = 16 * 1024 * 1024;
+
+impl Routes {
+    fn keep_orphan(&mut self, stream: u64, frame: Bytes) {
+        self.orphan_bytes += frame.len();
+        self.orphans.push_back((stream, frame));
+        while self.orphans.len() > ORPHAN_LIMIT
+            || (self.orphan_bytes > ORPHAN_BYTES && self.orphans.len() > 1)
+        {
+            if let Some((_, old)) = self.orphans.pop_front() {
+                self.orphan_bytes -= old.len();
+                log::debug!("dropping an unclaimed answer kept for resumption");
+            }
+        }
+    }
+
+    /// Removes and returns the answers kept for request stream `stream`, oldest first.
+    fn take_orphans(&mut self, stream: u64) -> Vec<Bytes> {
+        let mut taken = Vec::new();
+        self.orphans.retain(|(s, frame)| {
+            let matches = *s == stream;
+            if matches {
+                taken.push(frame.clone());
+            }
+            !matches
+        });
+        self.orphan_bytes -= taken.iter().map(Bytes::len).sum::<usize>();
+        taken
+    }
+
+    /// Forgets every stream and everything waiting for one: the session is over.
+    fn clear_streams(&mut self) {
+        self.streams.clear();
+        self.backlog.clear();
+        self.orphans.clear();
+        self.orphan_bytes = 0;
+    }
+}
+
+/// A request's answer stream and its id (for SSE event ids and resumption).
+pub struct RequestStream {
+    pub rx: StreamRx,
+    pub stream_id: u64,
 }
 
 struct Pending {
@@ -176,7 +230,7 @@ impl Session {
         envelope: &Envelope<'_>,
         frame: Bytes,
         streaming: bool,
-    ) -> Result<Option<StreamRx>, SendError> {
+    ) -> Result<Option<RequestStream>, SendError> {
         if self.is_closed() {
             return Err(SendError::Closed);
         }
@@ -230,7 +284,7 @@ impl Session {
         &self,
         envelope: &Envelope<'_>,
         streaming: bool,
-    ) -> Result<StreamRx, SendError> {
+    ) -> Result<RequestStream, SendError> {
         let key: Box<str> = envelope.id_key().unwrap_or("null").into();
         let progress_token = envelope
             .param("progressToken", true)
@@ -258,14 +312,33 @@ impl Session {
                 seq,
             },
         );
-        Ok(rx)
+        Ok(RequestStream { rx, stream_id: seq })
     }
 
     /// Opens a GET (or legacy SSE) stream; anything waiting in the backlog goes out first.
     pub fn open_stream(&self) -> StreamRx {
+        self.open_stream_resuming(None)
+    }
+
+    /// Opens a GET stream that first replays what request stream `resumed` could not carry
+    /// (the client reconnected with a `Last-Event-ID` from it), then the backlog.
+    pub fn open_stream_resuming(&self, resumed: Option<u64>) -> StreamRx {
         self.touch();
         let (tx, rx) = mpsc::unbounded_channel();
         let mut routes = self.lock();
+        if let Some(stream) = resumed {
+            for frame in routes.take_orphans(stream) {
+                let _ = tx.send(frame);
+            }
+            // Still in flight: its answer comes here now, not to the stream the client lost.
+            if let Some(pending) = routes
+                .pending
+                .values_mut()
+                .find(|p| p.seq == stream && p.streaming)
+            {
+                pending.tx = tx.clone();
+            }
+        }
         while let Some(frame) = routes.backlog.pop_front() {
             let _ = tx.send(frame);
         }
@@ -284,10 +357,17 @@ impl Session {
                 if let Some(token) = &pending.progress_token {
                     routes.progress.remove(token);
                 }
-                drop(routes);
-                // The client may have gone away; in the legacy era that is not a cancel, and
-                // the answer has nowhere to go.
-                let _ = pending.tx.send(frame);
+                // The client may have lost the stream; a disconnect is not a cancel. An SSE
+                // answer then waits for the client to resume the stream with Last-Event-ID
+                // (the legacy transport has no resumption: its session ends with its stream;
+                // a closed session has nobody left to resume).
+                if let Err(mpsc::error::SendError(frame)) = pending.tx.send(frame)
+                    && pending.streaming
+                    && self.transport == Transport::StreamableHttp
+                    && !self.is_closed()
+                {
+                    routes.keep_orphan(pending.seq, frame);
+                }
             }
             None => log::debug!(
                 "session {}: dropping a response to unknown request id {id_key}",
@@ -374,9 +454,7 @@ impl Session {
     pub(crate) fn end(&self, message: &str) {
         self.closed.store(true, Ordering::Release);
         self.fail_pending(message);
-        let mut routes = self.lock();
-        routes.streams.clear();
-        routes.backlog.clear();
+        self.lock().clear_streams();
     }
 
     /// Answers request `id_key` with an error, if it is still waiting (the upstream closed
@@ -402,11 +480,7 @@ impl Session {
             self.server.name
         );
         self.fail_pending(&format!("session closed: {reason}"));
-        {
-            let mut routes = self.lock();
-            routes.streams.clear();
-            routes.backlog.clear();
-        }
+        self.lock().clear_streams();
         match self.upstream.get() {
             Some(Upstream::Child(child)) => {
                 child.stop(self.server.stop_grace).await;
@@ -461,13 +535,44 @@ impl ChildSink for Session {
         }
         self.closed.store(true, Ordering::Release);
         self.fail_pending(&message);
-        let mut routes = self.lock();
-        routes.streams.clear();
-        routes.backlog.clear();
+        self.lock().clear_streams();
     }
 }
 
 /// Session ids are credentials of a sort; logs get a prefix only.
 pub fn short(id: &str) -> &str {
     &id[..id.len().min(8)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn orphans_are_bounded_by_count_and_bytes_and_claimed_once() {
+        let mut routes = Routes::default();
+        for stream in 0..(ORPHAN_LIMIT as u64 + 10) {
+            routes.keep_orphan(stream, Bytes::from_static(b"{}"));
+        }
+        assert_eq!(routes.orphans.len(), ORPHAN_LIMIT);
+        // The oldest went first.
+        assert!(routes.take_orphans(0).is_empty());
+        assert_eq!(routes.take_orphans(10), vec![Bytes::from_static(b"{}")]);
+        assert!(routes.take_orphans(10).is_empty());
+        assert_eq!(routes.orphan_bytes, 2 * (ORPHAN_LIMIT - 1));
+
+        let big = Bytes::from(vec![b'x'; ORPHAN_BYTES / 2 + 1]);
+        routes.keep_orphan(1000, big.clone());
+        routes.keep_orphan(1001, big.clone());
+        assert!(routes.orphan_bytes <= ORPHAN_BYTES);
+        assert!(routes.take_orphans(1000).is_empty());
+        assert_eq!(routes.take_orphans(1001), vec![big.clone()]);
+
+        // One answer larger than the budget is still kept: it was in memory anyway.
+        let huge = Bytes::from(vec![b'x'; ORPHAN_BYTES + 1]);
+        routes.keep_orphan(2000, huge.clone());
+        assert_eq!(routes.orphans.len(), 1);
+        routes.clear_streams();
+        assert!(routes.orphans.is_empty() && routes.orphan_bytes == 0);
+    }
 }
