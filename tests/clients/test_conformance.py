@@ -56,12 +56,6 @@ def known(check_ids: set[str], reason: str, condition: bool = True) -> dict:
             "marks": pytest.mark.xfail(condition, strict=True, raises=KnownDeviation, reason=reason)}
 
 
-PRIMING = known(
-    {"server-sse-priming-event", "server-sse-retry-field"},
-    "proxy bug: POST SSE response streams carry no priming event (`id:` + empty `data:`) and no "
-    "`retry:` field, and no SSE event has an `id:` at all, so Last-Event-ID resumption is "
-    "impossible (2025-11-25 transports l.106-116, SEP-1699 SHOULDs)",
-)
 def cases():
     def case(server: str, scenario: str, spec: dict | None = None):
         spec = spec or {}
@@ -71,7 +65,7 @@ def cases():
     for scenario in TRANSPORT_SCENARIOS:
         for server in SERVERS:
             yield case(server, scenario)
-    yield case("conformance", "server-sse-polling", PRIMING)
+    yield case("conformance", "server-sse-polling")
     yield case("everything", "logging-set-level")
     yield case("conformance", "logging-set-level")
     for scenario in FIXTURE_SCENARIOS:
