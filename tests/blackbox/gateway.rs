@@ -498,6 +498,130 @@ async fn progress_from_a_remote_server_reaches_its_request() {
     hub.shutdown().await;
 }
 
+// === server→client requests and cancellation through a remote server ===
+
+/// Calls the upstream's `ask` tool and returns the call's id and its open response stream.
+async fn start_ask(client: &mut Client, question: &str) -> (u64, Events) {
+    let id = client.next_id();
+    let call = json!({"jsonrpc":"2.0","id":id,"method":"tools/call",
+        "params":{"name":"ask","arguments":{"question":question}}});
+    let response = bounded("POST tools/call ask", client.post(call.to_string()).send())
+        .await
+        .expect("the call is answered");
+    assert_eq!(response.status(), 200);
+    (id, Events::from_response(response))
+}
+
+async fn sampling_round_trip_through_a_remote(transport: RemoteTransport, path: &str) {
+    let upstream = Upstream::start(Require::Nothing).await;
+    let hub = hub_for(
+        remote(upstream.url(path), transport, UpstreamAuth::None),
+        |_| {},
+    )
+    .await;
+    let mut client = ide_client(&hub).await;
+    let (id, mut events) = start_ask(&mut client, "what is six times seven?").await;
+
+    let request = bounded("the sampling request", events.next())
+        .await
+        .expect("the upstream's request reaches the client on the call's stream");
+    assert_eq!(request["method"], "sampling/createMessage", "{request}");
+    assert_eq!(
+        request["params"]["messages"][0]["content"]["text"],
+        "what is six times seven?"
+    );
+    let reply = json!({"jsonrpc":"2.0","id":request["id"],
+        "result":{"role":"assistant","model":"blackbox","content":{"type":"text","text":"42"}}});
+    let status = bounded("POST the reply", client.post(reply.to_string()).send())
+        .await
+        .expect("the reply is accepted")
+        .status();
+    assert_eq!(status, 202);
+
+    // The upstream matched the reply to its own request id and quotes it in the answer.
+    let answer = bounded("the call's answer", events.next())
+        .await
+        .expect("the answer follows on the same stream");
+    assert_eq!(answer["id"], json!(id), "{answer}");
+    assert_eq!(text(&answer), "the client said: 42");
+    let replies: Vec<Value> = upstream
+        .messages()
+        .into_iter()
+        .filter(|m| m.get("method").is_none())
+        .collect();
+    assert_eq!(
+        replies.len(),
+        1,
+        "the reply went upstream once: {replies:?}"
+    );
+    assert_ide_credential_never_forwarded(&upstream.seen());
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_remote_servers_sampling_request_reaches_the_client_and_back_over_streamable_http() {
+    sampling_round_trip_through_a_remote(RemoteTransport::StreamableHttp, "/mcp").await;
+}
+
+#[tokio::test]
+async fn a_remote_servers_sampling_request_reaches_the_client_and_back_over_legacy_sse() {
+    sampling_round_trip_through_a_remote(RemoteTransport::Sse, "/sse").await;
+}
+
+#[tokio::test]
+async fn a_cancellation_reaches_the_remote_server_for_the_right_request() {
+    let upstream = Upstream::start(Require::Nothing).await;
+    let hub = hub_for(
+        remote(
+            upstream.url("/mcp"),
+            RemoteTransport::StreamableHttp,
+            UpstreamAuth::None,
+        ),
+        |_| {},
+    )
+    .await;
+    let mut client = ide_client(&hub).await;
+    let (id, mut events) = start_ask(&mut client, "never answered").await;
+    // The call is in flight upstream once its sampling request has come back.
+    bounded("the sampling request", events.next())
+        .await
+        .expect("the call is in flight");
+    let status = client
+        .notify(
+            "notifications/cancelled",
+            json!({"requestId": id, "reason": "the user pressed stop"}),
+        )
+        .await;
+    assert_eq!(status, 202);
+
+    let cancelled = bounded("the cancellation upstream", async {
+        loop {
+            let messages = upstream.messages();
+            let call_id = messages
+                .iter()
+                .find(|m| m["method"] == "tools/call" && m["params"]["name"] == "ask")
+                .map(|m| m["id"].clone());
+            let cancel = messages
+                .iter()
+                .find(|m| m["method"] == "notifications/cancelled")
+                .cloned();
+            if let (Some(call_id), Some(cancel)) = (call_id, cancel) {
+                return (call_id, cancel);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    let (call_id, cancel) = cancelled;
+    assert_eq!(
+        cancel["params"]["requestId"], call_id,
+        "the cancellation names the upstream's id of the call: {cancel}"
+    );
+    assert_eq!(cancel["params"]["reason"], "the user pressed stop");
+    drop(events);
+    hub.shutdown().await;
+}
+
 // === secret references for stdio servers ===
 
 #[tokio::test]

@@ -2,7 +2,9 @@
 //! `/mcp`, legacy HTTP+SSE at `/sse` (its POST endpoint is announced as a *relative* URL,
 //! which drops the SSE URL's query), an SSE-only URL for the `auto` fallback, and a
 //! cross-origin redirect. It records every request it receives, headers and query included,
-//! and can demand a credential.
+//! and every JSON-RPC message posted to it, and can demand a credential. The tool `ask`
+//! sends the client a `sampling/createMessage` request mid-call and answers with what the
+//! client replied, on both transports.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -18,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use futures::StreamExt;
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 /// One request as the upstream saw it.
 #[derive(Debug, Clone)]
@@ -53,11 +55,16 @@ struct Shared {
     sse_sessions: Arc<Mutex<HashMap<String, mpsc::UnboundedSender<Value>>>>,
     next: Arc<AtomicU64>,
     redirect_to: Arc<Mutex<Option<String>>>,
+    /// Every JSON-RPC message posted, on either transport, in arrival order.
+    messages: Arc<Mutex<Vec<Value>>>,
+    /// Server→client requests waiting for the client's reply, by request id.
+    awaiting_reply: Arc<Mutex<HashMap<String, oneshot::Sender<Value>>>>,
 }
 
 pub struct Upstream {
     pub addr: SocketAddr,
     seen: Arc<Mutex<Vec<Seen>>>,
+    messages: Arc<Mutex<Vec<Value>>>,
     redirect_to: Arc<Mutex<Option<String>>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -77,6 +84,8 @@ impl Upstream {
             sse_sessions: Arc::default(),
             next: Arc::default(),
             redirect_to: Arc::default(),
+            messages: Arc::default(),
+            awaiting_reply: Arc::default(),
         };
         let app = Router::new()
             .route(
@@ -105,6 +114,7 @@ impl Upstream {
         Upstream {
             addr,
             seen: shared.seen,
+            messages: shared.messages,
             redirect_to: shared.redirect_to,
             task,
         }
@@ -116,6 +126,11 @@ impl Upstream {
 
     pub fn seen(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
+    }
+
+    /// The JSON-RPC messages posted to the upstream so far.
+    pub fn messages(&self) -> Vec<Value> {
+        self.messages.lock().unwrap().clone()
     }
 
     pub fn redirect_to(&self, target: String) {
@@ -206,6 +221,7 @@ async fn streamable_post(
     let Ok(message) = serde_json::from_slice::<Value>(&body) else {
         return StatusCode::BAD_REQUEST.into_response();
     };
+    shared.messages.lock().unwrap().push(message.clone());
     let session = headers
         .get("mcp-session-id")
         .and_then(|v| v.to_str().ok())
@@ -237,6 +253,23 @@ async fn streamable_post(
         let mut events: Vec<Value> = progress.collect();
         events.push(json!({"jsonrpc":"2.0","id":message["id"],"result":{"content":[{"type":"text","text":"progressed"}]}}));
         return sse_body(events);
+    }
+    if is_reply(&message) {
+        take_reply(&shared, &message);
+        return StatusCode::ACCEPTED.into_response();
+    }
+    if message["params"]["name"] == "ask" {
+        let (question, answered) = ask(&shared, &message);
+        let events = futures::stream::once(async move { question })
+            .chain(futures::stream::once(answered))
+            .map(|event| {
+                Ok::<_, Infallible>(Bytes::from(format!("event: message\ndata: {event}\n\n")))
+            });
+        return (
+            [(header::CONTENT_TYPE, "text/event-stream")],
+            Body::from_stream(events),
+        )
+            .into_response();
     }
     match answer(&message) {
         Some(reply) => sse_body(vec![reply]),
@@ -291,10 +324,64 @@ async fn sse_message(
     let Ok(message) = serde_json::from_slice::<Value>(&body) else {
         return StatusCode::BAD_REQUEST.into_response();
     };
-    if let Some(reply) = answer(&message) {
+    shared.messages.lock().unwrap().push(message.clone());
+    if is_reply(&message) {
+        take_reply(&shared, &message);
+    } else if message["params"]["name"] == "ask" {
+        let (question, answered) = ask(&shared, &message);
+        let _ = tx.send(question);
+        tokio::spawn(async move {
+            let _ = tx.send(answered.await);
+        });
+    } else if let Some(reply) = answer(&message) {
         let _ = tx.send(reply);
     }
     StatusCode::ACCEPTED.into_response()
+}
+
+/// A response or error from the client (to one of our requests), not a request of its own.
+fn is_reply(message: &Value) -> bool {
+    message.get("method").is_none() && message.get("id").is_some()
+}
+
+fn take_reply(shared: &Shared, reply: &Value) {
+    let key = reply["id"].to_string();
+    if let Some(waiter) = shared.awaiting_reply.lock().unwrap().remove(&key) {
+        let _ = waiter.send(reply.clone());
+    }
+}
+
+/// The `ask` tool: a sampling request for the client, and the call's final answer, which
+/// quotes the client's reply (or says that none came within ten seconds).
+fn ask(
+    shared: &Shared,
+    call: &Value,
+) -> (
+    Value,
+    impl std::future::Future<Output = Value> + Send + 'static,
+) {
+    let request_id = format!("ask-{}", shared.next.fetch_add(1, Ordering::Relaxed));
+    let (tx, rx) = oneshot::channel();
+    shared
+        .awaiting_reply
+        .lock()
+        .unwrap()
+        .insert(json!(request_id).to_string(), tx);
+    let question = json!({"jsonrpc": "2.0", "id": request_id, "method": "sampling/createMessage",
+        "params": {"messages": [{"role": "user", "content": {"type": "text", "text": call["params"]["arguments"]["question"]}}],
+                   "maxTokens": 20}});
+    let call_id = call["id"].clone();
+    let answered = async move {
+        let text = match tokio::time::timeout(std::time::Duration::from_secs(10), rx).await {
+            Ok(Ok(reply)) => match reply["result"]["content"]["text"].as_str() {
+                Some(text) => format!("the client said: {text}"),
+                None => format!("the client answered without text: {reply}"),
+            },
+            _ => "no reply from the client".to_owned(),
+        };
+        json!({"jsonrpc": "2.0", "id": call_id, "result": {"content": [{"type": "text", "text": text}]}})
+    };
+    (question, answered)
 }
 
 async fn redirect(State(shared): State<Shared>) -> Response {
