@@ -149,3 +149,43 @@ async fn secrets_are_set_replaced_and_removed_without_reading_them_back() {
     );
     hub.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_servers_log_has_its_stderr_and_the_proxys_events_about_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, _) = hub_with_file(&dir).await;
+    let mut client = Client::connect(url(&hub, "/servers/fx/mcp")).await;
+    client.call("stderr", json!({"lines": 2})).await;
+    client.delete().await;
+
+    let logs = bounded("the session's end in the log", async {
+        loop {
+            let logs = hub.relay().logs("fx").expect("a known server");
+            // stderr is read by its own task: wait for both, not for one order.
+            let has = |needle: &str| logs.iter().any(|l| l.contains(needle));
+            if has("closed: ") && has("stderr line 1") {
+                return logs;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    let position = |needle: &str| {
+        logs.iter()
+            .position(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no {needle:?} in the log: {logs:#?}"))
+    };
+    let opened = position("client session");
+    let started = position("started a server process");
+    let first_line = position("stderr line 0");
+    let closed = position("closed: ");
+    assert!(started < opened && opened < first_line, "{logs:#?}");
+    assert!(opened < closed, "{logs:#?}");
+    let session = client.session.as_deref().unwrap();
+    assert!(
+        logs.iter().all(|l| !l.contains(session)),
+        "a whole session id reached the log: {logs:#?}"
+    );
+    assert!(hub.relay().logs("nope").is_none());
+    hub.shutdown().await;
+}

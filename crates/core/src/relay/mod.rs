@@ -355,6 +355,14 @@ impl Relay {
     ) -> Result<Arc<Session>> {
         let session = Session::new(new_session_id().into(), server.clone(), transport);
         attach(&session, server).await?;
+        server.diagnostics.push_event(&format!(
+            "client session {} opened ({})",
+            session::short(&session.id),
+            match transport {
+                Transport::StreamableHttp => "Streamable HTTP",
+                Transport::LegacySse => "legacy HTTP+SSE",
+            }
+        ));
         session.touch();
         self.lock_sessions()
             .insert(session.id.clone(), session.clone());
@@ -477,9 +485,11 @@ async fn attach(session: &Arc<Session>, server: &Arc<ServerRelay>) -> Result<()>
         (None, None) => session.attach_child().await,
     };
     attached.inspect_err(|e| {
+        let error = crate::redact::redact_error(e);
         server
             .diagnostics
-            .record_error(crate::redact::redact_error(e))
+            .push_event(&format!("a client session could not start: {error}"));
+        server.diagnostics.record_error(error)
     })
 }
 

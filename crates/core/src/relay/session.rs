@@ -479,6 +479,10 @@ impl Session {
             short(&self.id),
             self.server.name
         );
+        self.server.diagnostics.push_event(&format!(
+            "client session {} closed: {reason}",
+            short(&self.id)
+        ));
         self.fail_pending(&format!("session closed: {reason}"));
         self.lock().clear_streams();
         match self.upstream.get() {
