@@ -7,6 +7,8 @@ const COMMANDS: &[&str] = &[
     "get_state",
     "proxy_info",
     "set_proxy_enabled",
+    "set_port",
+    "set_auth_required",
     "set_server_enabled",
     "save_server",
     "remove_server",

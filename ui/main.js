@@ -25,6 +25,7 @@ const FRIENDLY = {
   query_auth_off:
     "Query-parameter auth is turned off. Turn on “Allow query-parameter auth” in Settings and add this server's origin first.",
   needs_acknowledgement: "Tick “I understand” to save a key that is sent in the URL.",
+  port_in_use: "Another program is using that port. Choose another one.",
   starting: "The proxy is still starting. Try again in a moment.",
 };
 
@@ -126,6 +127,7 @@ function showView(name) {
     $("snippets").replaceChildren();
   }
   if (name === "settings") renderSettings();
+  else $("auth-off-confirm").hidden = true;
 }
 
 // ------------------------------------------------------------------------------ state ---
@@ -971,10 +973,23 @@ $("connect-reveal").addEventListener("click", () => {
 // --------------------------------------------------------------------------- settings ---
 
 let originsDirty = false;
+let portDirty = false;
 
 function renderSettings() {
   if (!state) return;
-  $("set-port").textContent = state.port || "…";
+  $("set-listening").textContent = state.listening || `http://127.0.0.1:${state.port}`;
+  if (!portDirty && document.activeElement !== $("set-port")) {
+    $("set-port").value = state.port || "";
+  }
+  const override = state.settings && state.settings.portOverride;
+  $("set-port-override").hidden = !override;
+  if (override) {
+    const given = override.source === "--port" ? `--port ${override.port}` : `${override.source}=${override.port}`;
+    $("set-port-override").textContent =
+      `Switchboard was started with ${given}. Saving still moves it now, but a launch with that ` +
+      `setting uses port ${override.port}, not the one saved here.`;
+  }
+  if (!$("set-auth").disabled) $("set-auth").checked = state.authRequired !== false;
   const status = $("auth-status");
   if (state.authRequired === false) {
     status.className = "warning";
@@ -997,6 +1012,92 @@ function renderSettings() {
 
 $("set-origins").addEventListener("input", () => {
   originsDirty = true;
+});
+
+// The port: checked here first, then moved by the core (which binds the new port before it
+// lets go of the old one, so a port in use changes nothing).
+function portError() {
+  const text = $("set-port").value.trim();
+  const port = Number(text);
+  if (!/^[0-9]+$/.test(text) || port < 1024 || port > 65535) {
+    return "Enter a whole number from 1024 to 65535.";
+  }
+  return null;
+}
+
+$("set-port").addEventListener("input", () => {
+  portDirty = true;
+  if (!$("set-port-error").hidden) {
+    const problem = portError();
+    showError($("set-port-error"), problem);
+    $("set-port").setAttribute("aria-invalid", problem ? "true" : "false");
+  }
+});
+
+$("port-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const problem = portError();
+  showError($("set-port-error"), problem);
+  $("set-port").setAttribute("aria-invalid", problem ? "true" : "false");
+  if (problem) {
+    $("set-port").focus();
+    return;
+  }
+  const port = Number($("set-port").value.trim());
+  if (state && port === state.port) {
+    portDirty = false;
+    flash($("set-port-result"), "Already listening on that port");
+    return;
+  }
+  $("set-port-save").disabled = true;
+  try {
+    await invoke("set_port", { port });
+    portDirty = false;
+    flash($("set-port-result"), `Moved to port ${port}. Point your clients at the new URLs.`);
+  } catch (error) {
+    showError($("set-port-error"), error);
+    $("set-port").setAttribute("aria-invalid", "true");
+  } finally {
+    $("set-port-save").disabled = false;
+    await refresh();
+  }
+});
+
+// "Require the API key": turning it off asks first.
+async function setAuthRequired(required) {
+  showError($("auth-error"), null);
+  $("set-auth").disabled = true;
+  try {
+    await invoke("set_auth_required", { required });
+  } catch (error) {
+    showError($("auth-error"), error);
+  } finally {
+    $("set-auth").disabled = false;
+    await refresh();
+  }
+}
+
+$("set-auth").addEventListener("change", (event) => {
+  const input = event.currentTarget;
+  if (input.checked) {
+    $("auth-off-confirm").hidden = true;
+    setAuthRequired(true);
+    return;
+  }
+  // Nothing changes until the user confirms.
+  input.checked = true;
+  showError($("auth-error"), null);
+  $("auth-off-confirm").hidden = false;
+  $("auth-off-no").focus();
+});
+$("auth-off-no").addEventListener("click", () => {
+  $("auth-off-confirm").hidden = true;
+  $("set-auth").focus();
+});
+$("auth-off-yes").addEventListener("click", async () => {
+  $("auth-off-confirm").hidden = true;
+  await setAuthRequired(false);
+  $("set-auth").focus();
 });
 
 async function saveQueryAuth() {
@@ -1041,7 +1142,7 @@ $("key-copy").addEventListener("click", async (event) => {
   try {
     const key = await invoke("api_key");
     if (!key) {
-      flash($("key-result"), "There is no API key (checking is off).");
+      flash($("key-result"), "There is no API key: Switchboard was started without one.");
       return;
     }
     // Straight to the clipboard; the key is never put into the page.
@@ -1084,6 +1185,10 @@ for (const button of document.querySelectorAll(".tab")) {
 }
 
 document.addEventListener("keydown", (event) => {
+  if (event.key === "Escape" && !$("auth-off-confirm").hidden) {
+    $("auth-off-no").click();
+    return;
+  }
   if (event.key === "Escape" && (currentView === "edit" || currentView === "logs")) {
     showView("servers");
     $("tab-servers").focus();

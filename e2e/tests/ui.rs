@@ -747,6 +747,162 @@ async fn secrets_body(app: &App) -> R<()> {
     Ok(())
 }
 
+async fn settings() -> R<()> {
+    let fixture = env("SWITCHBOARD_E2E_FIXTURE")?;
+    let app = App::launch(
+        "settings",
+        json!({"mcpServers": {"fx": {"command": fixture}}}),
+    )
+    .await?;
+    let result = settings_body(&app).await;
+    if result.is_err() {
+        let _ = app.screenshot_failure("settings").await;
+    }
+    app.finish().await;
+    result
+}
+
+/// The status of an `initialize` sent with no key at all.
+async fn keyless_initialize(port: u16) -> R<u16> {
+    let response = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/servers/fx/mcp"))
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .timeout(Duration::from_secs(20))
+        .body(initialize().to_string())
+        .send()
+        .await
+        .ctx("keyless POST")?;
+    Ok(response.status().as_u16())
+}
+
+async fn settings_body(app: &App) -> R<()> {
+    let old = app.port;
+    app.click("#tab-settings").await?;
+    app.wait_js(
+        &format!("return document.getElementById('set-port').value === '{old}';"),
+        10,
+    )
+    .await?;
+    // This run set SWITCHBOARD_PORT, and the page says what that means.
+    let note = app.text("#set-port-override").await?;
+    if !app.visible("#set-port-override").await?
+        || !note.contains(&format!("SWITCHBOARD_PORT={old}"))
+    {
+        return Err(format!("no note about SWITCHBOARD_PORT: {note:?}"));
+    }
+
+    // Out of range: refused on the page, nothing moves.
+    app.type_into("#set-port", "80").await?;
+    app.click("#set-port-save").await?;
+    app.wait_js(
+        "const e = document.getElementById('set-port-error'); return !e.hidden && e.textContent.includes('1024 to 65535');",
+        5,
+    )
+    .await?;
+    call_echo(old, "fx", "still on the old port").await?;
+
+    // A free port: the proxy moves there.
+    let new = free_port()?;
+    app.type_into("#set-port", &new.to_string()).await?;
+    app.click("#set-port-save").await?;
+    let moved = app
+        .wait_js(
+            "const r = document.getElementById('set-port-result').textContent; const e = document.getElementById('set-port-error'); return r.includes('Moved to port') || (!e.hidden && e.textContent);",
+            15,
+        )
+        .await?;
+    if moved != json!(true) {
+        return Err(format!("set_port failed: {moved}"));
+    }
+    app.wait_text("#set-listening", &format!("http://127.0.0.1:{new}"), 10)
+        .await?;
+    call_echo(new, "fx", "through the new port").await?;
+    if TcpStream::connect_timeout(
+        &SocketAddr::from(([127, 0, 0, 1], old)),
+        Duration::from_secs(2),
+    )
+    .is_ok()
+    {
+        return Err(format!("the old port {old} still accepts connections"));
+    }
+    let config = std::fs::read_to_string(app.dir.join("config.json")).ctx("read the config")?;
+    let saved: Value = serde_json::from_str(&config).ctx("config json")?;
+    if saved.pointer("/switchboard/port") != Some(&json!(new)) {
+        return Err(format!("the new port was not saved: {config:.400}"));
+    }
+    log(&format!(
+        "moved from port {old} to {new}; the old one refuses"
+    ));
+    app.screenshot("settings-port").await?;
+
+    // The Servers list shows the new URL.
+    app.click("#tab-servers").await?;
+    app.wait_text(
+        &format!("{} .endpoint-url", app.card("fx")),
+        &format!("http://127.0.0.1:{new}/servers/fx/mcp"),
+        10,
+    )
+    .await?;
+    if keyless_initialize(new).await? != 401 {
+        return Err("a request without the key was not refused".into());
+    }
+
+    // The key check off: asked first, then off, with the banner.
+    app.click("#tab-settings").await?;
+    app.click("#set-auth").await?;
+    app.wait_js(
+        "return !document.getElementById('auth-off-confirm').hidden;",
+        5,
+    )
+    .await?;
+    let warning = app.text("#auth-off-warning").await?;
+    if !warning.contains("any program on this computer") || !warning.contains("web page") {
+        return Err(format!(
+            "the warning does not say what off means: {warning:?}"
+        ));
+    }
+    if !app.prop_bool("#set-auth", "checked").await? {
+        return Err("the switch went off before the confirmation".into());
+    }
+    app.screenshot("settings-auth-confirm").await?;
+    app.click("#auth-off-yes").await?;
+    app.wait_js(
+        "return !document.getElementById('set-auth').checked && !document.getElementById('auth-off-banner').hidden;",
+        10,
+    )
+    .await
+    .map_err(|e| format!("checks did not turn off: {e}"))?;
+    if !app.visible("#auth-off-banner").await? {
+        return Err("the auth-off banner is not shown".into());
+    }
+    let status = keyless_initialize(new).await?;
+    if status != 200 {
+        return Err(format!(
+            "with checks off, a keyless initialize got {status}"
+        ));
+    }
+    log("checks off: a request without the key is served, the banner shows");
+
+    // And on again: 401 without the key.
+    app.click("#set-auth").await?;
+    app.wait_js(
+        "return document.getElementById('set-auth').checked && document.getElementById('auth-off-banner').hidden;",
+        10,
+    )
+    .await
+    .map_err(|e| format!("checks did not turn on again: {e}"))?;
+    let status = keyless_initialize(new).await?;
+    if status != 401 {
+        return Err(format!(
+            "with checks on again, a keyless initialize got {status}"
+        ));
+    }
+    call_echo(new, "fx", "with the key").await?;
+    log("checks on again: 401 without the key");
+    Ok(())
+}
+
 impl App {
     async fn screenshot_failure(&self, case: &str) -> R<()> {
         let png = self.client.screenshot().await.ctx("screenshot")?;
@@ -767,7 +923,7 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let only = std::env::var("SWITCHBOARD_E2E_ONLY").unwrap_or_default();
-    let cases: [(&str, Case); 3] = [
+    let cases: [(&str, Case); 4] = [
         ("local server: add, running, endpoint, off refuses", || {
             Box::pin(local_server())
         }),
@@ -778,6 +934,10 @@ fn main() -> ExitCode {
         (
             "secrets: set, replace, never in the DOM; connect a client",
             || Box::pin(secrets()),
+        ),
+        (
+            "settings: the port moves; the key check off (confirmed) and on",
+            || Box::pin(settings()),
         ),
     ];
     let runtime = match tokio::runtime::Runtime::new() {

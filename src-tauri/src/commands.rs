@@ -22,7 +22,8 @@ use crate::{Shell, ShellExt};
 pub struct CommandError {
     /// Stable, for the UI to match on: `starting`, `not_running`, `stopping` (the core is
     /// not available); `invalid`, `unknown_server`, `query_auth_off`,
-    /// `needs_acknowledgement`, `test_failed`, `keychain`, `unsupported`, `failed`.
+    /// `needs_acknowledgement`, `test_failed`, `keychain`, `unsupported`, `port_in_use`,
+    /// `failed`.
     pub code: &'static str,
     pub message: String,
 }
@@ -41,6 +42,9 @@ impl From<Error> for CommandError {
         let code = match &e {
             Error::ConfigSyntax { .. } | Error::ConfigInvalid { .. } => "invalid",
             Error::UnknownServer(_) => "unknown_server",
+            Error::Bind { source, .. } if source.kind() == std::io::ErrorKind::AddrInUse => {
+                "port_in_use"
+            }
             _ => "failed",
         };
         CommandError::new(code, e.to_string())
@@ -93,6 +97,17 @@ pub struct Settings {
     pub start_at_login: bool,
     /// Whether "Start at login" can be changed on this platform.
     pub start_at_login_supported: bool,
+    /// The app was started with `--port` or SWITCHBOARD_PORT: a launch like that uses its
+    /// port, not the one saved here.
+    pub port_override: Option<PortOverride>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PortOverride {
+    pub port: u16,
+    /// `--port` or `SWITCHBOARD_PORT`.
+    pub source: &'static str,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -178,6 +193,9 @@ pub fn app_state(hub: &Hub, shell: &Shell) -> AppState {
             query_param_auth_origins: config.proxy.query_param_auth_origins.clone(),
             start_at_login: shell.autostart.is_enabled(),
             start_at_login_supported: shell.autostart.is_supported(),
+            port_override: shell
+                .port_override
+                .map(|(port, source)| PortOverride { port, source }),
         },
         servers,
     }
@@ -229,6 +247,30 @@ pub fn proxy_info(slot: State<'_, HubSlot>) -> Result<ProxyInfo> {
 #[tauri::command]
 pub async fn set_proxy_enabled(slot: State<'_, HubSlot>, enabled: bool) -> Result<()> {
     Ok(running(&slot)?.set_proxy_enabled(enabled).await?)
+}
+
+/// Moves the proxy to `port` now and saves it; clients must be pointed at the new URLs.
+#[tauri::command]
+pub async fn set_port<R: Runtime>(
+    app: AppHandle<R>,
+    slot: State<'_, HubSlot>,
+    port: u16,
+) -> Result<()> {
+    running(&slot)?.set_port(port).await?;
+    app.state_changed();
+    Ok(())
+}
+
+/// "Require the API key": off lets every local program use every server.
+#[tauri::command]
+pub fn set_auth_required<R: Runtime>(
+    app: AppHandle<R>,
+    slot: State<'_, HubSlot>,
+    required: bool,
+) -> Result<()> {
+    running(&slot)?.set_auth_required(required)?;
+    app.state_changed();
+    Ok(())
 }
 
 #[tauri::command]

@@ -126,6 +126,9 @@ async fn open(launch: &Launch) -> Result<Hub, String> {
         }
         SecretsIn::Memory => Ok(Arc::new(MemoryStore::default()) as Arc<dyn SecretStore>),
     };
+    // `"requireApiKey": false` turns checks off. The Hub reads it from the config; the key
+    // is still loaded when there is one, so the Settings switch can turn checks on again, and
+    // an explicit key (SWITCHBOARD_API_KEY) does not override the user's choice.
     let (auth, secrets) = match (&launch.api_key, keychain) {
         (Some(key), keychain) => (Auth::fixed(key.clone()), keychain.ok()),
         (None, Ok(store)) => {
@@ -135,6 +138,12 @@ async fn open(launch: &Launch) -> Result<Hub, String> {
                 .map_err(|e| e.to_string())?
                 .map_err(|e| e.to_string())?;
             (auth, Some(store))
+        }
+        // Checks are off by the user's choice: without a keychain, run without a key rather
+        // than not at all (the switch then cannot turn them on; it says why).
+        (None, Err(e)) if !config.proxy.require_api_key => {
+            log::warn!("{e}; running without an API key, as the config asks");
+            (Auth::Disabled, None)
         }
         (None, Err(e)) => return Err(e.to_string()),
     };

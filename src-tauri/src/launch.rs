@@ -19,6 +19,9 @@ pub struct Launch {
     pub config_path: PathBuf,
     /// `None`: the config's port, else the default.
     pub port: Option<u16>,
+    /// Where `port` came from: `--port` or [`PORT_ENV`]. Such a launch uses that port, not
+    /// the one saved in the config (the window says so next to the port setting).
+    pub port_source: Option<&'static str>,
     /// The executable the first-run config runs as `program demo-server`.
     pub program: PathBuf,
     /// `None`: the key in the OS keychain (created on first run).
@@ -108,12 +111,15 @@ impl Launch {
                     ))
                 })?,
         };
-        let port = match port {
-            Some(port) => Some(port),
-            None => env(PORT_ENV)
-                .filter(|v| !v.is_empty())
-                .map(|v| parse_port(PORT_ENV, &v))
-                .transpose()?,
+        let (port, port_source) = match port {
+            Some(port) => (Some(port), Some("--port")),
+            None => {
+                let port = env(PORT_ENV)
+                    .filter(|v| !v.is_empty())
+                    .map(|v| parse_port(PORT_ENV, &v))
+                    .transpose()?;
+                (port, port.map(|_| PORT_ENV))
+            }
         };
         let api_key = env(API_KEY_ENV)
             .and_then(|v| v.into_string().ok())
@@ -127,6 +133,7 @@ impl Launch {
         Ok(Launch {
             config_path,
             port,
+            port_source,
             program,
             api_key,
             secrets: SecretsIn::Keychain,
@@ -170,7 +177,7 @@ mod tests {
             launch.config_path,
             PathBuf::from("/home/u/.config/switchboard/config.json")
         );
-        assert_eq!(launch.port, None);
+        assert_eq!((launch.port, launch.port_source), (None, None));
     }
 
     #[test]
@@ -178,13 +185,13 @@ mod tests {
         let env = [(CONFIG_ENV, "/env/c.json"), (PORT_ENV, "4000")];
         let launch = parse(&[], &env).unwrap();
         assert_eq!(
-            (launch.config_path, launch.port),
-            (PathBuf::from("/env/c.json"), Some(4000))
+            (launch.config_path, launch.port, launch.port_source),
+            (PathBuf::from("/env/c.json"), Some(4000), Some(PORT_ENV))
         );
         let launch = parse(&["--config", "/arg/c.json", "--port=5000"], &env).unwrap();
         assert_eq!(
-            (launch.config_path, launch.port),
-            (PathBuf::from("/arg/c.json"), Some(5000))
+            (launch.config_path, launch.port, launch.port_source),
+            (PathBuf::from("/arg/c.json"), Some(5000), Some("--port"))
         );
     }
 

@@ -48,6 +48,8 @@ pub struct Shell {
     pub autostart: Autostart,
     /// `switchboard` next to this executable if present, else the bare name (on PATH).
     pub cli: PathBuf,
+    /// The port given at launch (`--port` or SWITCHBOARD_PORT) and where it came from.
+    pub port_override: Option<(u16, &'static str)>,
     /// Wakes the task that publishes the state, for changes the Hub does not announce.
     changed: tokio::sync::Notify,
 }
@@ -66,6 +68,7 @@ impl Shell {
             cli: beside
                 .filter(|path| path.is_file())
                 .unwrap_or_else(|| PathBuf::from("switchboard")),
+            port_override: launch.port.zip(launch.port_source),
             changed: tokio::sync::Notify::new(),
         }
     }
@@ -137,6 +140,8 @@ pub fn build_app<R: Runtime>(builder: Builder<R>, launch: Launch) -> tauri::Resu
             commands::get_state,
             commands::proxy_info,
             commands::set_proxy_enabled,
+            commands::set_port,
+            commands::set_auth_required,
             commands::set_server_enabled,
             commands::save_server,
             commands::remove_server,

@@ -18,6 +18,7 @@ fn launch(dir: &tempfile::TempDir, port: u16) -> Launch {
     Launch {
         config_path: dir.path().join("switchboard").join("config.json"),
         port: Some(port),
+        port_source: None,
         program: "/opt/switchboard/switchboard-desktop".into(),
         // No keychain in unit tests: an explicit key, as a headless user would give one.
         api_key: Some(switchboard_core::secrets::Sensitive::new(KEY.into())),
@@ -194,7 +195,7 @@ fn get_state_describes_the_proxy_and_its_servers() {
     assert_eq!(
         state["settings"],
         json!({"allowQueryParamAuth": false, "queryParamAuthOrigins": [], "startAtLogin": false,
-               "startAtLoginSupported": true})
+               "startAtLoginSupported": true, "portOverride": null})
     );
     let demo = server(&state, "demo");
     assert_eq!(demo["kind"], "local");
@@ -222,6 +223,127 @@ fn the_proxy_switch_releases_and_rebinds_the_port() {
     call(&app, "set_proxy_enabled", json!({"enabled": true})).unwrap();
     assert_eq!(state(&app)["proxyEnabled"], true);
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+    stop(&app);
+}
+
+/// The status code of a raw `GET /status` without a key, and the body.
+fn keyless_status(port: u16) -> (u16, Value) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "GET /status HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response.split(' ').nth(1).unwrap().parse().unwrap();
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+fn saved_config(launch: &Launch) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(&launch.config_path).unwrap()).unwrap()
+}
+
+#[test]
+fn set_port_moves_the_proxy_and_saves_the_port() {
+    let dir = tempfile::tempdir().unwrap();
+    let launch = launch(&dir, 0);
+    let app = started_app(&launch);
+    let old = state(&app)["port"].as_u64().unwrap() as u16;
+    let new = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+
+    call(&app, "set_port", json!({"port": new})).unwrap();
+    let after = state(&app);
+    assert_eq!(after["port"], new, "{after}");
+    assert_eq!(after["listening"], format!("http://127.0.0.1:{new}"));
+    assert_eq!(
+        server(&after, "demo")["mcpUrl"],
+        format!("http://127.0.0.1:{new}/servers/demo/mcp")
+    );
+    assert_eq!(
+        call(&app, "proxy_info", json!({})).unwrap()["listening"],
+        format!("http://127.0.0.1:{new}")
+    );
+    assert!(std::net::TcpStream::connect(("127.0.0.1", old)).is_err());
+    assert_eq!(keyless_status(new).0, 200);
+    assert_eq!(saved_config(&launch)["switchboard"]["port"], new);
+
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy = taken.local_addr().unwrap().port();
+    assert_eq!(
+        refused(&app, "set_port", json!({"port": busy})),
+        "port_in_use"
+    );
+    assert_eq!(refused(&app, "set_port", json!({"port": 0})), "invalid");
+    assert_eq!(state(&app)["port"], new);
+    assert_eq!(saved_config(&launch)["switchboard"]["port"], new);
+    stop(&app);
+}
+
+#[test]
+fn the_key_check_is_switched_off_and_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let launch = launch(&dir, 0);
+    let app = started_app(&launch);
+    let port = state(&app)["port"].as_u64().unwrap() as u16;
+    // Without a key, `/status` answers with details only while checks are off.
+    let status = || {
+        let (code, body) = keyless_status(port);
+        assert_eq!(code, 200, "{body}");
+        body
+    };
+    assert!(status().get("servers").is_none(), "details without a key");
+
+    call(&app, "set_auth_required", json!({"required": false})).unwrap();
+    assert_eq!(state(&app)["authRequired"], false);
+    let open = status();
+    assert_eq!(open["auth"], "disabled", "{open}");
+    assert!(open["warning"].is_string(), "{open}");
+    assert_eq!(saved_config(&launch)["switchboard"]["requireApiKey"], false);
+    // The key is kept, for clients and for turning checks on again.
+    assert_eq!(call(&app, "api_key", json!({})).unwrap(), json!(KEY));
+
+    call(&app, "set_auth_required", json!({"required": true})).unwrap();
+    assert_eq!(state(&app)["authRequired"], true);
+    assert!(status().get("servers").is_none());
+    assert!(saved_config(&launch)["switchboard"]["requireApiKey"].is_null());
+    stop(&app);
+}
+
+#[test]
+fn a_config_that_turned_checks_off_is_honoured_at_launch() {
+    let dir = tempfile::tempdir().unwrap();
+    let launch = launch(&dir, 0);
+    std::fs::create_dir_all(launch.config_path.parent().unwrap()).unwrap();
+    std::fs::write(
+        &launch.config_path,
+        r#"{"mcpServers": {}, "switchboard": {"requireApiKey": false}}"#,
+    )
+    .unwrap();
+    // SWITCHBOARD_API_KEY (here `launch.api_key`) does not turn them back on.
+    let app = started_app(&launch);
+    assert_eq!(state(&app)["authRequired"], false);
+    call(&app, "set_auth_required", json!({"required": true})).unwrap();
+    assert_eq!(state(&app)["authRequired"], true);
+    stop(&app);
+}
+
+#[test]
+fn a_port_given_at_launch_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut launch = launch(&dir, 0);
+    launch.port_source = Some(crate::launch::PORT_ENV);
+    let app = started_app(&launch);
+    assert_eq!(
+        state(&app)["settings"]["portOverride"],
+        json!({"port": 0, "source": "SWITCHBOARD_PORT"})
+    );
     stop(&app);
 }
 
@@ -521,6 +643,8 @@ fn every_command_says_when_the_core_is_not_running() {
     for (cmd, args) in [
         ("get_state", json!({})),
         ("set_proxy_enabled", json!({"enabled": true})),
+        ("set_port", json!({"port": 4000})),
+        ("set_auth_required", json!({"required": false})),
         (
             "set_server_enabled",
             json!({"name": "demo", "enabled": true}),

@@ -374,6 +374,7 @@ mod tests {
                 query_param_auth_origins: Vec::new(),
                 start_at_login: false,
                 start_at_login_supported: true,
+                port_override: None,
             },
             servers: vec![server(true, "running", 1, None)],
         };

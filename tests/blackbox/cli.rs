@@ -278,6 +278,74 @@ fn without_a_keychain_serve_fails_closed_and_says_how_to_fix_it() {
     );
 }
 
+#[tokio::test]
+async fn require_api_key_false_turns_checks_off_even_with_an_explicit_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.json");
+    let written = json!({
+        "mcpServers": {"fx": {"command": fixture_path()}},
+        "switchboard": {"requireApiKey": false}
+    });
+    std::fs::write(&config, written.to_string()).unwrap();
+    let stderr_path = dir.path().join("stderr");
+    let port = free_port();
+    let mut child = Command::new(switchboard_binary())
+        .args(["serve", "--config"])
+        .arg(&config)
+        .args(["--port", &port.to_string()])
+        .env("SWITCHBOARD_API_KEY", TEST_KEY)
+        // No keychain is needed to run without a key.
+        .env(
+            "DBUS_SESSION_BUS_ADDRESS",
+            format!("unix:path={}/no-bus", dir.path().display()),
+        )
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&stderr_path).unwrap())
+        .spawn()
+        .unwrap();
+    let mut stdout = Vec::new();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let done = line.contains("/servers/");
+        stdout.push(line);
+        if done {
+            break;
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+    let mut serve = Serve {
+        child,
+        port,
+        stdout,
+    };
+
+    let mut client = Client::new(format!("http://127.0.0.1:{}/servers/fx/mcp", serve.port));
+    client.http = reqwest::Client::new(); // no key at all
+    client.request("initialize", json!({"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}})).await;
+    assert_eq!(
+        text(&client.call("echo", json!({"message":"open"})).await),
+        "open"
+    );
+    assert!(
+        !serve
+            .stdout
+            .iter()
+            .any(|l| l.contains("must send the API key")),
+        "{:?}",
+        serve.stdout
+    );
+    kill(Pid::from_raw(serve.child.id() as i32), Signal::SIGTERM).unwrap();
+    wait_exit(&mut serve.child);
+    let stderr = std::fs::read_to_string(&stderr_path).unwrap();
+    assert!(
+        stderr.contains("WARNING: API key checks are off (\"requireApiKey\": false"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("is not checked either"), "{stderr}");
+    assert!(!stderr.contains(TEST_KEY), "{stderr}");
+}
+
 fn add(config: &std::path::Path, args: &[&str]) -> std::process::Output {
     Command::new(switchboard_binary())
         .args(["add", "--config"])

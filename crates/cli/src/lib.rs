@@ -204,11 +204,35 @@ fn key(action: KeyAction) -> anyhow::Result<()> {
 }
 
 /// The auth mode, and the keychain when one is reachable (for secret references too).
-fn auth(args: AuthArgs) -> anyhow::Result<(Auth, Option<Arc<dyn SecretStore>>)> {
+///
+/// Checks are off with `--insecure-no-auth`, or with `"requireApiKey": false` in the config
+/// (what the desktop's "Require the API key" switch writes). The config wins over
+/// `--api-key`/`SWITCHBOARD_API_KEY`: those say *which* key, not *whether* to check one, and
+/// the variable is often set in a shell for `switchboard connect` and clients anyway. A user
+/// who turned checks off in the config means it until they turn them on there; a key that
+/// silently turned them back on would break every client set up without one. Either way
+/// the warning says what happened.
+fn auth(
+    args: AuthArgs,
+    require_api_key: bool,
+    config_path: &std::path::Path,
+) -> anyhow::Result<(Auth, Option<Arc<dyn SecretStore>>)> {
     if args.insecure_no_auth {
         eprintln!(
             "WARNING: API key checks are off (--insecure-no-auth). Any program on this machine can use every server."
         );
+        return Ok((Auth::Disabled, open_keychain().ok()));
+    }
+    if !require_api_key {
+        eprintln!(
+            "WARNING: API key checks are off (\"requireApiKey\": false in {}). Any program on this machine can use every server.",
+            config_path.display()
+        );
+        if args.api_key.is_some() {
+            eprintln!(
+                "The key from --api-key or SWITCHBOARD_API_KEY is not checked either; set \"requireApiKey\" to true to check it."
+            );
+        }
         return Ok((Auth::Disabled, open_keychain().ok()));
     }
     if let Some(key) = args.api_key {
@@ -266,7 +290,7 @@ fn serve(
         println!("Created {} with the built-in demo server.", path.display());
     }
     let port = port.or(config.proxy.port).unwrap_or(DEFAULT_PORT);
-    let (auth, secrets) = auth(auth_args)?;
+    let (auth, secrets) = auth(auth_args, config.proxy.require_api_key, &path)?;
     let options = HubOptions {
         port,
         relay: RelayOptions {
@@ -290,7 +314,9 @@ fn serve(
             hub.local_addr()
         );
         println!("Config: {}", path.display());
-        println!("Clients must send the API key (`switchboard key show`) as 'Authorization: Bearer <key>'.");
+        if hub.auth_required() {
+            println!("Clients must send the API key (`switchboard key show`) as 'Authorization: Bearer <key>'.");
+        }
         let endpoints = hub.endpoints();
         if endpoints.is_empty() {
             println!("No servers are enabled yet; add one to the config file.");

@@ -148,10 +148,14 @@ pub enum Sharing {
 }
 
 /// Switchboard's own settings, under the `switchboard` key.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ProxySettings {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
+    /// Whether clients must send the API key. On unless the user turned it off; written to
+    /// the file only when off.
+    #[serde(rename = "requireApiKey", skip_serializing_if = "is_true")]
+    pub require_api_key: bool,
     #[serde(rename = "idleTimeoutSecs", skip_serializing_if = "Option::is_none")]
     pub idle_timeout_secs: Option<u64>,
     /// Browser origins allowed besides loopback ones (exact `scheme://host[:port]`).
@@ -184,9 +188,24 @@ impl Sharing {
     }
 }
 
+impl Default for ProxySettings {
+    fn default() -> Self {
+        ProxySettings {
+            port: None,
+            require_api_key: true,
+            idle_timeout_secs: None,
+            allowed_origins: Vec::new(),
+            allow_query_param_auth: false,
+            query_param_auth_origins: Vec::new(),
+            extra: Map::new(),
+        }
+    }
+}
+
 impl ProxySettings {
     fn is_empty(&self) -> bool {
         self.port.is_none()
+            && self.require_api_key
             && self.idle_timeout_secs.is_none()
             && self.allowed_origins.is_empty()
             && !self.allow_query_param_auth
@@ -486,12 +505,14 @@ keep_unknown_visitor!(ServerConfig, "a server object with a \"command\" or a \"u
 
 keep_unknown_visitor!(ProxySettings, "Switchboard's settings object", {
     "port" => port: u16,
+    "requireApiKey" => require_api_key: bool,
     "idleTimeoutSecs" => idle_timeout_secs: u64,
     "allowedOrigins" => allowed_origins: Vec<String>,
     "allowQueryParamAuth" => allow_query_param_auth: bool,
     "queryParamAuthOrigins" => query_param_auth_origins: Vec<String>,
 }, |f, extra| Ok(ProxySettings {
     port: f.port,
+    require_api_key: f.require_api_key.unwrap_or(true),
     idle_timeout_secs: f.idle_timeout_secs,
     allowed_origins: f.allowed_origins.unwrap_or_default(),
     allow_query_param_auth: f.allow_query_param_auth.unwrap_or_default(),
@@ -565,6 +586,26 @@ mod tests {
         let written: Value = serde_json::to_value(&config).unwrap();
         let original: Value = serde_json::from_str(text).unwrap();
         assert_eq!(written, original);
+    }
+
+    #[test]
+    fn require_api_key_defaults_on_and_is_written_only_when_off() {
+        let config = parse(r#"{"mcpServers":{}}"#).unwrap();
+        assert!(config.proxy.require_api_key);
+        let written = serde_json::to_value(&config).unwrap();
+        assert_eq!(written, serde_json::json!({"mcpServers": {}}));
+
+        let text = r#"{"mcpServers":{},"switchboard":{"requireApiKey":false,"later":[1]}}"#;
+        let config = parse(text).unwrap();
+        assert!(!config.proxy.require_api_key);
+        let written: Value = serde_json::to_value(&config).unwrap();
+        assert_eq!(written, serde_json::from_str::<Value>(text).unwrap());
+
+        let mut on = config.clone();
+        on.proxy.require_api_key = true;
+        let written = serde_json::to_value(&on).unwrap();
+        assert_eq!(written["switchboard"], serde_json::json!({"later": [1]}));
+        assert!(parse(r#"{"switchboard":{"requireApiKey":"no"}}"#).is_err());
     }
 
     #[test]

@@ -51,6 +51,11 @@ pub enum Error {
     /// redacted and never carries the upstream's own error body.
     #[error("remote server '{server}': {message}")]
     Upstream { server: String, message: String },
+    /// The key check cannot be turned on: the proxy was started without a key.
+    #[error(
+        "cannot require the API key: this Switchboard was started without one (--insecure-no-auth, or no keychain to keep it in); set \"requireApiKey\" back to true in the config and start it again with a key (from the keychain, --api-key or SWITCHBOARD_API_KEY)"
+    )]
+    NoApiKey,
     /// No server of that name is configured.
     #[error("no server named '{0}'")]
     UnknownServer(String),

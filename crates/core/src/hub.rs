@@ -54,6 +54,9 @@ pub struct HubOptions {
     /// 0 picks a free port (tests).
     pub port: u16,
     pub relay: RelayOptions,
+    /// Which key clients must send. Whether it is checked is the config's
+    /// `switchboard.requireApiKey`: with `false` the key is kept (so checks can be switched
+    /// on again with [`Hub::set_auth_required`]) but not checked.
     pub auth: Auth,
     /// Origins allowed besides loopback ones.
     pub extra_origins: Vec<String>,
@@ -80,7 +83,7 @@ pub struct Endpoint {
 /// The proxy, running: the relay plus its loopback listener and the idle sweeper.
 pub struct Hub {
     relay: Arc<Relay>,
-    addr: SocketAddr,
+    /// The port (`local_addr`) and the key check, both switchable while running.
     access: Arc<Access>,
     query_policy: Arc<std::sync::RwLock<QueryAuthPolicy>>,
     key: Option<Arc<LiveKey>>,
@@ -89,6 +92,8 @@ pub struct Hub {
     explicit_key: Option<Sensitive<String>>,
     /// `None` while the proxy is turned off.
     serving: std::sync::Mutex<Option<Serving>>,
+    /// Held while the port is bound, moved or released, so those happen one at a time.
+    switching: tokio::sync::Mutex<()>,
     config: std::sync::Mutex<Config>,
     /// Where changes made through the Hub are saved; `None` keeps them in memory (tests).
     config_path: Option<std::path::PathBuf>,
@@ -98,6 +103,8 @@ pub struct Hub {
 struct Serving {
     stop: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
+    /// Fires when the listener is closed.
+    closed: oneshot::Receiver<()>,
 }
 
 impl Hub {
@@ -133,29 +140,33 @@ impl Hub {
                 }
                 (Some(live), keychain)
             }
-            Auth::Disabled => {
-                log::warn!(
-                    "API KEY CHECKS ARE OFF: any program on this machine can use every configured server"
-                );
-                (None, None)
-            }
+            Auth::Disabled => (None, None),
         };
-        let access = Arc::new(Access {
-            port: addr.port(),
-            extra_origins: options.extra_origins,
-            key: key.clone(),
-        });
+        let required = key.is_some() && config.proxy.require_api_key;
+        if !required {
+            warn_auth_off(if key.is_none() {
+                "started without a key"
+            } else {
+                "\"requireApiKey\" is false in the config"
+            });
+        }
+        let access = Arc::new(Access::new(
+            addr.port(),
+            options.extra_origins,
+            key.clone(),
+            required,
+        ));
         let serving = serve(listener, &relay, &access);
         log::info!("listening on http://{addr}");
         Ok(Hub {
             relay,
-            addr,
             access,
             query_policy,
             key,
             keychain,
             explicit_key,
             serving: std::sync::Mutex::new(Some(serving)),
+            switching: tokio::sync::Mutex::new(()),
             config: std::sync::Mutex::new(config.clone()),
             config_path: options.config_path,
             background,
@@ -171,16 +182,17 @@ impl Hub {
     /// Off: every session ends, every child stops, and the port is released (connections
     /// are refused). On: the same port is bound again.
     pub async fn set_proxy_enabled(&self, on: bool) -> Result<()> {
+        let _switching = self.switching.lock().await;
         if on {
             if self.proxy_enabled() {
                 return Ok(());
             }
-            let port = self.addr.port();
+            let port = self.access.port();
             let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port))
                 .await
                 .map_err(|source| Error::Bind { port, source })?;
             *lock(&self.serving) = Some(serve(listener, &self.relay, &self.access));
-            log::info!("proxy on: listening on http://{}", self.addr);
+            log::info!("proxy on: listening on http://{}", self.local_addr());
         } else {
             let serving = lock(&self.serving).take();
             if let Some(serving) = serving {
@@ -188,15 +200,97 @@ impl Hub {
                 stop_serving(serving).await;
                 log::info!(
                     "proxy off: every server stopped, port {} released",
-                    self.addr.port()
+                    self.access.port()
                 );
             }
         }
+        self.announce();
+        Ok(())
+    }
+
+    /// Moves the proxy to `port` and saves it as `switchboard.port`. Port 0 is refused: the
+    /// point is a port clients can be pointed at.
+    ///
+    /// The new port is bound first; if that fails (in use: [`Error::Bind`]) nothing changes
+    /// and the old port keeps serving. Then the config is saved, the Host check,
+    /// [`Hub::local_addr`] and [`Hub::endpoints`] switch to the new port, and the old port is
+    /// closed before this returns: new connections to it are refused.
+    ///
+    /// Sessions belong to the relay and survive the move: their children keep running, and a
+    /// client that sends its `Mcp-Session-Id` to the new port carries on. Connections already
+    /// open on the old port are not cut: a request in flight there gets its answer, and an
+    /// open stream (a GET stream, a legacy SSE stream) keeps delivering until the client or
+    /// the session ends it; idle keep-alive connections are closed.
+    ///
+    /// With the proxy off, the port is only saved, and the next "on" binds it.
+    pub async fn set_port(&self, port: u16) -> Result<()> {
+        if port == 0 {
+            return Err(Error::ConfigInvalid {
+                path: self.config_path.clone().unwrap_or_default(),
+                message: "switchboard.port must be between 1 and 65535".into(),
+            });
+        }
+        let _switching = self.switching.lock().await;
+        let old = self.access.port();
+        let listener = if self.proxy_enabled() && port != old {
+            Some(
+                TcpListener::bind((Ipv4Addr::LOCALHOST, port))
+                    .await
+                    .map_err(|source| Error::Bind { port, source })?,
+            )
+        } else {
+            None
+        };
+        self.update_config(|config| config.proxy.port = Some(port))?;
+        self.access.set_port(port);
+        if let Some(listener) = listener {
+            let new = serve(listener, &self.relay, &self.access);
+            let old_serving = lock(&self.serving).replace(new);
+            if let Some(Serving { stop, task, closed }) = old_serving {
+                let _ = stop.send(());
+                // Accepting stops at once; the connections still open drain on their own
+                // (the task is detached and ends with the last of them).
+                let _ = tokio::time::timeout(Duration::from_secs(5), closed).await;
+                drop(task);
+            }
+            log::info!("moved from port {old} to http://{}", self.local_addr());
+        } else {
+            log::info!("port {port} saved");
+        }
+        self.announce();
+        Ok(())
+    }
+
+    /// Turns the API key check on or off, saves it as `switchboard.requireApiKey`, and
+    /// applies it from the next request on (`/status` and [`Hub::auth_required`] say so).
+    ///
+    /// Off means any program on this machine, and any web page that gets past the Host and
+    /// Origin checks, can use every server; it is logged loudly. The key itself is kept, so
+    /// turning the check on again needs nothing new. A hub started without a key
+    /// (`Auth::Disabled`) refuses to turn it on ([`Error::NoApiKey`]) and changes nothing:
+    /// that launch said "no key" on purpose, and a key conjured here would be one no client
+    /// has.
+    pub fn set_auth_required(&self, on: bool) -> Result<()> {
+        if on && self.key.is_none() {
+            return Err(Error::NoApiKey);
+        }
+        self.update_config(|config| config.proxy.require_api_key = on)?;
+        self.access.set_key_required(on);
+        if on {
+            log::info!("API key checks are on: every request must carry the key");
+        } else {
+            warn_auth_off("turned off in the settings");
+        }
+        self.announce();
+        Ok(())
+    }
+
+    /// Tells subscribers that what `status()` and the settings report may have changed.
+    fn announce(&self) {
         self.relay
             .context()
             .changes
             .send_modify(|n| *n = n.wrapping_add(1));
-        Ok(())
     }
 
     // === servers ===
@@ -323,7 +417,8 @@ impl Hub {
             })?
     }
 
-    /// The API key clients must send, for "copy" in the UI; `None` when checks are off.
+    /// The API key clients send, for "copy" in the UI; `None` when the hub has none. While
+    /// checks are switched off the key is still there, for when they are switched on again.
     pub async fn api_key(&self) -> std::result::Result<Option<Sensitive<String>>, SecretError> {
         if self.key.is_none() {
             return Ok(None);
@@ -343,9 +438,9 @@ impl Hub {
             })?
     }
 
-    /// Whether clients must send a key.
+    /// Whether clients must send a key, now.
     pub fn auth_required(&self) -> bool {
-        self.key.is_some()
+        self.access.key_required()
     }
 
     /// Changes whenever what `status()` reports may have changed.
@@ -395,8 +490,9 @@ impl Hub {
         Ok(key)
     }
 
+    /// Where the proxy listens (or, while it is off, will listen when turned on).
     pub fn local_addr(&self) -> SocketAddr {
-        self.addr
+        SocketAddr::from((Ipv4Addr::LOCALHOST, self.access.port()))
     }
 
     pub fn relay(&self) -> &Arc<Relay> {
@@ -405,13 +501,14 @@ impl Hub {
 
     /// The URLs of every enabled server.
     pub fn endpoints(&self) -> Vec<Endpoint> {
+        let addr = self.local_addr();
         self.relay
             .server_names()
             .iter()
             .map(|name| Endpoint {
                 server: name.to_string(),
-                mcp_url: format!("http://{}/servers/{name}/mcp", self.addr),
-                sse_url: format!("http://{}/servers/{name}/sse", self.addr),
+                mcp_url: format!("http://{addr}/servers/{name}/mcp"),
+                sse_url: format!("http://{addr}/servers/{name}/sse"),
             })
             .collect()
     }
@@ -425,6 +522,7 @@ impl Hub {
         for task in &self.background {
             task.abort();
         }
+        let _switching = self.switching.lock().await;
         // Children first: that ends every open stream, so the server can drain.
         self.relay.shutdown().await;
         let serving = lock(&self.serving).take();
@@ -437,11 +535,25 @@ impl Hub {
 
 fn serve(listener: TcpListener, relay: &Arc<Relay>, access: &Arc<Access>) -> Serving {
     let (stop, stopped) = oneshot::channel::<()>();
+    let (announce_closed, closed) = oneshot::channel::<()>();
     let router = crate::http::router(relay.clone(), access.clone());
-    let task = tokio::spawn(crate::http::serve(listener, router, async {
+    let shutdown = async {
         let _ = stopped.await;
-    }));
-    Serving { stop, task }
+    };
+    let task = tokio::spawn(crate::http::serve(
+        listener,
+        router,
+        shutdown,
+        announce_closed,
+    ));
+    Serving { stop, task, closed }
+}
+
+/// The one loud line for "no key is checked", whatever the reason.
+fn warn_auth_off(why: &str) {
+    log::warn!(
+        "API KEY CHECKS ARE OFF ({why}): any program on this machine, and any web page that gets past the Host and Origin checks, can use every configured server"
+    );
 }
 
 async fn stop_serving(mut serving: Serving) {

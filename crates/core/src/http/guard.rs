@@ -6,10 +6,13 @@
 //!   cannot drive the proxy from the user's browser (CSRF).
 //! - The key is required everywhere but `OPTIONS` preflights and the minimal `/status`.
 //!   It is accepted as `Authorization: Bearer <key>` or `X-API-Key: <key>` and compared in
-//!   constant time.
+//!   constant time. The user can switch the check off (and on again) while the proxy runs.
+//!
+//! The port and the switch are read on every request, so a change applies to the next one.
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -27,11 +30,13 @@ pub const FORBIDDEN: i32 = -32002;
 /// Who may use the proxy.
 pub struct Access {
     /// The port we listen on; `Host` must carry it.
-    pub port: u16,
+    port: AtomicU16,
     /// Origins allowed besides loopback ones, e.g. `https://app.example.com`.
     pub extra_origins: Vec<String>,
-    /// The key; `None` only when the user turned authentication off explicitly.
-    pub key: Option<Arc<LiveKey>>,
+    /// The key; `None` when the proxy was started without one (`--insecure-no-auth`).
+    key: Option<Arc<LiveKey>>,
+    /// Whether the key is checked. Never true without a key.
+    required: AtomicBool,
 }
 
 /// Marks a request that presented the right key (or came in while auth is off).
@@ -44,7 +49,7 @@ pub async fn guard(
     next: Next,
 ) -> Response {
     let headers = request.headers();
-    if !host_is_ours(headers, access.port) {
+    if !host_is_ours(headers, access.port()) {
         return forbidden(
             "Forbidden: the Host header must name this machine's loopback address and port",
             None,
@@ -63,8 +68,9 @@ pub async fn guard(
         return preflight(origin);
     }
     let authenticated = match &access.key {
-        None => true,
+        _ if !access.key_required() => true,
         Some(key) => presented_key(headers).is_some_and(|k| key.verify(k)),
+        None => false,
     };
     let mut response = if authenticated {
         request.extensions_mut().insert(Authenticated);
@@ -82,6 +88,45 @@ pub async fn guard(
 }
 
 impl Access {
+    /// Checks `key` when `required` (and there is a key); with `key: None` nothing is checked.
+    pub fn new(
+        port: u16,
+        extra_origins: Vec<String>,
+        key: Option<Arc<LiveKey>>,
+        required: bool,
+    ) -> Access {
+        Access {
+            port: AtomicU16::new(port),
+            extra_origins,
+            required: AtomicBool::new(required && key.is_some()),
+            key,
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port.load(Ordering::SeqCst)
+    }
+
+    /// From the next request on, `Host` must carry `port`.
+    pub fn set_port(&self, port: u16) {
+        self.port.store(port, Ordering::SeqCst);
+    }
+
+    /// Whether requests must carry the key.
+    pub fn key_required(&self) -> bool {
+        self.required.load(Ordering::SeqCst)
+    }
+
+    /// Switches the key check from the next request on. Refuses (returns `false`) to require
+    /// a key when there is none.
+    pub fn set_key_required(&self, on: bool) -> bool {
+        if on && self.key.is_none() {
+            return false;
+        }
+        self.required.store(on, Ordering::SeqCst);
+        true
+    }
+
     fn origin_allowed(&self, origin: &str) -> bool {
         let origin = origin.trim_end_matches('/').to_ascii_lowercase();
         if self
@@ -203,11 +248,7 @@ mod tests {
     use super::*;
 
     fn access() -> Access {
-        Access {
-            port: 4000,
-            extra_origins: vec!["https://app.example.com".into()],
-            key: None,
-        }
+        Access::new(4000, vec!["https://app.example.com".into()], None, false)
     }
 
     fn host(value: &str) -> HeaderMap {
@@ -264,6 +305,23 @@ mod tests {
         ] {
             assert!(!a.origin_allowed(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_check_switches_but_never_on_without_a_key() {
+        let keyless = access();
+        assert!(!keyless.key_required());
+        assert!(!keyless.set_key_required(true));
+        assert!(!keyless.key_required());
+        let key = LiveKey::new(&crate::secrets::Sensitive::new("k".repeat(20)));
+        let keyed = Access::new(4000, vec![], Some(key), true);
+        assert!(keyed.key_required());
+        assert!(keyed.set_key_required(false));
+        assert!(!keyed.key_required());
+        assert!(keyed.set_key_required(true));
+        assert!(keyed.key_required());
+        keyed.set_port(4001);
+        assert_eq!(keyed.port(), 4001);
     }
 
     #[test]

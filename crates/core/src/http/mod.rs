@@ -15,6 +15,7 @@ mod status;
 mod streamable;
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,7 +23,8 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 use axum::routing::{get, post};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
 
 use crate::relay::Relay;
 
@@ -69,12 +71,19 @@ pub fn router(relay: Arc<Relay>, access: Arc<Access>) -> Router {
         .with_state(state)
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves.
+/// Serves `router` on `listener` until `shutdown` resolves. `closed` fires when the
+/// listener is closed (new connections are refused), which is as soon as `shutdown` has
+/// resolved, before the connections already open have finished.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
+    closed: oneshot::Sender<()>,
 ) -> std::io::Result<()> {
+    let listener = Announced {
+        inner: listener,
+        _closed: SendOnDrop(Some(closed)),
+    };
     // Nagle plus the client's delayed ACK would hold an SSE event written just after the
     // headers for ~40 ms; a relay must not batch.
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
@@ -83,4 +92,35 @@ pub async fn serve(
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+/// A listener that says when it is closed: axum drops it as soon as it stops accepting.
+/// Fields drop in declaration order, so the socket is closed before the signal goes out.
+struct Announced {
+    inner: TcpListener,
+    /// Kept only for its `Drop`.
+    _closed: SendOnDrop,
+}
+
+struct SendOnDrop(Option<oneshot::Sender<()>>);
+
+impl Drop for SendOnDrop {
+    fn drop(&mut self) {
+        if let Some(closed) = self.0.take() {
+            let _ = closed.send(());
+        }
+    }
+}
+
+impl axum::serve::Listener for Announced {
+    type Io = TcpStream;
+    type Addr = SocketAddr;
+
+    fn accept(&mut self) -> impl Future<Output = (TcpStream, SocketAddr)> + Send {
+        axum::serve::Listener::accept(&mut self.inner)
+    }
+
+    fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.inner.local_addr()
+    }
 }

@@ -28,7 +28,7 @@ pub async fn status(
     State(state): State<AppState>,
     authenticated: Option<Extension<Authenticated>>,
 ) -> Json<Status> {
-    let auth_off = state.access.key.is_none();
+    let auth_off = !state.access.key_required();
     let detailed = authenticated.is_some();
     Json(Status {
         status: "ok",
