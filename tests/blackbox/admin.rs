@@ -56,6 +56,25 @@ fn refuses_connections(port: u16) -> bool {
     std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
 }
 
+/// Whether `port` answers a ping in `client`'s session, over a new connection, with the
+/// `Host` the hub now expects (so its Host check cannot be what refuses). Another test may
+/// bind a port the moment it is freed, so "refuses connections" would be the wrong
+/// question; only this hub knows the session.
+async fn serves_session_at(port: u16, hub_port: u16, client: &Client) -> bool {
+    let elsewhere = Client::with_session(
+        format!("http://127.0.0.1:{port}/servers/fx/mcp"),
+        client.session.clone(),
+    );
+    let ping = json!({"jsonrpc":"2.0","id":777,"method":"ping"}).to_string();
+    let request = elsewhere
+        .post(ping)
+        .header("host", format!("127.0.0.1:{hub_port}"));
+    match request.send().await {
+        Ok(response) => response.status() == 200,
+        Err(_) => false,
+    }
+}
+
 /// `GET /status` with the key, sent to `port` with this exact `Host` header.
 async fn status_with_host(port: u16, host: &str) -> u16 {
     let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
@@ -286,8 +305,8 @@ async fn set_port_moves_the_endpoint_and_saves_the_port() {
         format!("http://127.0.0.1:{new}/servers/fx/mcp")
     );
     assert!(
-        refuses_connections(old),
-        "the old port {old} still accepts connections (moved to {new})"
+        !serves_session_at(old, new, &client).await,
+        "the old port {old} still serves this hub (moved to {new})"
     );
     let mut fresh = Client::connect(format!("http://127.0.0.1:{new}/servers/fx/mcp")).await;
     assert_eq!(
