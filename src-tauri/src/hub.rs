@@ -4,9 +4,13 @@ use std::sync::Mutex;
 
 use std::sync::Arc;
 
+use std::time::Duration;
 use switchboard_core::config::{Config, DEFAULT_PORT};
 use switchboard_core::relay::RelayOptions;
-use switchboard_core::secrets::{KEYCHAIN_SERVICE, KeychainStore, MemoryStore, SecretStore};
+
+use switchboard_core::secrets::{
+    KEYCHAIN_SERVICE, KeychainStore, MemoryStore, SecretError, SecretStore,
+};
 use switchboard_core::{Auth, Endpoint, Hub, HubOptions};
 
 use crate::launch::{Launch, SecretsIn};
@@ -102,6 +106,9 @@ impl HubSlot {
     }
 }
 
+/// How long the keychain may take to open (it may show an unlock prompt first).
+const KEYCHAIN_TIMEOUT: Duration = Duration::from_secs(120);
+
 async fn open(launch: &Launch) -> Result<Hub, String> {
     let (config, created) =
         Config::load_or_create(&launch.config_path, || Config::first_run(&launch.program))
@@ -119,10 +126,21 @@ async fn open(launch: &Launch) -> Result<Hub, String> {
     // proxy does not start (unless a key was given explicitly): no plaintext fallback.
     let keychain = match launch.secrets {
         SecretsIn::Keychain => {
-            tauri::async_runtime::spawn_blocking(|| KeychainStore::open(KEYCHAIN_SERVICE))
-                .await
-                .map_err(|e| e.to_string())?
-                .map(|store| Arc::new(store) as Arc<dyn SecretStore>)
+            let opening =
+                tauri::async_runtime::spawn_blocking(|| KeychainStore::open(KEYCHAIN_SERVICE));
+            // A Secret Service that never answers (a stuck unlock prompt, a wedged daemon)
+            // would otherwise leave the app without a proxy and without a word why.
+            match tokio::time::timeout(KEYCHAIN_TIMEOUT, opening).await {
+                Ok(opened) => opened
+                    .map_err(|e| e.to_string())?
+                    .map(|store| Arc::new(store) as Arc<dyn SecretStore>),
+                Err(_) => Err(SecretError::Unavailable {
+                    cause: format!("no answer within {} s", KEYCHAIN_TIMEOUT.as_secs()),
+                    fix: "Unlock it (on Linux: the Secret Service, e.g. gnome-keyring or \
+                          KWallet) and start Switchboard again."
+                        .to_owned(),
+                }),
+            }
         }
         SecretsIn::Memory => Ok(Arc::new(MemoryStore::default()) as Arc<dyn SecretStore>),
     };
