@@ -2,7 +2,7 @@
 # The full test suite, as CI runs it: lints, Rust unit and black-box tests, the benchmark
 # in smoke mode, the desktop app under Xvfb (tray over D-Bus, window over WebDriver), and
 # the external MCP clients (Python SDK, Inspector, conformance suite, server-everything)
-# through the proxy.
+# through the proxy, and the .deb (built, installed, launched, purged; needs root or sudo).
 # Needs the system packages of scripts/install-system-deps.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,3 +33,6 @@ E2E_SHOTS=target/screenshots bash scripts/e2e.sh
 
 step "external MCP clients through the proxy"
 bash scripts/test-clients.sh
+
+step "the .deb: release build with the Tauri CLI, install, launch, purge"
+bash scripts/test-deb.sh
