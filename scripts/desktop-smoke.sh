@@ -90,7 +90,7 @@ status_or_dead() { status_answers || ! app_alive; }
 own_demo_servers() {
     local pid
     for pid in $(pgrep -f -- 'demo-server' || true); do
-        if tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qxF "HOME=$HOME"; then
+        if { tr '\0' '\n' <"/proc/$pid/environ"; } 2>/dev/null | grep -qxF "HOME=$HOME"; then
             echo "$pid"
         fi
     done
@@ -380,7 +380,7 @@ SMOKE_SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/desktop-smoke.XXXXXX")
 cleanup() {
     local pid
     for pid in $(pgrep -f -- 'switchboard-desktop' || true); do
-        if tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qxF "HOME=$SMOKE_SCRATCH/home"; then
+        if { tr '\0' '\n' <"/proc/$pid/environ"; } 2>/dev/null | grep -qxF "HOME=$SMOKE_SCRATCH/home"; then
             kill -KILL "$pid" 2>/dev/null || true
         fi
     done

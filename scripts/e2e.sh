@@ -47,7 +47,8 @@ SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/switchboard-e2e.XXXXXX")
 cleanup() {
     local pid
     for pid in $(pgrep -f -- 'switchboard-desktop|WebKitWebDriver|fixture-server' || true); do
-        if tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qxF "HOME=$SCRATCH/home"; then
+        # (A process may be gone by now: the redirection's error is silenced too.)
+        if { tr '\0' '\n' <"/proc/$pid/environ"; } 2>/dev/null | grep -qxF "HOME=$SCRATCH/home"; then
             kill -KILL "$pid" 2>/dev/null || true
         fi
     done

@@ -55,7 +55,7 @@ own_processes() {
         /usr/bin/switchboard | /usr/bin/switchboard-desktop | */webkit2gtk-4.1/*) ;;
         *) continue ;;
         esac
-        if tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qxF "HOME=$TEST_DEB_SCRATCH/home"; then
+        if { tr '\0' '\n' <"/proc/$pid/environ"; } 2>/dev/null | grep -qxF "HOME=$TEST_DEB_SCRATCH/home"; then
             echo "$pid"
         fi
     done
