@@ -16,6 +16,8 @@
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=lib/testing.sh
+source "$REPO/scripts/lib/testing.sh"
 START_TIMEOUT=60 # seconds until /status answers (first start of WebKit can be slow)
 EXIT_TIMEOUT=20  # seconds from Quit/SIGTERM to the process being gone
 
@@ -25,29 +27,6 @@ CONVERT=/usr/bin/convert
 
 log() { printf '[desktop-smoke] %s\n' "$*" >&2; }
 
-# Polls `cmd…` every 0.25 s for up to $1 seconds.
-wait_for() {
-    local deadline=$((SECONDS + $1))
-    shift
-    until "$@"; do
-        [ "$SECONDS" -lt "$deadline" ] || return 1
-        sleep 0.25
-    done
-}
-
-port_is_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-free_port() {
-    local port
-    for _ in $(seq 200); do
-        port=$((20000 + RANDOM % 40000))
-        if port_is_free "$port"; then
-            echo "$port"
-            return
-        fi
-    done
-    return 1
-}
 
 # ===================================================================== inside Xvfb + D-Bus ===
 
@@ -87,14 +66,7 @@ status_or_dead() { status_answers || ! app_alive; }
 
 # Demo servers started by *this* run: their HOME is our temporary one (the supervisor passes
 # HOME through to children), so a concurrent run or a real Switchboard is never counted.
-own_demo_servers() {
-    local pid
-    for pid in $(pgrep -f -- 'demo-server' || true); do
-        if { tr '\0' '\n' <"/proc/$pid/environ"; } 2>/dev/null | grep -qxF "HOME=$HOME"; then
-            echo "$pid"
-        fi
-    done
-}
+own_demo_servers() { pids_with_home "$HOME" 'demo-server'; }
 
 no_own_demo_servers() { [ -z "$(own_demo_servers)" ]; }
 
@@ -378,12 +350,7 @@ SMOKE_BIN="$(cd "$TARGET_DIR" && pwd)/debug/switchboard-desktop"
 SMOKE_SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/desktop-smoke.XXXXXX")
 # Backstop for an aborted run: our processes are the ones with our temporary HOME.
 cleanup() {
-    local pid
-    for pid in $(pgrep -f -- 'switchboard-desktop' || true); do
-        if { tr '\0' '\n' <"/proc/$pid/environ"; } 2>/dev/null | grep -qxF "HOME=$SMOKE_SCRATCH/home"; then
-            kill -KILL "$pid" 2>/dev/null || true
-        fi
-    done
+    kill_with_home "$SMOKE_SCRATCH/home" 'switchboard-desktop'
     rm -rf "$SMOKE_SCRATCH"
 }
 trap cleanup EXIT

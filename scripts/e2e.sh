@@ -10,6 +10,8 @@
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=lib/testing.sh
+source "$REPO/scripts/lib/testing.sh"
 cd "$REPO"
 
 log() { printf '[e2e] %s\n' "$*" >&2; }
@@ -45,13 +47,7 @@ TARGET_DIR=$(cd "$TARGET_DIR" && pwd)
 SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/switchboard-e2e.XXXXXX")
 # Backstop for an aborted run: our processes are the ones with our temporary HOME.
 cleanup() {
-    local pid
-    for pid in $(pgrep -f -- 'switchboard-desktop|WebKitWebDriver|fixture-server' || true); do
-        # (A process may be gone by now: the redirection's error is silenced too.)
-        if { tr '\0' '\n' <"/proc/$pid/environ"; } 2>/dev/null | grep -qxF "HOME=$SCRATCH/home"; then
-            kill -KILL "$pid" 2>/dev/null || true
-        fi
-    done
+    kill_with_home "$SCRATCH/home" 'switchboard-desktop|WebKitWebDriver|fixture-server'
     [ -n "${E2E_KEEP_SCRATCH:-}" ] || rm -rf "$SCRATCH"
 }
 trap cleanup EXIT

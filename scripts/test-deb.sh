@@ -15,6 +15,8 @@
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=lib/testing.sh
+source "$REPO/scripts/lib/testing.sh"
 PKG=switchboard       # the Debian package name (kebab-case of productName)
 START_TIMEOUT=60      # seconds until /status answers (the first WebKit start can be slow)
 EXIT_TIMEOUT=20       # seconds from SIGTERM to the process being gone
@@ -22,15 +24,6 @@ APT_TIMEOUT=600       # seconds for apt-get install / purge
 
 log() { printf '[test-deb] %s\n' "$*" >&2; }
 
-# Polls `cmd…` every 0.25 s for up to $1 seconds.
-wait_for() {
-    local deadline=$((SECONDS + $1))
-    shift
-    until "$@"; do
-        [ "$SECONDS" -lt "$deadline" ] || return 1
-        sleep 0.25
-    done
-}
 
 # Records one check: check NAME CMD… (the check passes when CMD succeeds).
 check() {
@@ -49,15 +42,11 @@ check() {
 # packaged CLI (demo server, connect) and WebKit's helpers.
 own_processes() {
     local pid exe
-    for pid in $(pgrep -f -- 'switchboard|WebKit' || true); do
+    for pid in $(pids_with_home "$TEST_DEB_SCRATCH/home" 'switchboard|WebKit'); do
         exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || continue
         case "$exe" in
-        /usr/bin/switchboard | /usr/bin/switchboard-desktop | */webkit2gtk-4.1/*) ;;
-        *) continue ;;
+        /usr/bin/switchboard | /usr/bin/switchboard-desktop | */webkit2gtk-4.1/*) echo "$pid" ;;
         esac
-        if { tr '\0' '\n' <"/proc/$pid/environ"; } 2>/dev/null | grep -qxF "HOME=$TEST_DEB_SCRATCH/home"; then
-            echo "$pid"
-        fi
     done
 }
 
@@ -310,19 +299,7 @@ check "all shared libraries of the installed binaries resolve" \
         ! ldd /usr/bin/switchboard-desktop /usr/bin/switchboard | grep -q "not found"'
 
 # ----------------------------------------------------------------------------- launch ---
-port_is_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-# Below the ephemeral range, so no outgoing connection can take the port before the app binds it.
-ephemeral_low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
-[ "$ephemeral_low" -gt 21000 ] 2>/dev/null || ephemeral_low=32768
-port=""
-for _ in $(seq 200); do
-    candidate=$((20000 + RANDOM % (ephemeral_low - 20000)))
-    if port_is_free "$candidate"; then
-        port=$candidate
-        break
-    fi
-done
-[ -n "$port" ] || abort "no free port found"
+port=$(free_port) || abort "no free port found"
 
 mkdir -p "$TEST_DEB_SCRATCH"/{home,config/switchboard,data,cache,run}
 chmod 700 "$TEST_DEB_SCRATCH/run"
