@@ -36,6 +36,10 @@ pub const ENABLE_TOGGLE_LABEL: &str = "allow query-parameter auth (insecure)";
 /// Containment, not equality: `x_api_key`, `client_secret` and `X-Amz-Signature` must match.
 /// A false positive (`author`, `design`) costs the user one extra step; a false negative
 /// would leave a key in the config in plain text.
+///
+/// The redactor's [`crate::redact::SENSITIVE_PARAM_PARTS`] is this list plus `code` and
+/// `cookie`: hiding a harmless `?country_code=` in a log line costs nothing, but refusing
+/// it here would push the user towards query-parameter auth (insecure) for no reason.
 pub const SECRET_NAME_PARTS: &[&str] = &[
     "key",
     "token",
@@ -51,9 +55,6 @@ pub const SECRET_NAME_PARTS: &[&str] = &[
     "jwt",
     "access",
     "private",
-    "apikey",
-    "api_key",
-    "api-key",
 ];
 
 const MAX_PARAM_NAME_LEN: usize = 128;
@@ -1424,6 +1425,16 @@ mod tests {
     }
 
     // --- secrets typed into a URL ---
+
+    #[test]
+    fn whatever_looks_secret_here_is_also_redacted_in_logs() {
+        for part in SECRET_NAME_PARTS {
+            assert!(
+                crate::redact::SENSITIVE_PARAM_PARTS.contains(part),
+                "{part} is refused in a URL but would not be redacted in a log line"
+            );
+        }
+    }
 
     #[test]
     fn inline_secret_is_detected_for_each_name_part() {
