@@ -69,7 +69,8 @@ export HOME=$SCRATCH/home XDG_CONFIG_HOME=$SCRATCH/config XDG_DATA_HOME=$SCRATCH
 # The app's key is given explicitly, so the tests can call the endpoints with it.
 SWITCHBOARD_API_KEY="sbk_e2e-$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')"
 export SWITCHBOARD_API_KEY
-export NO_AT_BRIDGE=1 RUST_LOG=${RUST_LOG:-warn}
+# Child stderr at info: the secrets case checks that what a child prints is redacted.
+export NO_AT_BRIDGE=1 RUST_LOG=${RUST_LOG:-warn,switchboard::child::stderr=info}
 
 log "running under xvfb-run + dbus-run-session (scratch $SCRATCH)"
 set +e

@@ -371,8 +371,21 @@ fn initialize() -> Value {
         "clientInfo":{"name":"switchboard-e2e","version":"1"}}})
 }
 
-/// initialize, notifications/initialized, tools/call echo; returns the echoed text.
+/// initialize, notifications/initialized, tools/call echo; checks the echoed text.
 async fn call_echo(port: u16, server: &str, message: &str) -> R<()> {
+    let call = call_tool(port, server, "echo", json!({ "message": message })).await?;
+    if !call.body.contains(message) {
+        return Err(format!(
+            "tools/call echo: status {}, body {:.300}",
+            call.status, call.body
+        ));
+    }
+    log(&format!("echo through /servers/{server}/mcp: ok"));
+    Ok(())
+}
+
+/// initialize, notifications/initialized, tools/call `tool`; returns the call's reply.
+async fn call_tool(port: u16, server: &str, tool: &str, arguments: Value) -> R<Reply> {
     let init = mcp_post(port, server, None, initialize()).await?;
     let server_info = init
         .message
@@ -393,21 +406,13 @@ async fn call_echo(port: u16, server: &str, message: &str) -> R<()> {
         json!({"jsonrpc":"2.0","method":"notifications/initialized"}),
     )
     .await?;
-    let call = mcp_post(
+    mcp_post(
         port,
         server,
         Some(&session),
-        json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":message}}}),
+        json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":tool,"arguments":arguments}}),
     )
-    .await?;
-    if !call.body.contains(message) {
-        return Err(format!(
-            "tools/call echo: status {}, body {:.300}",
-            call.status, call.body
-        ));
-    }
-    log(&format!("echo through /servers/{server}/mcp: ok"));
-    Ok(())
+    .await
 }
 
 // ================================================================================ cases ===
@@ -702,8 +707,38 @@ async fn secrets_body(app: &App) -> R<()> {
         ));
     }
 
-    // Edit: the row shows "set", and no value.
+    // The child has the secret in its env and prints it to stderr, which the app logs and
+    // the window's log view shows: both carry it redacted.
     let card = app.card("withsecret");
+    let printed = call_tool(
+        app.port,
+        "withsecret",
+        "stderr",
+        json!({"lines": 0, "env": "API_TOKEN"}),
+    )
+    .await?;
+    if printed.status != 200 {
+        return Err(format!("tools/call stderr: status {}", printed.status));
+    }
+    app.click(&format!("{card} .show-logs")).await?;
+    app.wait_js(
+        "return document.getElementById('logs').textContent.includes('API_TOKEN=');",
+        10,
+    )
+    .await
+    .map_err(|e| format!("the child's stderr line never reached the log view: {e}"))?;
+    app.assert_not_in_dom(&all, "log view").await?;
+    app.click("#logs-close").await?;
+    let app_log = std::fs::read_to_string(app.dir.join("driver.log")).ctx("read the app's log")?;
+    if !app_log.contains("API_TOKEN=") {
+        return Err("the child's stderr line never reached the app's log".into());
+    }
+    if all.iter().any(|s| app_log.contains(s)) {
+        return Err("a secret value reached the app's log (stderr)".into());
+    }
+    log("a secret printed by the child is redacted in the app's log and the log view");
+
+    // Edit: the row shows "set", and no value.
     app.click(&format!("{card} .edit")).await?;
     app.wait_text(&format!("{row} .secret-status"), "set", 5)
         .await?;

@@ -97,9 +97,23 @@ pub trait ShellExt<R: Runtime>: Manager<R> {
 
 impl<R: Runtime, T: Manager<R>> ShellExt<R> for T {}
 
+/// Logs to stderr at `RUST_LOG` (default info), every line from every crate through the
+/// core's redactor first, exactly as the CLI does: child stderr and HTTP client traces can
+/// carry secrets.
+fn init_logging() {
+    let logger =
+        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+            .target(env_logger::Target::Stderr)
+            .build();
+    let max_level = logger.filter();
+    if let Err(e) = switchboard_core::redact::install(Box::new(logger), max_level) {
+        eprintln!("switchboard-desktop: cannot install the logger: {e}");
+    }
+}
+
 /// The desktop app's entry point, given its arguments without the program name.
 pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    init_logging();
     let launch = match Launch::from_env(args) {
         Ok(launch) => launch,
         Err(e) => {

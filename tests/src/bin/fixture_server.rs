@@ -176,6 +176,10 @@ fn tool(
             for i in 0..number("lines", 10) {
                 eprintln!("stderr line {i}");
             }
+            // A server that prints its own token, as careless ones do.
+            if let Some(name) = args["env"].as_str() {
+                eprintln!("{name}={}", std::env::var(name).unwrap_or_default());
+            }
             Ok(text_result("wrote stderr"))
         }
         "grandchild" => {
