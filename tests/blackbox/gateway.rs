@@ -622,6 +622,45 @@ async fn a_cancellation_reaches_the_remote_server_for_the_right_request() {
     hub.shutdown().await;
 }
 
+#[tokio::test]
+async fn a_cancellation_is_not_held_up_by_the_call_it_cancels() {
+    let upstream = Upstream::start(Require::Nothing).await;
+    let hub = hub_for(
+        remote(
+            upstream.url("/mcp"),
+            RemoteTransport::StreamableHttp,
+            UpstreamAuth::None,
+        ),
+        |_| {},
+    )
+    .await;
+    let client = ide_client(&hub).await;
+    let mut caller = client.fork(100);
+    let call = tokio::spawn(async move { caller.call("wait_for_cancel", json!({})).await });
+    bounded("the call upstream", async {
+        while !upstream
+            .messages()
+            .iter()
+            .any(|m| m["params"]["name"] == "wait_for_cancel")
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    let call_id = 101; // the forked client's first id
+    let status = client
+        .notify("notifications/cancelled", json!({"requestId": call_id}))
+        .await;
+    assert_eq!(status, 202);
+    let answer = bounded("the cancelled call", call).await.unwrap();
+    assert_eq!(
+        text(&answer),
+        "cancelled",
+        "the cancellation reached the upstream only after the call ended: {answer}"
+    );
+    hub.shutdown().await;
+}
+
 // === secret references for stdio servers ===
 
 #[tokio::test]

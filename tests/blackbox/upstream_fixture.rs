@@ -4,7 +4,8 @@
 //! cross-origin redirect. It records every request it receives, headers and query included,
 //! and every JSON-RPC message posted to it, and can demand a credential. The tool `ask`
 //! sends the client a `sampling/createMessage` request mid-call and answers with what the
-//! client replied, on both transports.
+//! client replied, on both transports; `wait_for_cancel` answers (as JSON) only once its
+//! `notifications/cancelled` arrives, or says that none came within ten seconds.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -257,6 +258,30 @@ async fn streamable_post(
     if is_reply(&message) {
         take_reply(&shared, &message);
         return StatusCode::ACCEPTED.into_response();
+    }
+    if message["method"] == "notifications/cancelled" {
+        let call = message["params"]["requestId"].to_string();
+        if let Some(waiter) = shared.awaiting_reply.lock().unwrap().remove(&call) {
+            let _ = waiter.send(message.clone());
+        }
+        return StatusCode::ACCEPTED.into_response();
+    }
+    if message["params"]["name"] == "wait_for_cancel" {
+        // Answered as plain JSON, so the response headers wait for the end of the call:
+        // its cancellation has to reach us while this POST is still open.
+        let (tx, rx) = oneshot::channel();
+        shared
+            .awaiting_reply
+            .lock()
+            .unwrap()
+            .insert(message["id"].to_string(), tx);
+        let text = match tokio::time::timeout(std::time::Duration::from_secs(10), rx).await {
+            Ok(Ok(_)) => "cancelled",
+            _ => "not cancelled",
+        };
+        return axum::Json(json!({"jsonrpc":"2.0","id":message["id"],
+            "result":{"content":[{"type":"text","text":text}]}}))
+        .into_response();
     }
     if message["params"]["name"] == "ask" {
         let (question, answered) = ask(&shared, &message);

@@ -261,13 +261,15 @@ impl RemoteLink {
         if matches!(*mode, Mode::Undecided) && self.server.transport == RemoteTransport::Sse {
             *mode = self.connect_sse().await?;
         }
-        match mode.clone() {
-            Mode::Sse { post_url } => {
-                drop(mode);
-                self.post_sse(&post_url, frame).await
-            }
-            current => {
-                let may_fall_back = matches!(current, Mode::Undecided)
+        let current = mode.clone();
+        // The lock serialises only the choice of transport (the first initialize and its
+        // fallback). Once it is made, messages go out concurrently: a slow call answered as
+        // JSON must not hold up its own cancellation or the reply to the server's request.
+        let mut deciding = matches!(current, Mode::Undecided).then_some(mode);
+        match current {
+            Mode::Sse { post_url } => self.post_sse(&post_url, frame).await,
+            _ => {
+                let may_fall_back = deciding.is_some()
                     && is_initialize
                     && self.server.transport == RemoteTransport::Auto;
                 match self
@@ -284,15 +286,19 @@ impl RemoteLink {
                             unreachable!("connect_sse returns Sse")
                         };
                         let post_url = post_url.clone();
-                        *mode = sse;
-                        drop(mode);
+                        if let Some(mode) = deciding.as_mut() {
+                            **mode = sse;
+                        }
+                        drop(deciding);
                         self.post_sse(&post_url, frame).await
                     }
                     Ok(result) => {
-                        if matches!(*mode, Mode::Undecided) && result.is_ok() {
-                            *mode = Mode::StreamableHttp;
+                        if let Some(mode) = deciding.as_mut()
+                            && result.is_ok()
+                        {
+                            **mode = Mode::StreamableHttp;
                         }
-                        drop(mode);
+                        drop(deciding);
                         if result.is_ok()
                             && envelope.method.as_deref() == Some("notifications/initialized")
                         {
