@@ -455,3 +455,38 @@ async fn a_hub_started_without_a_key_cannot_require_one() {
     assert_eq!(keyless_initialize(&hub).await, 200);
     hub.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_changes_are_all_saved() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, _) = hub_with_file(&dir).await;
+    let hub = Arc::new(hub);
+    let names: Vec<String> = (0..16).map(|i| format!("s{i}")).collect();
+    let mut changes = Vec::new();
+    for name in &names {
+        let (hub, name) = (hub.clone(), name.clone());
+        changes.push(tokio::spawn(async move {
+            hub.save_server(&name, fixture(&[], Sharing::PerSession))
+                .await
+        }));
+    }
+    // And a toggle of the existing server among them.
+    let toggler = hub.clone();
+    changes.push(tokio::spawn(async move {
+        toggler.set_server_enabled("fx", false).await
+    }));
+    for change in changes {
+        bounded("a change", change).await.unwrap().unwrap();
+    }
+
+    let saved = saved(&dir);
+    for name in &names {
+        assert!(saved.servers.contains_key(name), "{name} was lost from the file");
+        assert!(hub.config().servers.contains_key(name), "{name} was lost in memory");
+    }
+    assert!(!saved.servers["fx"].enabled, "the toggle was lost");
+    let status = status_of(&hub).await;
+    let served = status["servers"].as_array().unwrap().len();
+    assert_eq!(served, names.len() + 1, "{status}");
+    hub.shutdown().await;
+}

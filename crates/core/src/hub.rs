@@ -95,6 +95,10 @@ pub struct Hub {
     /// Held while the port is bound, moved or released, so those happen one at a time.
     switching: tokio::sync::Mutex<()>,
     config: std::sync::Mutex<Config>,
+    /// Serialises server changes from start to end (config saved, then the relay updated),
+    /// so two at once (a tray toggle during a save in the window) cannot leave the relay
+    /// running one version and the file holding the other.
+    server_changes: tokio::sync::Mutex<()>,
     /// Where changes made through the Hub are saved; `None` keeps them in memory (tests).
     config_path: Option<std::path::PathBuf>,
     background: Vec<JoinHandle<()>>,
@@ -168,6 +172,7 @@ impl Hub {
             serving: std::sync::Mutex::new(Some(serving)),
             switching: tokio::sync::Mutex::new(()),
             config: std::sync::Mutex::new(config.clone()),
+            server_changes: tokio::sync::Mutex::new(()),
             config_path: options.config_path,
             background,
         })
@@ -241,7 +246,10 @@ impl Hub {
         } else {
             None
         };
-        self.update_config(|config| config.proxy.port = Some(port))?;
+        self.update_config(|config| {
+            config.proxy.port = Some(port);
+            Ok(())
+        })?;
         self.access.set_port(port);
         if let Some(listener) = listener {
             let new = serve(listener, &self.relay, &self.access);
@@ -274,7 +282,10 @@ impl Hub {
         if on && self.key.is_none() {
             return Err(Error::NoApiKey);
         }
-        self.update_config(|config| config.proxy.require_api_key = on)?;
+        self.update_config(|config| {
+            config.proxy.require_api_key = on;
+            Ok(())
+        })?;
         self.access.set_key_required(on);
         if on {
             log::info!("API key checks are on: every request must carry the key");
@@ -303,19 +314,21 @@ impl Hub {
     /// Adds or replaces a server, saves the config, and applies it at once: the old
     /// definition's sessions end and their clients initialize again against the new one.
     pub async fn save_server(&self, name: &str, server: ServerConfig) -> Result<()> {
+        let _serialised = self.server_changes.lock().await;
         self.update_config(|config| {
             config.servers.insert(name.to_owned(), server.clone());
+            Ok(())
         })?;
         self.relay.put_server(name, &server).await;
         Ok(())
     }
 
     pub async fn remove_server(&self, name: &str) -> Result<()> {
-        let mut found = false;
-        self.update_config(|config| found = config.servers.shift_remove(name).is_some())?;
-        if !found {
-            return Err(Error::UnknownServer(name.to_owned()));
-        }
+        let _serialised = self.server_changes.lock().await;
+        self.update_config(|config| match config.servers.shift_remove(name) {
+            Some(_) => Ok(()),
+            None => Err(Error::UnknownServer(name.to_owned())),
+        })?;
         self.relay.remove_server(name).await;
         Ok(())
     }
@@ -323,20 +336,26 @@ impl Hub {
     /// Turning a server off ends its sessions and stops its children; its endpoint answers
     /// 404 until it is turned on again.
     pub async fn set_server_enabled(&self, name: &str, enabled: bool) -> Result<()> {
-        let mut server = lock(&self.config)
-            .servers
-            .get(name)
-            .cloned()
-            .ok_or_else(|| Error::UnknownServer(name.to_owned()))?;
-        server.enabled = enabled;
-        self.save_server(name, server).await
+        let _serialised = self.server_changes.lock().await;
+        let server = self.update_config(|config| {
+            let server = config
+                .servers
+                .get_mut(name)
+                .ok_or_else(|| Error::UnknownServer(name.to_owned()))?;
+            server.enabled = enabled;
+            Ok(server.clone())
+        })?;
+        self.relay.put_server(name, &server).await;
+        Ok(())
     }
 
     /// Applies `change` to a copy of the config, validates it and saves it; only then does
-    /// the running config change.
-    fn update_config(&self, change: impl FnOnce(&mut Config)) -> Result<()> {
-        let mut config = self.config();
-        change(&mut config);
+    /// the running config change. The config stays locked throughout, so concurrent changes
+    /// each start from the other's result instead of overwriting it.
+    fn update_config<T>(&self, change: impl FnOnce(&mut Config) -> Result<T>) -> Result<T> {
+        let mut current = lock(&self.config);
+        let mut config = current.clone();
+        let changed = change(&mut config)?;
         let path = self
             .config_path
             .clone()
@@ -345,8 +364,8 @@ impl Hub {
         if let Some(path) = &self.config_path {
             config.save(path)?;
         }
-        *lock(&self.config) = config;
-        Ok(())
+        *current = config;
+        Ok(changed)
     }
 
     /// Saves "allow query-parameter auth (insecure)" and its origins, and applies them to
@@ -360,6 +379,7 @@ impl Hub {
         self.update_config(|config| {
             config.proxy.allow_query_param_auth = enabled;
             config.proxy.query_param_auth_origins = origins;
+            Ok(())
         })
     }
 
