@@ -188,12 +188,19 @@ async fn idle_sessions_expire_and_their_child_stops() {
     let hub = start_with(&[("fx", fixture(&[], Sharing::PerSession))], options).await;
     let mut client = Client::connect(url(&hub, "/servers/fx/mcp")).await;
     let pid: u32 = text(&client.call("pid", json!({})).await).parse().unwrap();
+    let mut changes = hub.subscribe();
+    changes.borrow_and_update();
     assert!(
         wait_until_gone(pid).await,
         "the idle session's child still runs"
     );
     let ping = json!({"jsonrpc":"2.0","id":99,"method":"ping"}).to_string();
     assert_eq!(client.post(ping).send().await.unwrap().status(), 404);
+    // The window and the tray hear of it (they show sessions and pids).
+    bounded("the expiry announced", changes.changed())
+        .await
+        .unwrap();
+    assert_eq!(status_of(&hub).await["servers"][0]["sessions"], 0);
     hub.shutdown().await;
 }
 

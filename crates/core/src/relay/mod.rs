@@ -400,9 +400,14 @@ impl Relay {
                 .collect();
             ids.iter().filter_map(|id| sessions.remove(id)).collect()
         };
+        if expired.is_empty() {
+            return;
+        }
         for session in expired {
             session.close("idle timeout").await;
         }
+        // The window and the tray show sessions and children: tell them.
+        self.context.changed();
     }
 
     /// Stops everything: every session closes and every child is stopped, in parallel.
