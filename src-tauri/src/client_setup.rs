@@ -18,8 +18,15 @@ pub struct ClientSetup {
 }
 
 /// `key`: `None` when the proxy checks no key (then no header is sent).
-/// `cli`: the `switchboard` program Claude Desktop runs as a stdio bridge.
-pub fn client_setup(name: &str, mcp_url: &str, key: Option<&str>, cli: &str) -> ClientSetup {
+/// `cli`: the `switchboard` program Claude Desktop runs as a stdio bridge, with
+/// `connect_options` (`--port`, `--config`) when it would not find this proxy by itself.
+pub fn client_setup(
+    name: &str,
+    mcp_url: &str,
+    key: Option<&str>,
+    cli: &str,
+    connect_options: &[String],
+) -> ClientSetup {
     let headers = |map: &mut Map<String, Value>| {
         if let Some(key) = key {
             map.insert(
@@ -59,9 +66,16 @@ pub fn client_setup(name: &str, mcp_url: &str, key: Option<&str>, cli: &str) -> 
         vscode: pretty(&json!({ "servers": { name: vscode } })),
         windsurf: pretty(&json!({ "mcpServers": { name: windsurf } })),
         claude_desktop: pretty(&json!({
-            "mcpServers": { name: { "command": cli, "args": ["connect", name] } }
+            "mcpServers": { name: { "command": cli, "args": connect_args(name, connect_options) } }
         })),
     }
+}
+
+fn connect_args(name: &str, options: &[String]) -> Vec<String> {
+    let mut args = vec!["connect".to_owned()];
+    args.extend(options.iter().cloned());
+    args.push(name.to_owned());
+    args
 }
 
 fn pretty(value: &Value) -> String {
@@ -93,7 +107,7 @@ mod tests {
 
     #[test]
     fn every_client_gets_the_url_and_the_key() {
-        let setup = client_setup("demo", URL, Some("sbk_k"), "/opt/sb/switchboard");
+        let setup = client_setup("demo", URL, Some("sbk_k"), "/opt/sb/switchboard", &[]);
         assert_eq!(
             setup.claude_code,
             format!(
@@ -121,12 +135,30 @@ mod tests {
 
     #[test]
     fn no_key_no_header() {
-        let setup = client_setup("demo", URL, None, "switchboard");
+        let setup = client_setup("demo", URL, None, "switchboard", &[]);
         assert_eq!(
             setup.claude_code,
             format!("claude mcp add --transport http demo {URL}")
         );
         assert!(!setup.cursor.contains("headers"), "{}", setup.cursor);
+    }
+
+    #[test]
+    fn claude_desktop_is_told_the_port_and_config_it_would_not_find() {
+        let options = ["--config", "/tmp/my config.json", "--port", "4242"].map(String::from);
+        let setup = client_setup("demo", URL, None, "switchboard", &options);
+        let desktop: Value = serde_json::from_str(&setup.claude_desktop).unwrap();
+        assert_eq!(
+            desktop["mcpServers"]["demo"]["args"],
+            json!([
+                "connect",
+                "--config",
+                "/tmp/my config.json",
+                "--port",
+                "4242",
+                "demo"
+            ])
+        );
     }
 
     #[test]

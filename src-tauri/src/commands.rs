@@ -492,10 +492,19 @@ pub async fn client_setup(
         None if hub.auth_required() => Some(KEY_PLACEHOLDER),
         None => None,
     };
+    // `switchboard connect` reads the default config for the port; tell it what differs.
+    let mut connect_options = Vec::new();
+    if let Some(path) = &shell.config_override {
+        connect_options.extend(["--config".to_owned(), path.to_string_lossy().into_owned()]);
+    }
+    if shell.port_override.is_some() {
+        connect_options.extend(["--port".to_owned(), hub.local_addr().port().to_string()]);
+    }
     Ok(crate::client_setup::client_setup(
         &name,
         &url,
         key,
         &shell.cli.to_string_lossy(),
+        &connect_options,
     ))
 }

@@ -17,6 +17,8 @@ pub const API_KEY_ENV: &str = "SWITCHBOARD_API_KEY";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Launch {
     pub config_path: PathBuf,
+    /// Whether `config_path` is the default one (what `switchboard` finds by itself).
+    pub config_is_default: bool,
     /// `None`: the config's port, else the default.
     pub port: Option<u16>,
     /// Where `port` came from: `--port` or [`PORT_ENV`]. Such a launch uses that port, not
@@ -100,7 +102,10 @@ impl Launch {
                 }
             }
         }
-        let config_path = match config_path.or_else(|| env(CONFIG_ENV).filter(|v| !v.is_empty()).map(PathBuf::from)) {
+        let given =
+            config_path.or_else(|| env(CONFIG_ENV).filter(|v| !v.is_empty()).map(PathBuf::from));
+        let config_is_default = given.is_none();
+        let config_path = match given {
             Some(path) => path,
             None => config_dir
                 .as_ref()
@@ -132,6 +137,7 @@ impl Launch {
         };
         Ok(Launch {
             config_path,
+            config_is_default,
             port,
             port_source,
             program,
@@ -178,12 +184,14 @@ mod tests {
             PathBuf::from("/home/u/.config/switchboard/config.json")
         );
         assert_eq!((launch.port, launch.port_source), (None, None));
+        assert!(launch.config_is_default);
     }
 
     #[test]
     fn arguments_beat_the_environment() {
         let env = [(CONFIG_ENV, "/env/c.json"), (PORT_ENV, "4000")];
         let launch = parse(&[], &env).unwrap();
+        assert!(!launch.config_is_default);
         assert_eq!(
             (launch.config_path, launch.port, launch.port_source),
             (PathBuf::from("/env/c.json"), Some(4000), Some(PORT_ENV))

@@ -50,6 +50,8 @@ pub struct Shell {
     pub cli: PathBuf,
     /// The port given at launch (`--port` or SWITCHBOARD_PORT) and where it came from.
     pub port_override: Option<(u16, &'static str)>,
+    /// The config file when it is not the default one (`--config`, SWITCHBOARD_CONFIG).
+    pub config_override: Option<PathBuf>,
     /// Wakes the task that publishes the state, for changes the Hub does not announce.
     changed: tokio::sync::Notify,
 }
@@ -69,6 +71,7 @@ impl Shell {
                 .filter(|path| path.is_file())
                 .unwrap_or_else(|| PathBuf::from("switchboard")),
             port_override: launch.port.zip(launch.port_source),
+            config_override: (!launch.config_is_default).then(|| launch.config_path.clone()),
             changed: tokio::sync::Notify::new(),
         }
     }

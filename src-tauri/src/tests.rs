@@ -17,6 +17,7 @@ const KEY: &str = "sbk_desktop-test-key-0123456789";
 fn launch(dir: &tempfile::TempDir, port: u16) -> Launch {
     Launch {
         config_path: dir.path().join("switchboard").join("config.json"),
+        config_is_default: true,
         port: Some(port),
         port_source: None,
         program: "/opt/switchboard/switchboard-desktop".into(),
@@ -574,6 +575,42 @@ fn start_at_login_writes_an_autostart_entry() {
     assert_eq!(
         refused(&app, "set_start_at_login", json!({"enabled": true})),
         "unsupported"
+    );
+    stop(&app);
+}
+
+#[test]
+fn claude_desktop_setup_names_the_config_and_port_given_at_launch() {
+    let dir = tempfile::tempdir().unwrap();
+    let launch = Launch {
+        config_is_default: false,
+        port_source: Some("SWITCHBOARD_PORT"),
+        ..launch(&dir, 0)
+    };
+    let app = started_app(&launch);
+    let port = app
+        .state::<HubSlot>()
+        .running()
+        .unwrap()
+        .local_addr()
+        .port();
+    let setup = call(
+        &app,
+        "client_setup",
+        json!({"name": "demo", "reveal": false}),
+    )
+    .unwrap();
+    let desktop: Value = serde_json::from_str(setup["claudeDesktop"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        desktop["mcpServers"]["demo"]["args"],
+        json!([
+            "connect",
+            "--config",
+            launch.config_path.to_string_lossy(),
+            "--port",
+            port.to_string(),
+            "demo"
+        ])
     );
     stop(&app);
 }
