@@ -3,6 +3,7 @@
 //! goes away.
 
 use std::collections::VecDeque;
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -74,7 +75,9 @@ impl StreamState {
         event.put_slice(b"event: message\n");
         if let Some(stream) = self.ids {
             self.next += 1;
-            event.put_slice(format!("id: {stream}-{}\n", self.next).as_bytes());
+            // Straight into the buffer: no String per event. (Writing to a BytesMut
+            // cannot fail; it grows.)
+            let _ = writeln!(event, "id: {stream}-{}", self.next);
         }
         event.put_slice(b"data: ");
         event.put_slice(frame);

@@ -506,10 +506,9 @@ impl ChildSink for Session {
         let envelope = Envelope::parse(&frame).map_err(|e| FrameRejected(e.to_string()))?;
         match envelope.kind {
             Kind::Response => match envelope.id_key() {
-                Some(id) => {
-                    let id: Box<str> = id.into();
-                    self.deliver_response(&id, frame);
-                }
+                // `id` borrows from `frame`: hand over a clone of the `Bytes` (a refcount),
+                // not a copy of the id.
+                Some(id) => self.deliver_response(id, frame.clone()),
                 None => {
                     log::warn!(
                         "server '{}' answered with an error that names no request",
