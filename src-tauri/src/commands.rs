@@ -10,11 +10,11 @@ use std::sync::Arc;
 use serde::Serialize;
 use switchboard_core::config::{ServerConfig, UpstreamAuth};
 use switchboard_core::secrets::{SecretError, Sensitive};
-use switchboard_core::{Error, Hub};
+use switchboard_core::{Endpoint, Error, Hub};
 use tauri::{AppHandle, Runtime, State};
 
 use crate::client_setup::{ClientSetup, KEY_PLACEHOLDER};
-use crate::hub::{HubSlot, Snapshot};
+use crate::hub::{HubSlot, NotRunning};
 use crate::{Shell, ShellExt};
 
 /// The one error shape the UI sees.
@@ -61,17 +61,11 @@ type Result<T, E = CommandError> = std::result::Result<T, E>;
 
 /// The running Hub, or why there is none.
 fn running(slot: &HubSlot) -> Result<Arc<Hub>> {
-    match slot.snapshot() {
-        Snapshot::Running { .. } => slot
-            .running()
-            .ok_or_else(|| CommandError::new("stopping", "Switchboard is shutting down")),
-        Snapshot::Starting => Err(CommandError::new("starting", "the proxy is starting")),
-        Snapshot::Failed(message) => Err(CommandError::new("not_running", message)),
-        Snapshot::Stopping => Err(CommandError::new(
-            "stopping",
-            "Switchboard is shutting down",
-        )),
-    }
+    slot.hub().map_err(|why| match why {
+        NotRunning::Starting => CommandError::new("starting", "the proxy is starting"),
+        NotRunning::Failed(message) => CommandError::new("not_running", message),
+        NotRunning::Stopping => CommandError::new("stopping", "Switchboard is shutting down"),
+    })
 }
 
 // === state ===
@@ -147,6 +141,7 @@ pub fn app_state(hub: &Hub, shell: &Shell) -> AppState {
         .servers
         .iter()
         .map(|(name, server)| {
+            let endpoint = Endpoint::new(addr, name);
             let found = status
                 .iter()
                 .position(|s| &s.name == name)
@@ -177,8 +172,8 @@ pub fn app_state(hub: &Hub, shell: &Shell) -> AppState {
                 starts,
                 unexpected_exits,
                 last_error,
-                mcp_url: format!("http://{addr}/servers/{name}/mcp"),
-                sse_url: format!("http://{addr}/servers/{name}/sse"),
+                mcp_url: endpoint.mcp_url,
+                sse_url: endpoint.sse_url,
                 config: server.clone(),
             }
         })
@@ -212,17 +207,7 @@ pub fn get_state(slot: State<'_, HubSlot>, shell: State<'_, Shell>) -> Result<Ap
 pub struct ProxyInfo {
     /// `http://127.0.0.1:PORT`
     pub listening: String,
-    pub endpoints: Vec<EndpointInfo>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct EndpointInfo {
-    pub server: String,
-    /// Streamable HTTP.
-    pub mcp_url: String,
-    /// Legacy HTTP+SSE.
-    pub sse_url: String,
+    pub endpoints: Vec<Endpoint>,
 }
 
 #[tauri::command]
@@ -230,15 +215,7 @@ pub fn proxy_info(slot: State<'_, HubSlot>) -> Result<ProxyInfo> {
     let hub = running(&slot)?;
     Ok(ProxyInfo {
         listening: format!("http://{}", hub.local_addr()),
-        endpoints: hub
-            .endpoints()
-            .into_iter()
-            .map(|e| EndpointInfo {
-                server: e.server,
-                mcp_url: e.mcp_url,
-                sse_url: e.sse_url,
-            })
-            .collect(),
+        endpoints: hub.endpoints(),
     })
 }
 
@@ -481,7 +458,7 @@ pub async fn client_setup(
             format!("no server named '{name}'"),
         ));
     }
-    let url = format!("http://{}/servers/{name}/mcp", hub.local_addr());
+    let url = hub.endpoint(&name).mcp_url;
     let revealed = if reveal && hub.auth_required() {
         hub.api_key().await?
     } else {

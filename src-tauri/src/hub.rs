@@ -11,7 +11,7 @@ use switchboard_core::relay::RelayOptions;
 use switchboard_core::secrets::{
     KEYCHAIN_SERVICE, KeychainStore, MemoryStore, SecretError, SecretStore,
 };
-use switchboard_core::{Auth, Endpoint, Hub, HubOptions};
+use switchboard_core::{Auth, Hub, HubOptions};
 
 use crate::launch::{Launch, SecretsIn};
 
@@ -23,13 +23,9 @@ enum Phase {
     Stopping,
 }
 
-/// A snapshot for the UI.
-pub enum Snapshot {
+/// Why there is no Hub to use.
+pub enum NotRunning {
     Starting,
-    Running {
-        listening: String,
-        endpoints: Vec<Endpoint>,
-    },
     Failed(String),
     Stopping,
 }
@@ -86,15 +82,13 @@ impl HubSlot {
         }
     }
 
-    pub fn snapshot(&self) -> Snapshot {
+    /// The Hub while it runs, else why not (one look at the phase).
+    pub fn hub(&self) -> Result<Arc<Hub>, NotRunning> {
         match &*self.lock() {
-            Phase::Starting => Snapshot::Starting,
-            Phase::Running(hub) => Snapshot::Running {
-                listening: format!("http://{}", hub.local_addr()),
-                endpoints: hub.endpoints(),
-            },
-            Phase::Failed(message) => Snapshot::Failed(message.clone()),
-            Phase::Stopping => Snapshot::Stopping,
+            Phase::Running(hub) => Ok(hub.clone()),
+            Phase::Starting => Err(NotRunning::Starting),
+            Phase::Failed(message) => Err(NotRunning::Failed(message.clone())),
+            Phase::Stopping => Err(NotRunning::Stopping),
         }
     }
 

@@ -302,7 +302,7 @@ fn toggle_server<R: Runtime>(app: &AppHandle<R>, name: String) {
 
 fn copy_endpoint<R: Runtime>(app: &AppHandle<R>, name: &str) {
     let Some(hub) = app.hub() else { return };
-    let url = format!("http://{}/servers/{name}/mcp", hub.local_addr());
+    let url = hub.endpoint(name).mcp_url;
     let Some(clipboard) = app.try_state::<tauri_plugin_clipboard_manager::Clipboard<R>>() else {
         log::warn!("no clipboard: cannot copy {url}");
         return;

@@ -71,13 +71,26 @@ pub struct HubOptions {
 const KEY_REFRESH: Duration = Duration::from_secs(2);
 
 /// Where a server can be reached.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Endpoint {
     pub server: String,
     /// Streamable HTTP.
     pub mcp_url: String,
     /// Legacy HTTP+SSE.
     pub sse_url: String,
+}
+
+impl Endpoint {
+    /// The URLs of server `name` behind a proxy listening on `addr`: the one place they
+    /// are spelled out.
+    pub fn new(addr: SocketAddr, name: &str) -> Endpoint {
+        Endpoint {
+            server: name.to_owned(),
+            mcp_url: format!("http://{addr}/servers/{name}/mcp"),
+            sse_url: format!("http://{addr}/servers/{name}/sse"),
+        }
+    }
 }
 
 /// The proxy, running: the relay plus its loopback listener and the idle sweeper.
@@ -525,12 +538,13 @@ impl Hub {
         self.relay
             .server_names()
             .iter()
-            .map(|name| Endpoint {
-                server: name.to_string(),
-                mcp_url: format!("http://{addr}/servers/{name}/mcp"),
-                sse_url: format!("http://{addr}/servers/{name}/sse"),
-            })
+            .map(|name| Endpoint::new(addr, name))
             .collect()
+    }
+
+    /// Where server `name` is (or would be, if it is off) reachable now.
+    pub fn endpoint(&self, name: &str) -> Endpoint {
+        Endpoint::new(self.local_addr(), name)
     }
 
     pub fn status(&self) -> Vec<ServerStatus> {
