@@ -481,8 +481,14 @@ async fn concurrent_changes_are_all_saved() {
 
     let saved = saved(&dir);
     for name in &names {
-        assert!(saved.servers.contains_key(name), "{name} was lost from the file");
-        assert!(hub.config().servers.contains_key(name), "{name} was lost in memory");
+        assert!(
+            saved.servers.contains_key(name),
+            "{name} was lost from the file"
+        );
+        assert!(
+            hub.config().servers.contains_key(name),
+            "{name} was lost in memory"
+        );
     }
     assert!(!saved.servers["fx"].enabled, "the toggle was lost");
     let status = status_of(&hub).await;
