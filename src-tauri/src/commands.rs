@@ -42,6 +42,9 @@ impl From<Error> for CommandError {
         let code = match &e {
             Error::ConfigSyntax { .. } | Error::ConfigInvalid { .. } => "invalid",
             Error::UnknownServer(_) => "unknown_server",
+            Error::SecretName(_) => "invalid",
+            Error::QueryAuth { .. } => "query_auth_off",
+            Error::Keychain(_) => "keychain",
             Error::Bind { source, .. } if source.kind() == std::io::ErrorKind::AddrInUse => {
                 "port_in_use"
             }
@@ -270,19 +273,17 @@ pub async fn save_server<R: Runtime>(
     acknowledge_insecure: Option<bool>,
 ) -> Result<()> {
     let hub = running(&slot)?;
-    if matches!(server.auth, UpstreamAuth::Query { .. }) {
-        if !hub.config().proxy.allow_query_param_auth {
-            return Err(CommandError::new(
-                "query_auth_off",
-                "query-parameter auth is turned off; turn on \"allow query-parameter auth (insecure)\" in the settings first",
-            ));
-        }
-        if acknowledge_insecure != Some(true) {
-            return Err(CommandError::new(
-                "needs_acknowledgement",
-                "query-parameter auth sends the secret in the URL, where logs and proxies can see it; confirm to save",
-            ));
-        }
+    // The flag and the allowlist are core's rule (Hub::save_server); the window adds only
+    // the person's acknowledgement. Asked for last, so the person first learns whether the
+    // server can be saved at all.
+    if matches!(server.auth, UpstreamAuth::Query { .. }) && acknowledge_insecure != Some(true) {
+        let mut gated = server.clone();
+        gated.enabled = false;
+        hub.check_server(&name, &gated)?;
+        return Err(CommandError::new(
+            "needs_acknowledgement",
+            "query-parameter auth sends the secret in the URL, where logs and proxies can see it; confirm to save",
+        ));
     }
     hub.save_server(&name, server).await?;
     app.state_changed();
@@ -337,16 +338,6 @@ pub fn server_logs(slot: State<'_, HubSlot>, name: String) -> Result<Vec<String>
 
 // === secrets ===
 
-fn check_secret_name(name: &str) -> Result<()> {
-    if name.trim().is_empty() || name.len() > 256 || name.chars().any(char::is_control) {
-        return Err(CommandError::new(
-            "invalid",
-            "a secret name must be 1 to 256 printable characters",
-        ));
-    }
-    Ok(())
-}
-
 /// Which secrets are set; never their values.
 #[tauri::command]
 pub async fn secret_status(
@@ -356,7 +347,6 @@ pub async fn secret_status(
     let hub = running(&slot)?;
     let mut set = BTreeMap::new();
     for name in names {
-        check_secret_name(&name)?;
         let is_set = hub.secret_is_set(&name).await?;
         set.insert(name, is_set);
     }
@@ -370,7 +360,6 @@ pub async fn set_secret<R: Runtime>(
     name: String,
     value: String,
 ) -> Result<()> {
-    check_secret_name(&name)?;
     let value = Sensitive::new(value);
     if value.expose().is_empty() {
         return Err(CommandError::new("invalid", "the secret is empty"));
@@ -386,7 +375,6 @@ pub async fn delete_secret<R: Runtime>(
     slot: State<'_, HubSlot>,
     name: String,
 ) -> Result<()> {
-    check_secret_name(&name)?;
     running(&slot)?.delete_secret(&name).await?;
     app.state_changed();
     Ok(())

@@ -512,6 +512,31 @@ fn secrets_go_in_and_only_presence_comes_out() {
     stop(&app);
 }
 
+/// Core's secret-name rule reaches the window: the webview can neither overwrite, delete
+/// nor probe the proxy's own key, nor save a server whose config references it.
+#[test]
+fn the_window_cannot_touch_the_proxys_own_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = started_app(&launch(&dir, 0));
+    let key = call(&app, "api_key", json!({})).unwrap();
+    for (cmd, args) in [
+        (
+            "set_secret",
+            json!({"name": "api-key", "value": "overwritten"}),
+        ),
+        ("delete_secret", json!({"name": "api-key"})),
+        ("secret_status", json!({"names": ["api-key"]})),
+    ] {
+        assert_eq!(refused(&app, cmd, args), "invalid", "{cmd}");
+    }
+    let leak = json!({"name": "leak", "server": {"command": "env",
+                      "env": {"K": {"secret": "api-key"}}}});
+    assert!(call(&app, "save_server", leak).is_err());
+    assert!(!state(&app).to_string().contains("leak"));
+    assert_eq!(call(&app, "api_key", json!({})).unwrap(), key);
+    stop(&app);
+}
+
 #[test]
 fn server_logs_of_known_servers_only() {
     let dir = tempfile::tempdir().unwrap();

@@ -108,7 +108,7 @@ async fn each_request_carries(
 
 fn bearer() -> UpstreamAuth {
     UpstreamAuth::Bearer {
-        secret: "token".into(),
+        secret: secret_name("token"),
     }
 }
 
@@ -141,9 +141,12 @@ async fn bearer_over_legacy_sse_including_the_endpoint_posts() {
 #[tokio::test]
 async fn custom_headers_with_a_secret_value() {
     let auth = UpstreamAuth::Headers {
-        headers: [("X-Upstream-Key".to_owned(), ValueSource::secret("token"))]
-            .into_iter()
-            .collect(),
+        headers: [(
+            "X-Upstream-Key".to_owned(),
+            ValueSource::secret(secret_name("token")),
+        )]
+        .into_iter()
+        .collect(),
     };
     each_request_carries(
         Require::Header("x-upstream-key", TOKEN.into()),
@@ -164,7 +167,7 @@ async fn basic_auth() {
     );
     let auth = UpstreamAuth::Basic {
         username: "me".into(),
-        secret: "token".into(),
+        secret: secret_name("token"),
     };
     each_request_carries(
         Require::Header("authorization", want.clone()),
@@ -191,7 +194,7 @@ fn key_params(request: &Seen) -> Vec<String> {
 fn query_auth() -> UpstreamAuth {
     UpstreamAuth::Query {
         param: "api_key".into(),
-        secret: "token".into(),
+        secret: secret_name("token"),
     }
 }
 
@@ -666,9 +669,10 @@ async fn a_cancellation_is_not_held_up_by_the_call_it_cancels() {
 #[tokio::test]
 async fn a_stdio_server_gets_its_secret_env_at_spawn_time() {
     let mut server = fixture(&[], switchboard_core::config::Sharing::PerSession);
-    server
-        .env
-        .insert("FIXTURE_TOKEN".into(), ValueSource::secret("token"));
+    server.env.insert(
+        "FIXTURE_TOKEN".into(),
+        ValueSource::secret(secret_name("token")),
+    );
     let mut config = Config::default();
     config.servers.insert("fx".into(), server.clone());
     let store = store_with(&[]);
@@ -747,5 +751,71 @@ async fn test_connection_reports_a_refused_credential() {
         .to_string();
     assert!(error.contains("401"), "{error}");
     assert!(!error.contains(TOKEN) && !error.contains("sk-upstream-body-must-not-leak"));
+    hub.shutdown().await;
+}
+
+/// A server that prints its environment shows its secrets on stderr: `GET /status` (with the
+/// key) carries its stderr tail, redacted like every log line and the window's log view.
+#[tokio::test]
+async fn status_carries_a_childs_stderr_with_its_secrets_redacted() {
+    let mut server = fixture(&[], switchboard_core::config::Sharing::PerSession);
+    server.env.insert(
+        "FIXTURE_TOKEN".into(),
+        ValueSource::secret(secret_name("token")),
+    );
+    let mut config = Config::default();
+    config.servers.insert("fx".into(), server);
+    let hub = start_config(&config, store_with(&[("token", TOKEN)])).await;
+    let mut client = Client::connect(url(&hub, "/servers/fx/mcp")).await;
+    client
+        .call("stderr", json!({"lines": 0, "env": "FIXTURE_TOKEN"}))
+        .await;
+    let status = status_of(&hub).await.to_string();
+    assert!(status.contains("FIXTURE_TOKEN="), "{status}");
+    assert!(!status.contains(TOKEN), "/status leaked a secret: {status}");
+    let in_process = serde_json::to_string(&hub.status()).unwrap();
+    assert!(
+        !in_process.contains(TOKEN),
+        "the tray/window status leaked a secret"
+    );
+    client.delete().await;
+    hub.shutdown().await;
+}
+
+/// An upstream that cannot be reached: the client gets a JSON-RPC error that says why (the
+/// cause, not just "error sending request"), and no session id for a session that could
+/// never work; nothing is left open.
+#[tokio::test]
+async fn an_unreachable_remote_fails_initialize_with_its_cause_and_no_session() {
+    let closed_port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let server = remote(
+        format!("http://127.0.0.1:{closed_port}/mcp"),
+        RemoteTransport::StreamableHttp,
+        UpstreamAuth::None,
+    );
+    let hub = hub_for(server, |_| {}).await;
+    let response = http()
+        .post(url(&hub, "/servers/up/mcp"))
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers().get("mcp-session-id").is_none(),
+        "a session id for a session that cannot work"
+    );
+    let answer: Value = response.json().await.unwrap();
+    let message = answer["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("cannot connect") && message.to_lowercase().contains("refused"),
+        "{message}"
+    );
+    assert_eq!(hub.status()[0].sessions, 0);
     hub.shutdown().await;
 }

@@ -11,6 +11,7 @@ mod http_edges;
 mod invariants;
 mod legacy_sse;
 mod relay;
+mod rules;
 mod supervisor;
 mod support;
 mod upstream_fixture;

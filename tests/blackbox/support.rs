@@ -19,6 +19,11 @@ use switchboard_core::{Auth, Hub, HubOptions};
 /// Every wait in these tests is bounded by this, so a bug shows up as a failure, not a hang.
 pub const LIMIT: Duration = Duration::from_secs(30);
 
+/// A secret name the tests know to be valid.
+pub fn secret_name(name: &str) -> switchboard_core::secrets::SecretName {
+    switchboard_core::secrets::SecretName::new(name).expect("a valid secret name")
+}
+
 pub fn fixture_path() -> &'static str {
     env!("CARGO_BIN_EXE_fixture-server")
 }

@@ -113,9 +113,9 @@ proptest! {
         CAPTURED.lock().unwrap().clear();
         let client_saw = runtime().block_on(async {
             let auth = if use_query {
-                UpstreamAuth::Query { param: "api_key".into(), secret: "s".into() }
+                UpstreamAuth::Query { param: "api_key".into(), secret: "s".parse().expect("valid") }
             } else {
-                UpstreamAuth::Bearer { secret: "s".into() }
+                UpstreamAuth::Bearer { secret: "s".parse().expect("valid") }
             };
             let require = if use_query { Require::Query("api_key", secret.clone()) } else { Require::Header("authorization", format!("Bearer {secret}")) };
             // Succeeding: the upstream wants this secret.

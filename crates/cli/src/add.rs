@@ -6,8 +6,8 @@ use anyhow::{Context, bail};
 use switchboard_core::config::{
     Config, RemoteTransport, ServerConfig, Sharing, UpstreamAuth, ValueSource, is_valid_server_name,
 };
-use switchboard_core::secrets::SecretStore;
-use switchboard_core::upstream::query_auth::{self, QueryAuthPolicy};
+use switchboard_core::secrets::{SecretName, SecretStore};
+use switchboard_core::url_policy::query_key as query_auth;
 
 #[derive(clap::Args)]
 pub struct AddArgs {
@@ -108,14 +108,14 @@ pub fn add(
         );
     }
     let mut server = match (&args.url, args.command.split_first()) {
-        (Some(url), None) => remote(&config, url, &args, keychain)?,
+        (Some(url), None) => remote(url, &args, keychain)?,
         (None, Some((program, rest))) => {
             let mut server = ServerConfig::stdio(program.clone(), rest.iter().cloned());
             for (k, v) in pairs(&args.env, "--env")? {
                 server.env.insert(k, ValueSource::Literal(v));
             }
             for (k, secret) in pairs(&args.env_secrets, "--env-secret")? {
-                server.env.insert(k, ValueSource::secret(secret));
+                server.env.insert(k, ValueSource::secret(secret.parse()?));
             }
             server.cwd = args.cwd.clone();
             server
@@ -126,13 +126,14 @@ pub fn add(
     if args.shared {
         server.sharing = Sharing::Shared;
     }
+    // The same rules as the window's: the query-key gate, no credential over plain http.
+    config.check_before_save(&args.name, &server)?;
     config.servers.insert(args.name.clone(), server);
     config.save(path)?;
     Ok(args.name)
 }
 
 fn remote(
-    config: &Config,
     url_text: &str,
     args: &AddArgs,
     keychain: impl FnOnce() -> anyhow::Result<std::sync::Arc<dyn SecretStore>>,
@@ -186,10 +187,12 @@ fn remote(
         TransportArg::StreamableHttp => RemoteTransport::StreamableHttp,
         TransportArg::Sse => RemoteTransport::Sse,
     };
-    let secret = |what: &str| {
-        args.secret
-            .clone()
-            .with_context(|| format!("--auth {what} needs --secret SECRET_NAME"))
+    let secret = |what: &str| -> anyhow::Result<SecretName> {
+        let name = args
+            .secret
+            .as_deref()
+            .with_context(|| format!("--auth {what} needs --secret SECRET_NAME"))?;
+        Ok(name.parse()?)
     };
     let (auth_kind, moved) = match (args.auth, moved_query_param) {
         (AuthKind::None, Some(moved)) => (AuthKind::Query, Some(moved)),
@@ -219,7 +222,7 @@ fn remote(
         }
         AuthKind::Query => {
             let (param, secret_name) = match moved {
-                Some((param, secret_name)) => (param, secret_name),
+                Some((param, secret_name)) => (param, secret_name.parse::<SecretName>()?),
                 None => (
                     args.param
                         .clone()
@@ -227,7 +230,6 @@ fn remote(
                     secret("query")?,
                 ),
             };
-            check_query_auth_allowed(config, &url_text)?;
             UpstreamAuth::Query {
                 param,
                 secret: secret_name,
@@ -239,22 +241,14 @@ fn remote(
     }
     for (k, secret) in pairs(&args.header_secrets, "--header-secret")? {
         match &mut server.auth {
-            UpstreamAuth::Headers { headers } => headers.insert(k, ValueSource::secret(secret)),
-            _ => server.headers.insert(k, ValueSource::secret(secret)),
+            UpstreamAuth::Headers { headers } => {
+                headers.insert(k, ValueSource::secret(secret.parse()?))
+            }
+            _ => server
+                .headers
+                .insert(k, ValueSource::secret(secret.parse()?)),
         };
     }
-    switchboard_core::upstream::validate_url(&url_text).map_err(|e| anyhow::anyhow!("{e}"))?;
+    switchboard_core::url_policy::validate_url(&url_text).map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(server)
-}
-
-/// Query-parameter auth is refused unless the user turned it on and allowed this origin.
-fn check_query_auth_allowed(config: &Config, url_text: &str) -> anyhow::Result<()> {
-    let url = url::Url::parse(url_text).context("the URL is not valid")?;
-    let policy = QueryAuthPolicy::from_settings(
-        config.proxy.allow_query_param_auth,
-        &config.proxy.query_param_auth_origins,
-    )
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
-    policy.check(&url).map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(())
 }

@@ -34,13 +34,13 @@ use switchboard_core::config::{Config, DEFAULT_PORT};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::{AbortHandle, JoinSet};
 
-const SESSION_HEADER: &str = "mcp-session-id";
-const PROTOCOL_VERSION_HEADER: &str = "mcp-protocol-version";
+use switchboard_core::mcp::protocol::code::{INVALID_REQUEST, PARSE_ERROR};
+use switchboard_core::mcp::protocol::{MAX_MESSAGE_BYTES, PROTOCOL_VERSION_HEADER, SESSION_HEADER};
+use switchboard_core::mcp::sse;
+
 const POST_ACCEPT: &str = "application/json, text/event-stream";
 /// JSON-RPC "internal error": the code of answers the bridge makes up itself.
-const BRIDGE_ERROR: i32 = -32603;
-const PARSE_ERROR: i32 = -32700;
-const INVALID_REQUEST: i32 = -32600;
+const BRIDGE_ERROR: i32 = switchboard_core::mcp::protocol::code::INTERNAL_ERROR;
 /// After stdin closes, answers already on their way may still reach a reader that only
 /// closed its end of stdin (`printf … | switchboard connect x`).
 const EOF_GRACE: Duration = Duration::from_secs(5);
@@ -715,13 +715,20 @@ impl Bridge {
             }
             return answer;
         }
-        let mut parser = SseParser::default();
+        let mut decoder = sse::Decoder::new(MAX_MESSAGE_BYTES);
         let mut body = response.bytes_stream();
         while let Some(chunk) = body.next().await {
             match chunk {
                 Ok(chunk) => {
-                    for data in parser.push(&chunk) {
-                        self.message(data, id, mode, &mut answer).await;
+                    for event in decoder.push(&chunk) {
+                        match event {
+                            // MCP sends only `message` events; others are not JSON-RPC.
+                            Ok(event) if event.event == "message" => {
+                                self.message(event.data, id, mode, &mut answer).await;
+                            }
+                            Ok(_) => {}
+                            Err(e) => log::warn!("{e}"),
+                        }
                         if answer.seen {
                             return answer;
                         }
@@ -893,68 +900,6 @@ fn one_line(data: Vec<u8>) -> Option<(Vec<u8>, Envelope)> {
     Some((data, envelope))
 }
 
-/// Incremental `text/event-stream` parser: hands back the data of each `message` event.
-#[derive(Default)]
-struct SseParser {
-    buffer: Vec<u8>,
-    /// How far `buffer` is known to hold no newline: big events arrive in many chunks.
-    scanned: usize,
-    event: Option<String>,
-    data: Option<Vec<u8>>,
-}
-
-impl SseParser {
-    fn push(&mut self, chunk: &[u8]) -> Vec<Vec<u8>> {
-        self.buffer.extend_from_slice(chunk);
-        let mut events = Vec::new();
-        let mut start = 0;
-        let mut from = self.scanned;
-        while let Some(offset) = self.buffer[from..].iter().position(|&b| b == b'\n') {
-            let end = from + offset;
-            let line = &self.buffer[start..end];
-            let line = line.strip_suffix(b"\r").unwrap_or(line).to_vec();
-            start = end + 1;
-            from = start;
-            if let Some(event) = self.line(line) {
-                events.push(event);
-            }
-        }
-        self.buffer.drain(..start);
-        self.scanned = self.buffer.len();
-        events
-    }
-
-    fn line(&mut self, line: Vec<u8>) -> Option<Vec<u8>> {
-        if line.is_empty() {
-            let event = self.event.take();
-            let data = self.data.take()?;
-            // MCP sends only `message` events; others are not JSON-RPC.
-            return matches!(event.as_deref(), None | Some("message")).then_some(data);
-        }
-        if line.first() == Some(&b':') {
-            return None; // a comment (keep-alive)
-        }
-        let colon = line.iter().position(|&b| b == b':');
-        let (field, value) = match colon {
-            Some(i) => (&line[..i], &line[i + 1..]),
-            None => (&line[..], &[][..]),
-        };
-        let value = value.strip_prefix(b" ").unwrap_or(value);
-        match field {
-            b"data" => match &mut self.data {
-                Some(data) => {
-                    data.push(b'\n');
-                    data.extend_from_slice(value);
-                }
-                None => self.data = Some(value.to_vec()),
-            },
-            b"event" => self.event = Some(String::from_utf8_lossy(value).into_owned()),
-            _ => {} // id, retry: the proxy does not resume streams
-        }
-        None
-    }
-}
-
 /// SIGTERM or Ctrl-C.
 async fn stop_signal() {
     #[cfg(unix)]
@@ -981,30 +926,6 @@ async fn stop_signal() {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sse_events_split_across_chunks() {
-        let mut parser = SseParser::default();
-        assert!(parser.push(b"event: message\r\ndata: {\"a\":").is_empty());
-        assert!(parser.push(b"1}").is_empty());
-        let events = parser.push(b"\r\n\r\n: keep-alive\n\ndata: {\"b\":\ndata: 2}\n\n");
-        assert_eq!(events, vec![b"{\"a\":1}".to_vec(), b"{\"b\":\n2}".to_vec()]);
-        assert!(parser.push(b"event: other\ndata: x\n\n").is_empty());
-        assert!(parser.buffer.is_empty());
-    }
-
-    #[test]
-    fn sse_big_event_in_many_chunks() {
-        let payload = "é".repeat(100_000);
-        let event = format!("data: {{\"p\":\"{payload}\"}}\n\n");
-        let mut parser = SseParser::default();
-        let mut events = Vec::new();
-        for chunk in event.as_bytes().chunks(1000) {
-            events.extend(parser.push(chunk));
-        }
-        assert_eq!(events.len(), 1);
-        assert_eq!(events[0], format!("{{\"p\":\"{payload}\"}}").into_bytes());
-    }
 
     #[test]
     fn messages_become_single_lines() {

@@ -10,7 +10,9 @@ use clap::{Parser, Subcommand};
 use switchboard_core::api_key;
 use switchboard_core::config::{Config, DEFAULT_PORT};
 use switchboard_core::relay::{Relay, RelayOptions, ServerContext};
-use switchboard_core::secrets::{KEYCHAIN_SERVICE, KeychainStore, SecretStore, Sensitive};
+use switchboard_core::secrets::{
+    KEYCHAIN_SERVICE, KeychainStore, SecretName, SecretStore, Sensitive,
+};
 use switchboard_core::{Auth, Hub, HubOptions};
 
 mod add;
@@ -97,9 +99,9 @@ enum Command {
 #[derive(Subcommand)]
 enum SecretAction {
     /// Store NAME's value, read from stdin or a hidden prompt.
-    Set { name: String },
+    Set { name: SecretName },
     /// Remove NAME.
-    Unset { name: String },
+    Unset { name: SecretName },
 }
 
 #[derive(clap::Args)]
@@ -141,6 +143,8 @@ pub fn main() -> ExitCode {
         Command::Test { config, name } => {
             config_path(config).and_then(|path| test_server(&path, &name))
         }
+        // The name was checked (core's rule) while the arguments were parsed, before the
+        // keychain is opened.
         Command::Secret { action } => open_keychain().and_then(|store| match action {
             SecretAction::Set { name } => secret::set(store.as_ref(), &name),
             SecretAction::Unset { name } => secret::unset(store.as_ref(), &name),

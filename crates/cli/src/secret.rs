@@ -4,7 +4,7 @@
 use std::io::{IsTerminal, Read};
 
 use anyhow::{Context, bail};
-use switchboard_core::secrets::{SecretStore, Sensitive};
+use switchboard_core::secrets::{SecretName, SecretStore, Sensitive};
 
 /// Reads the value: a hidden prompt on a terminal, else all of stdin (one trailing newline
 /// dropped, so `echo value | switchboard secret set NAME` works).
@@ -26,8 +26,8 @@ pub fn read_value(name: &str) -> anyhow::Result<Sensitive<String>> {
     Ok(Sensitive::new(value))
 }
 
-pub fn set(store: &dyn SecretStore, name: &str) -> anyhow::Result<()> {
-    validate_name(name)?;
+pub fn set(store: &dyn SecretStore, name: &SecretName) -> anyhow::Result<()> {
+    let name = name.as_str();
     let value = read_value(name)?;
     store.set(name, &value)?;
     eprintln!(
@@ -37,24 +37,9 @@ pub fn set(store: &dyn SecretStore, name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn unset(store: &dyn SecretStore, name: &str) -> anyhow::Result<()> {
-    validate_name(name)?;
+pub fn unset(store: &dyn SecretStore, name: &SecretName) -> anyhow::Result<()> {
+    let name = name.as_str();
     store.delete(name)?;
     eprintln!("Removed '{name}' from the {}.", store.describe());
-    Ok(())
-}
-
-fn validate_name(name: &str) -> anyhow::Result<()> {
-    if name.is_empty()
-        || name.len() > 128
-        || !name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
-    {
-        bail!("'{name}' cannot be a secret name: use 1 to 128 of A-Z, a-z, 0-9, '_', '-', '.'");
-    }
-    if name == switchboard_core::api_key::KEYCHAIN_ITEM {
-        bail!("'{name}' is Switchboard's own API key; use `switchboard key rotate`");
-    }
     Ok(())
 }

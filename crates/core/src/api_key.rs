@@ -12,7 +12,7 @@ use crate::secrets::{SecretError, SecretStore, Sensitive};
 /// (pattern: `sbk_[A-Za-z0-9_-]{43}`).
 pub const KEY_PREFIX: &str = "sbk_";
 /// The keychain item that holds the key.
-pub const KEYCHAIN_ITEM: &str = "api-key";
+pub const KEYCHAIN_ITEM: &str = crate::secrets::API_KEY_ITEM;
 
 /// A new key: 256 bits from the OS random source, base64url, with [`KEY_PREFIX`].
 pub fn generate() -> Sensitive<String> {

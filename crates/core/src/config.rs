@@ -76,21 +76,7 @@ pub struct ServerConfig {
     pub extra: Map<String, Value>,
 }
 
-/// A value written in the config, or a reference to a secret in the keychain.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum ValueSource {
-    Literal(String),
-    Secret { secret: String },
-}
-
-impl ValueSource {
-    pub fn secret(name: impl Into<String>) -> Self {
-        ValueSource::Secret {
-            secret: name.into(),
-        }
-    }
-}
+pub use crate::secrets::{SecretName, ValueSource};
 
 /// How Switchboard talks to a remote server.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,16 +103,19 @@ pub enum UpstreamAuth {
     #[default]
     None,
     /// `Authorization: Bearer <secret>`.
-    Bearer { secret: String },
+    Bearer { secret: SecretName },
     /// Custom headers, e.g. `X-API-Key`; values literal or secret references.
     Headers {
         headers: IndexMap<String, ValueSource>,
     },
     /// `Authorization: Basic base64(username:secret)`.
-    Basic { username: String, secret: String },
+    Basic {
+        username: String,
+        secret: SecretName,
+    },
     /// The secret as a URL query parameter. Insecure (it leaks through logs and proxies):
     /// only with `allowQueryParamAuth` and an allowlisted origin.
-    Query { param: String, secret: String },
+    Query { param: String, secret: SecretName },
 }
 
 impl UpstreamAuth {
@@ -230,6 +219,17 @@ impl ServerConfig {
     }
 
     /// A stdio server running `command args…`, enabled, one child per session.
+    /// Whether requests to this (remote) server carry a credential: an `auth`, or a header
+    /// whose value comes from the keychain.
+    pub fn sends_credentials(&self) -> bool {
+        let secret_header = |headers: &IndexMap<String, ValueSource>| {
+            headers
+                .values()
+                .any(|v| matches!(v, ValueSource::Secret { .. }))
+        };
+        !self.auth.is_none() || secret_header(&self.headers)
+    }
+
     pub fn stdio(
         command: impl Into<String>,
         args: impl IntoIterator<Item = impl Into<String>>,
@@ -295,7 +295,7 @@ impl Config {
                 }
                 (Some(_), None) => {}
                 (None, Some(url)) => {
-                    crate::upstream::validate_url(url)
+                    crate::url_policy::validate_url(url)
                         .map_err(|e| invalid(format!("server '{name}': {e}")))?;
                 }
                 (Some(_), Some(_)) => {
@@ -310,7 +310,11 @@ impl Config {
                 }
             }
         }
-        if let Err(e) = crate::upstream::query_auth::QueryAuthPolicy::from_settings(
+        for entry in &self.proxy.allowed_origins {
+            crate::url_policy::Origin::parse(entry)
+                .map_err(|e| invalid(format!("switchboard.allowedOrigins: {e}")))?;
+        }
+        if let Err(e) = crate::url_policy::query_key::QueryAuthPolicy::from_settings(
             self.proxy.allow_query_param_auth,
             &self.proxy.query_param_auth_origins,
         ) {
@@ -318,7 +322,7 @@ impl Config {
         }
         for (name, server) in &self.servers {
             if let UpstreamAuth::Query { param, .. } = &server.auth {
-                crate::upstream::query_auth::validate_param_name(param)
+                crate::url_policy::query_key::validate_param_name(param)
                     .map_err(|e| invalid(format!("server '{name}': auth.param: {e}")))?;
             }
         }
@@ -328,6 +332,51 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// What a server must pass to be saved into this config, whoever saves it
+    /// (`Hub::save_server`, `switchboard add`): the query-parameter gate, and no credential
+    /// over plain http to another host. Loading a config does not run these: a file saved
+    /// under other settings stays loadable, and the same rules run again on every request.
+    pub fn check_before_save(&self, name: &str, server: &ServerConfig) -> Result<()> {
+        self.check_query_auth_gate(name, server)?;
+        if let Some(url) = server.url.as_deref().and_then(|u| url::Url::parse(u).ok())
+            && server.sends_credentials()
+        {
+            crate::url_policy::check_credential_transport(&url).map_err(|message| {
+                Error::Upstream {
+                    server: name.to_owned(),
+                    message,
+                }
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The query-parameter gate for saving `server` into this config: "allow
+    /// query-parameter auth (insecure)" on, and the URL's origin on the allowlist. Every way
+    /// of adding a server goes through it (`Hub::save_server`, `switchboard add`). Loading a
+    /// config does not: a server saved while the flag was on stays loadable, and the same
+    /// policy, run on every request, keeps its key from leaving.
+    pub fn check_query_auth_gate(&self, name: &str, server: &ServerConfig) -> Result<()> {
+        use crate::url_policy::query_key::QueryAuthPolicy;
+        if !matches!(server.auth, UpstreamAuth::Query { .. }) {
+            return Ok(());
+        }
+        let refused = |source| Error::QueryAuth {
+            server: name.to_owned(),
+            source,
+        };
+        let policy = QueryAuthPolicy::from_settings(
+            self.proxy.allow_query_param_auth,
+            &self.proxy.query_param_auth_origins,
+        )
+        .map_err(refused)?;
+        let Some(url) = server.url.as_deref().and_then(|u| url::Url::parse(u).ok()) else {
+            // No URL, or a bad one: the config check says so.
+            return Ok(());
+        };
+        policy.check(&url).map_err(refused)
     }
 
     /// Loads the file, or on first run writes `first_run()` there and returns it.
@@ -376,37 +425,26 @@ impl Config {
         json.push(b'\n');
         let file_name = path
             .file_name()
-            .map(|n| n.to_string_lossy())
+            .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
-        let result = (|| {
-            let mut file = create_private(&tmp)?;
-            file.write_all(&json)?;
-            file.sync_all()?;
-            std::fs::rename(&tmp, path)?;
-            // Make the rename itself durable where the platform allows it.
-            if let Ok(d) = std::fs::File::open(dir) {
-                let _ = d.sync_all();
-            }
-            Ok(())
-        })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&tmp);
+        // The temporary file gets a random name and is created exclusively (O_EXCL), with
+        // mode 0600 on Unix: a symlink or a pre-made file planted beside the config is
+        // never followed nor reused, and the config is private from its first byte. The
+        // rename then replaces whatever was at `path` (its old mode included).
+        let mut tmp = tempfile::Builder::new()
+            .prefix(&format!(".{file_name}."))
+            .suffix(".tmp")
+            .tempfile_in(dir)
+            .map_err(io_err)?;
+        tmp.write_all(&json).map_err(io_err)?;
+        tmp.as_file().sync_all().map_err(io_err)?;
+        tmp.persist(path).map_err(|e| io_err(e.error))?;
+        // Make the rename itself durable where the platform allows it.
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
         }
-        result.map_err(io_err)
+        Ok(())
     }
-}
-
-/// The file may later hold secret *references*; it is still kept private to the user.
-fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options.open(path)
 }
 
 /// serde_json appends " at line L column C"; we report those as fields instead.
@@ -644,5 +682,37 @@ mod tests {
             let mode = std::fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+    }
+
+    /// A symlink planted where the old code put its temporary file (a name anyone could
+    /// predict) is not followed, and a pre-made world-readable config ends up 0600.
+    #[cfg(unix)]
+    #[test]
+    fn saving_follows_no_planted_file_and_leaves_the_config_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.json");
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "untouched").unwrap();
+        std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let predictable = dir
+            .path()
+            .join(format!(".config.json.{}.tmp", std::process::id()));
+        std::os::unix::fs::symlink(&victim, &predictable).unwrap();
+        std::fs::write(&path, "{}").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
+
+        Config::default().save(&path).unwrap();
+
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "untouched");
+        assert!(
+            std::fs::symlink_metadata(&predictable)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(Config::load(&path).unwrap(), Config::default());
     }
 }

@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
-const SUPPORTED: &[&str] = &["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];
+const SUPPORTED: &[&str] = crate::mcp::protocol::SESSION_PROTOCOL_VERSIONS;
 
 /// Serves MCP on the process's stdin and stdout until stdin closes.
 pub fn run_stdio() -> std::io::Result<()> {

@@ -2,6 +2,9 @@
 
 use std::path::PathBuf;
 
+use crate::secrets::{InvalidSecretName, SecretError};
+use crate::url_policy::query_key::QueryAuthError;
+
 /// Everything that can go wrong in core, each variant with enough context to act on.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -59,6 +62,20 @@ pub enum Error {
     /// No server of that name is configured.
     #[error("no server named '{0}'")]
     UnknownServer(String),
+    /// The keychain could not be reached or refused an operation.
+    #[error(transparent)]
+    Keychain(#[from] SecretError),
+    /// A name that cannot be a secret's (malformed, or one Switchboard keeps for itself).
+    #[error(transparent)]
+    SecretName(#[from] InvalidSecretName),
+    /// A query-parameter key may not be sent where the server asks: the setting is off, or
+    /// the origin is not on the allowlist. Says how to fix it.
+    #[error("server '{server}': {source}")]
+    QueryAuth {
+        server: String,
+        #[source]
+        source: QueryAuthError,
+    },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -13,8 +13,8 @@ use crate::config::{Config, ServerConfig};
 use crate::error::{Error, Result};
 use crate::http::Access;
 use crate::relay::{Relay, RelayOptions, ServerContext, ServerStatus};
-use crate::secrets::{SecretError, SecretStore, Sensitive};
-use crate::upstream::query_auth::QueryAuthPolicy;
+use crate::secrets::{SecretError, SecretName, SecretStore, Sensitive};
+use crate::url_policy::query_key::QueryAuthPolicy;
 
 /// How the proxy checks its callers.
 #[derive(Clone)]
@@ -326,14 +326,32 @@ impl Hub {
 
     /// Adds or replaces a server, saves the config, and applies it at once: the old
     /// definition's sessions end and their clients initialize again against the new one.
+    ///
+    /// A server with query-parameter auth is saved only while "allow query-parameter auth
+    /// (insecure)" is on and its URL's origin is on the allowlist ([`Error::QueryAuth`]),
+    /// whoever asks (the window, the CLI, a test): the gate is here, not in each caller.
     pub async fn save_server(&self, name: &str, server: ServerConfig) -> Result<()> {
         let _serialised = self.server_changes.lock().await;
         self.update_config(|config| {
+            config.check_before_save(name, &server)?;
             config.servers.insert(name.to_owned(), server.clone());
             Ok(())
         })?;
         self.relay.put_server(name, &server).await;
         Ok(())
+    }
+
+    /// Whether [`Hub::save_server`] would accept this server now, without saving it.
+    pub fn check_server(&self, name: &str, server: &ServerConfig) -> Result<()> {
+        let mut config = self.config();
+        config.check_before_save(name, server)?;
+        config.servers.insert(name.to_owned(), server.clone());
+        config.check(
+            &self
+                .config_path
+                .clone()
+                .unwrap_or_else(|| "config.json".into()),
+        )
     }
 
     pub async fn remove_server(&self, name: &str) -> Result<()> {
@@ -383,76 +401,86 @@ impl Hub {
 
     /// Saves "allow query-parameter auth (insecure)" and its origins, and applies them to
     /// the running proxy at once.
+    ///
+    /// Saved first, applied second: a save that fails (a bad origin, a disk error) changes
+    /// neither, so the running proxy and the file never disagree.
     pub fn save_query_auth(&self, enabled: bool, origins: Vec<String>) -> Result<()> {
-        self.set_query_auth(enabled, &origins)
-            .map_err(|e| Error::ConfigInvalid {
-                path: self.config_path.clone().unwrap_or_default(),
-                message: e.to_string(),
+        let policy = self.update_config(|config| {
+            let policy = QueryAuthPolicy::from_settings(enabled, &origins).map_err(|e| {
+                Error::ConfigInvalid {
+                    path: self.config_path.clone().unwrap_or_default(),
+                    message: format!("switchboard.queryParamAuthOrigins: {e}"),
+                }
             })?;
-        self.update_config(|config| {
             config.proxy.allow_query_param_auth = enabled;
             config.proxy.query_param_auth_origins = origins;
-            Ok(())
-        })
+            Ok(policy)
+        })?;
+        *self.query_policy.write().unwrap_or_else(|p| p.into_inner()) = policy;
+        Ok(())
     }
 
     // === secrets ===
 
-    fn secrets(&self) -> std::result::Result<Arc<dyn SecretStore>, SecretError> {
+    fn secrets(&self) -> Result<Arc<dyn SecretStore>> {
         self.relay
             .context()
             .secrets
-            .clone()
-            .ok_or_else(|| SecretError::Unavailable {
-                cause: "no keychain was available when Switchboard started".into(),
-                fix: "Unlock or install the OS keychain and restart Switchboard.".into(),
+            .store()
+            .cloned()
+            .ok_or_else(|| {
+                Error::Keychain(SecretError::Unavailable {
+                    cause: "no keychain was available when Switchboard started".into(),
+                    fix: "Unlock or install the OS keychain and restart Switchboard.".into(),
+                })
             })
     }
 
-    /// Whether the secret is set. The value itself never leaves the keychain this way.
-    pub async fn secret_is_set(&self, name: &str) -> std::result::Result<bool, SecretError> {
-        let store = self.secrets()?;
-        let name = name.to_owned();
-        tokio::task::spawn_blocking(move || store.get(&name).map(|v| v.is_some()))
-            .await
-            .map_err(|e| SecretError::Failed {
-                action: "read",
-                name: String::new(),
-                cause: e.to_string(),
-            })?
-    }
-
-    pub async fn set_secret(
+    /// Runs a keychain operation on a thread that may block (the Secret Service can take a
+    /// while, or prompt).
+    async fn with_store<T: Send + 'static>(
         &self,
-        name: &str,
-        value: Sensitive<String>,
-    ) -> std::result::Result<(), SecretError> {
+        action: &'static str,
+        name: &SecretName,
+        op: impl FnOnce(&dyn SecretStore, &str) -> std::result::Result<T, SecretError> + Send + 'static,
+    ) -> Result<T> {
         let store = self.secrets()?;
-        let owned = name.to_owned();
-        tokio::task::spawn_blocking(move || store.set(&owned, &value))
+        let owned = name.clone();
+        tokio::task::spawn_blocking(move || op(store.as_ref(), owned.as_str()))
             .await
             .map_err(|e| SecretError::Failed {
-                action: "store",
-                name: name.to_owned(),
+                action,
+                name: name.to_string(),
                 cause: e.to_string(),
             })?
+            .map_err(Error::from)
     }
 
-    pub async fn delete_secret(&self, name: &str) -> std::result::Result<(), SecretError> {
-        let store = self.secrets()?;
-        let owned = name.to_owned();
-        tokio::task::spawn_blocking(move || store.delete(&owned))
+    /// Whether the secret is set. The value itself never leaves the keychain this way.
+    /// Names follow [`SecretName`]'s rule: the proxy's own key is not a server secret.
+    pub async fn secret_is_set(&self, name: &str) -> Result<bool> {
+        let name = SecretName::new(name)?;
+        self.with_store("read", &name, |store, name| {
+            store.get(name).map(|v| v.is_some())
+        })
+        .await
+    }
+
+    pub async fn set_secret(&self, name: &str, value: Sensitive<String>) -> Result<()> {
+        let name = SecretName::new(name)?;
+        self.with_store("store", &name, move |store, name| store.set(name, &value))
             .await
-            .map_err(|e| SecretError::Failed {
-                action: "delete",
-                name: name.to_owned(),
-                cause: e.to_string(),
-            })?
+    }
+
+    pub async fn delete_secret(&self, name: &str) -> Result<()> {
+        let name = SecretName::new(name)?;
+        self.with_store("delete", &name, |store, name| store.delete(name))
+            .await
     }
 
     /// The API key clients send, for "copy" in the UI; `None` when the hub has none. While
     /// checks are switched off the key is still there, for when they are switched on again.
-    pub async fn api_key(&self) -> std::result::Result<Option<Sensitive<String>>, SecretError> {
+    pub async fn api_key(&self) -> Result<Option<Sensitive<String>>> {
         if self.key.is_none() {
             return Ok(None);
         }
@@ -462,13 +490,14 @@ impl Hub {
         let Some(store) = self.keychain.clone() else {
             return Ok(None);
         };
-        tokio::task::spawn_blocking(move || store.get(api_key::KEYCHAIN_ITEM))
+        let read = tokio::task::spawn_blocking(move || store.get(api_key::KEYCHAIN_ITEM))
             .await
             .map_err(|e| SecretError::Failed {
                 action: "read",
                 name: api_key::KEYCHAIN_ITEM.into(),
                 cause: e.to_string(),
-            })?
+            })?;
+        Ok(read?)
     }
 
     /// Whether clients must send a key, now.
@@ -493,19 +522,20 @@ impl Hub {
     /// Changes "allow query-parameter auth (insecure)" and its allowlist for the running
     /// proxy. The policy is read on every outbound request, so turning it off stops every
     /// gateway from sending its key from the next request on.
-    pub fn set_query_auth(
-        &self,
-        enabled: bool,
-        origins: &[String],
-    ) -> std::result::Result<(), crate::upstream::query_auth::QueryAuthError> {
-        let policy = QueryAuthPolicy::from_settings(enabled, origins)?;
+    /// Not saved: for the running proxy only ([`Hub::save_query_auth`] saves and applies).
+    pub fn set_query_auth(&self, enabled: bool, origins: &[String]) -> Result<()> {
+        let policy =
+            QueryAuthPolicy::from_settings(enabled, origins).map_err(|e| Error::ConfigInvalid {
+                path: self.config_path.clone().unwrap_or_default(),
+                message: format!("switchboard.queryParamAuthOrigins: {e}"),
+            })?;
         *self.query_policy.write().unwrap_or_else(|p| p.into_inner()) = policy;
         Ok(())
     }
 
     /// Replaces the API key with a new one, in the keychain and in the running proxy at once.
     /// Only for a key kept in the keychain.
-    pub async fn rotate_key(&self) -> std::result::Result<Sensitive<String>, SecretError> {
+    pub async fn rotate_key(&self) -> Result<Sensitive<String>> {
         let failed = |cause: String| SecretError::Failed {
             action: "rotate",
             name: api_key::KEYCHAIN_ITEM.into(),
@@ -514,7 +544,8 @@ impl Hub {
         let (Some(live), Some(store)) = (self.key.clone(), self.keychain.clone()) else {
             return Err(failed(
                 "the key was given on the command line or in the environment, not kept in the keychain".into(),
-            ));
+            )
+            .into());
         };
         let key = tokio::task::spawn_blocking(move || api_key::rotate(store.as_ref()))
             .await

@@ -17,11 +17,14 @@ pub mod demo;
 mod error;
 pub mod http;
 mod hub;
+pub mod mcp;
 pub mod redact;
 pub mod relay;
 pub mod secrets;
+mod sensitive;
 pub mod supervisor;
 pub mod upstream;
+pub mod url_policy;
 
 pub use error::{Error, Result};
 pub use hub::{Auth, Endpoint, Hub, HubOptions};

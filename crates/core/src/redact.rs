@@ -40,10 +40,10 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::{LazyLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use aho_corasick::{AhoCorasick, MatchKind};
 use base64::Engine as _;
-use memchr::memmem;
 
-use crate::secrets::Sensitive;
+use crate::sensitive::Sensitive;
 
 /// What every redacted value is replaced with.
 pub const REDACTED: &str = "[REDACTED]";
@@ -144,10 +144,14 @@ struct State {
     /// Registered secret values and how many holders registered each (two servers can share
     /// a key; forgetting one must not unprotect the other).
     secrets: HashMap<String, usize>,
-    /// One matcher per distinct form of every registered secret (raw, escaped, base64, …).
-    finders: Vec<memmem::Finder<'static>>,
+    /// One automaton over every distinct form of every registered secret (raw, escaped,
+    /// base64, …): one pass over a log line, however many secrets are registered.
+    /// `None` while there is none.
+    finder: Option<AhoCorasick>,
     /// Registered parameter names, ASCII-lowercased, with registration counts.
     names: HashMap<Vec<u8>, usize>,
+    /// The automaton could not be built: redact everything rather than risk a leak.
+    finder_failed: bool,
 }
 
 impl fmt::Debug for Redactor {
@@ -238,6 +242,9 @@ impl Redactor {
     /// `Cow::Borrowed(text)` when there is nothing to redact. Never panics.
     pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
         let st = self.read();
+        if st.finder_failed {
+            return Cow::Owned(REDACTED.to_owned());
+        }
         let mut ranges = Vec::new();
         st.find(text.as_bytes(), true, &mut ranges);
         if ranges.is_empty() {
@@ -275,13 +282,22 @@ impl State {
             secret_forms(secret, &mut forms);
         }
         let mut forms: Vec<Vec<u8>> = forms.into_iter().collect();
-        // Longest first, so a long form is reported before the short one inside it; ranges
-        // are merged anyway, this only keeps the order stable.
-        forms.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
-        self.finders = forms
-            .iter()
-            .map(|form| memmem::Finder::new(form).into_owned())
-            .collect();
+        forms.sort();
+        // Standard semantics with overlapping search: every occurrence of every form is
+        // reported, a short secret inside a longer one included; the ranges are merged.
+        self.finder = (!forms.is_empty())
+            .then(|| {
+                AhoCorasick::builder()
+                    .match_kind(MatchKind::Standard)
+                    .build(&forms)
+                    .inspect_err(|e| {
+                        // Only on absurd sizes; then every line is withheld (see `redact`).
+                        eprintln!("redactor: cannot build the secret matcher: {e}");
+                    })
+                    .ok()
+            })
+            .flatten();
+        self.finder_failed = !forms.is_empty() && self.finder.is_none();
     }
 
     /// Byte ranges of `text` to redact: in the text itself and in its percent-decoded views
@@ -320,9 +336,12 @@ impl State {
     }
 
     fn scan(&self, text: &[u8], structure: bool, out: &mut Vec<(usize, usize)>) {
-        for finder in &self.finders {
-            let len = finder.needle().len();
-            out.extend(finder.find_iter(text).map(|at| (at, at + len)));
+        if let Some(finder) = &self.finder {
+            out.extend(
+                finder
+                    .find_overlapping_iter(text)
+                    .map(|found| (found.start(), found.end())),
+            );
         }
         if structure {
             scan_structure(text, &self.names, out);
@@ -375,6 +394,9 @@ fn strip_quotes(s: &str) -> &str {
 
 /// One round of percent-decoding: the decoded bytes and, for each, where it starts in `src`
 /// (plus `src.len()` at the end). `None` when there is no `%XX` to decode.
+///
+/// By hand: the `percent-encoding` crate decodes, but cannot say where each decoded byte
+/// came from, which redaction needs to cut the right range out of the original text.
 fn percent_decode(src: &[u8]) -> Option<(Vec<u8>, Vec<usize>)> {
     // Most '%' in log text is "40%": don't allocate unless there is a real escape.
     let escaped = memchr::memchr_iter(b'%', src).any(|i| {

@@ -9,34 +9,200 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 
 use keyring_core::CredentialStore;
+use serde::{Deserialize, Serialize};
+
+pub use crate::sensitive::Sensitive;
 
 /// The keychain service name every Switchboard secret is filed under.
 pub const KEYCHAIN_SERVICE: &str = "dev.switchboard.app";
 
-/// A secret value. `Debug` and `Display` print `<redacted>`; there is no `Serialize`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Sensitive<T>(T);
+/// The keychain item of the proxy's own API key. No [`SecretName`] can name it: a server's
+/// config cannot read it, and nothing but the key operations can overwrite or delete it.
+pub const API_KEY_ITEM: &str = "api-key";
 
-impl<T> Sensitive<T> {
-    pub fn new(value: T) -> Self {
-        Sensitive(value)
+/// Names of keychain items Switchboard keeps for itself.
+const RESERVED_NAMES: &[&str] = &[API_KEY_ITEM];
+
+// === secret names ===
+
+/// The name of a user's secret in the keychain: 1 to 128 of `A-Z a-z 0-9 _ - .`, and not a
+/// name Switchboard keeps for itself. The one rule, for every way in: the config file
+/// (`{"secret": NAME}`), the CLI, the desktop's IPC commands and the Hub.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct SecretName(String);
+
+/// Why a string cannot be a [`SecretName`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidSecretName {
+    #[error("'{0}' cannot be a secret name: use 1 to 128 of A-Z, a-z, 0-9, '_', '-', '.'")]
+    Malformed(String),
+    #[error(
+        "'{0}' is Switchboard's own API key, not a server's secret; use `switchboard key rotate` to change it"
+    )]
+    Reserved(String),
+}
+
+impl SecretName {
+    pub fn new(name: &str) -> Result<SecretName, InvalidSecretName> {
+        let well_formed = !name.is_empty()
+            && name.len() <= 128
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+        if !well_formed {
+            // Shown back to the user: cut it, it may be a pasted value.
+            let shown: String = name.chars().take(40).collect();
+            return Err(InvalidSecretName::Malformed(shown));
+        }
+        if RESERVED_NAMES.iter().any(|r| r.eq_ignore_ascii_case(name)) {
+            return Err(InvalidSecretName::Reserved(name.to_owned()));
+        }
+        Ok(SecretName(name.to_owned()))
     }
 
-    /// The value itself. Call sites are the places a secret is really used; keep them few.
-    pub fn expose(&self) -> &T {
+    pub fn as_str(&self) -> &str {
         &self.0
     }
 }
 
-impl<T> fmt::Debug for Sensitive<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
+impl TryFrom<String> for SecretName {
+    type Error = InvalidSecretName;
+    fn try_from(name: String) -> Result<SecretName, InvalidSecretName> {
+        SecretName::new(&name)
     }
 }
 
-impl<T> fmt::Display for Sensitive<T> {
+impl From<SecretName> for String {
+    fn from(name: SecretName) -> String {
+        name.0
+    }
+}
+
+impl fmt::Display for SecretName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
+        f.write_str(&self.0)
+    }
+}
+
+impl std::str::FromStr for SecretName {
+    type Err = InvalidSecretName;
+    fn from_str(name: &str) -> Result<SecretName, InvalidSecretName> {
+        SecretName::new(name)
+    }
+}
+
+/// A value written in the config, or a reference to a secret in the keychain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum ValueSource {
+    Literal(String),
+    Secret { secret: SecretName },
+}
+
+impl ValueSource {
+    pub fn secret(name: SecretName) -> Self {
+        ValueSource::Secret { secret: name }
+    }
+}
+
+/// By hand rather than `untagged`, so a bad reference says what is wrong with it (serde's
+/// untagged enums only say that nothing matched).
+impl<'de> Deserialize<'de> for ValueSource {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = ValueSource;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string, or {\"secret\": NAME} naming a secret in the keychain")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ValueSource, E> {
+                Ok(ValueSource::Literal(v.to_owned()))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<ValueSource, E> {
+                Ok(ValueSource::Literal(v))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<ValueSource, A::Error> {
+                let mut secret = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    if key != "secret" || secret.is_some() {
+                        return Err(serde::de::Error::custom(format!(
+                            "unexpected \"{key}\" in a secret reference; write {{\"secret\": NAME}}"
+                        )));
+                    }
+                    secret = Some(map.next_value::<SecretName>()?);
+                }
+                secret.map(ValueSource::secret).ok_or_else(|| {
+                    serde::de::Error::custom("a secret reference needs \"secret\": NAME")
+                })
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+// === reading secrets for servers ===
+
+/// Reads the secrets a server's config names, when a child is spawned or a remote session
+/// opens (never earlier, so a changed secret applies to the next session). Every value read
+/// is registered with the redactor before anyone can log it.
+#[derive(Clone)]
+pub struct Resolver {
+    store: Option<Arc<dyn SecretStore>>,
+}
+
+impl Resolver {
+    /// `None`: no keychain could be opened; every read then fails and says so.
+    pub fn new(store: Option<Arc<dyn SecretStore>>) -> Resolver {
+        Resolver { store }
+    }
+
+    pub fn store(&self) -> Option<&Arc<dyn SecretStore>> {
+        self.store.as_ref()
+    }
+
+    /// The secret `name`, for server `server` (named in the error).
+    pub async fn secret(
+        &self,
+        server: &str,
+        name: &SecretName,
+    ) -> crate::Result<Sensitive<String>> {
+        let missing = |message: String| crate::Error::Secret {
+            server: server.to_owned(),
+            secret: name.to_string(),
+            message,
+        };
+        let store = self
+            .store
+            .clone()
+            .ok_or_else(|| missing("no keychain is available to this process".into()))?;
+        let key = name.clone();
+        let value = tokio::task::spawn_blocking(move || store.get(key.as_str()))
+            .await
+            .map_err(|e| missing(e.to_string()))?
+            .map_err(|e| missing(e.to_string()))?
+            .ok_or_else(|| {
+                missing(format!(
+                    "it is not set; run `switchboard secret set {name}`"
+                ))
+            })?;
+        crate::redact::global().register_secret(&value);
+        Ok(value)
+    }
+
+    /// A literal, or the secret it names.
+    pub async fn value(
+        &self,
+        server: &str,
+        source: &ValueSource,
+    ) -> crate::Result<Sensitive<String>> {
+        match source {
+            ValueSource::Literal(value) => Ok(Sensitive::new(value.clone())),
+            ValueSource::Secret { secret } => self.secret(server, secret).await,
+        }
     }
 }
 
@@ -218,12 +384,55 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sensitive_values_never_print() {
-        let secret = Sensitive::new("hunter2".to_owned());
-        assert_eq!(format!("{secret}"), "<redacted>");
-        assert_eq!(format!("{secret:?}"), "<redacted>");
-        assert_eq!(format!("{:?}", Some(&secret)), "Some(<redacted>)");
-        assert_eq!(secret.expose(), "hunter2");
+    fn secret_names_follow_one_rule_and_the_api_key_is_reserved() {
+        for good in ["GITHUB_TOKEN", "a", "my.key-2", &"x".repeat(128)] {
+            assert_eq!(SecretName::new(good).expect(good).as_str(), good);
+        }
+        for bad in ["", "has space", "a/b", "ключ", &"x".repeat(129)] {
+            assert!(
+                matches!(SecretName::new(bad), Err(InvalidSecretName::Malformed(_))),
+                "{bad}"
+            );
+        }
+        for reserved in [API_KEY_ITEM, "API-KEY", "Api-Key"] {
+            let err = SecretName::new(reserved).expect_err(reserved);
+            assert!(matches!(err, InvalidSecretName::Reserved(_)));
+            assert!(err.to_string().contains("key rotate"), "{err}");
+        }
+        // The same rule applies to a reference in the config.
+        let parsed: Result<ValueSource, _> = serde_json::from_str(r#"{"secret": "api-key"}"#);
+        assert!(parsed.is_err());
+        let parsed: ValueSource = serde_json::from_str(r#"{"secret": "TOKEN"}"#).expect("valid");
+        assert_eq!(
+            parsed,
+            ValueSource::secret(SecretName::new("TOKEN").expect("valid"))
+        );
+    }
+
+    #[tokio::test]
+    async fn the_resolver_reads_now_and_says_what_is_missing() {
+        let store = Arc::new(MemoryStore::default());
+        let resolver = Resolver::new(Some(store.clone()));
+        let name = SecretName::new("TOKEN").expect("valid");
+        let err = resolver.secret("srv", &name).await.expect_err("not set");
+        assert!(
+            err.to_string().contains("switchboard secret set TOKEN"),
+            "{err}"
+        );
+        store
+            .set("TOKEN", &Sensitive::new("v1".into()))
+            .expect("set");
+        let value = resolver
+            .value("srv", &ValueSource::secret(name))
+            .await
+            .expect("set");
+        assert_eq!(value.expose(), "v1");
+        let none = Resolver::new(None);
+        let err = none
+            .secret("srv", &SecretName::new("TOKEN").expect("valid"))
+            .await
+            .expect_err("no keychain");
+        assert!(err.to_string().contains("no keychain"), "{err}");
     }
 
     #[test]

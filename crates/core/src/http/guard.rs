@@ -21,9 +21,10 @@ use axum::response::{IntoResponse, Response};
 
 use super::reply::rpc_error;
 use crate::api_key::LiveKey;
+use crate::url_policy::Origin;
 
 /// JSON-RPC error code for a missing or wrong API key (implementation-defined range).
-pub const UNAUTHORIZED: i32 = -32001;
+pub use crate::mcp::protocol::code::UNAUTHORIZED;
 /// And for a foreign Host or Origin.
 pub const FORBIDDEN: i32 = -32002;
 
@@ -31,8 +32,9 @@ pub const FORBIDDEN: i32 = -32002;
 pub struct Access {
     /// The port we listen on; `Host` must carry it.
     port: AtomicU16,
-    /// Origins allowed besides loopback ones, e.g. `https://app.example.com`.
-    pub extra_origins: Vec<String>,
+    /// Origins allowed besides loopback ones, e.g. `https://app.example.com`, normalised
+    /// like every other allowlist (default ports, case, a trailing dot).
+    extra_origins: Vec<Origin>,
     /// The key; `None` when the proxy was started without one (`--insecure-no-auth`).
     key: Option<Arc<LiveKey>>,
     /// Whether the key is checked. Never true without a key.
@@ -95,6 +97,18 @@ impl Access {
         key: Option<Arc<LiveKey>>,
         required: bool,
     ) -> Access {
+        // The config's entries were checked when it was loaded; one that still does not
+        // parse allows nothing.
+        let extra_origins = extra_origins
+            .iter()
+            .filter_map(|entry| match Origin::parse(entry) {
+                Ok(origin) => Some(origin),
+                Err(e) => {
+                    log::warn!("allowedOrigins: ignoring an entry: {e}");
+                    None
+                }
+            })
+            .collect();
         Access {
             port: AtomicU16::new(port),
             extra_origins,
@@ -127,23 +141,14 @@ impl Access {
         true
     }
 
+    /// A loopback origin (any port), or one of the allowed ones. The header is parsed as
+    /// an [`Origin`], the same type the allowlist holds: `null`, other schemes and anything
+    /// that is more than an origin are refused.
     fn origin_allowed(&self, origin: &str) -> bool {
-        let origin = origin.trim_end_matches('/').to_ascii_lowercase();
-        if self
-            .extra_origins
-            .iter()
-            .any(|o| o.trim_end_matches('/').eq_ignore_ascii_case(&origin))
-        {
-            return true;
+        match Origin::parse(origin) {
+            Ok(origin) => origin.is_loopback() || self.extra_origins.contains(&origin),
+            Err(_) => false,
         }
-        let Some(rest) = origin
-            .strip_prefix("http://")
-            .or_else(|| origin.strip_prefix("https://"))
-        else {
-            return false;
-        };
-        let (host, _port) = split_host_port(rest);
-        is_loopback_host(host)
     }
 }
 
@@ -292,6 +297,8 @@ mod tests {
             "https://[::1]:8443",
             "https://APP.example.com",
             "https://app.example.com/",
+            "https://app.example.com:443",
+            "https://app.example.com.",
         ] {
             assert!(a.origin_allowed(ok), "{ok}");
         }
@@ -302,6 +309,8 @@ mod tests {
             "file://",
             "http://app.example.com",
             "chrome-extension://abc",
+            "https://app.example.com:8443",
+            "https://app.example.com/path",
         ] {
             assert!(!a.origin_allowed(bad), "{bad}");
         }

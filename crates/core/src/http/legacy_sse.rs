@@ -13,7 +13,7 @@ use super::reply::{self, rpc_error};
 use super::sse::{self, OnDrop};
 use super::streamable::parse;
 use super::{AppState, KEEP_ALIVE};
-use crate::relay::frame::{self, code};
+use crate::mcp::jsonrpc::{self, code};
 use crate::relay::{SendError, Transport};
 
 pub async fn open(State(state): State<AppState>, Path(name): Path<String>) -> Response {
@@ -56,10 +56,14 @@ pub async fn message(
     State(state): State<AppState>,
     Path(name): Path<String>,
     Query(query): Query<HashMap<String, String>>,
+    headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> Response {
     if state.relay.server(&name).is_err() {
         return reply::unknown_server(&name);
+    }
+    if let Err(refused) = reply::require_json_body(&headers) {
+        return refused;
     }
     // The TypeScript SDK says `sessionId`, the Python SDK `session_id`; both are accepted.
     let Some(id) = query.get("session_id").or_else(|| query.get("sessionId")) else {
@@ -88,7 +92,7 @@ pub async fn message(
         Err(SendError::Closed) => reply::unknown_session(),
         Err(SendError::DuplicateId) => reply::json(
             StatusCode::BAD_REQUEST,
-            frame::error_response(
+            jsonrpc::error_response(
                 envelope.id,
                 code::INVALID_REQUEST,
                 "A request with this id is already in flight in this session",

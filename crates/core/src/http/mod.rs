@@ -28,12 +28,7 @@ use tokio::sync::oneshot;
 
 use crate::relay::Relay;
 
-/// The MCP session header (header names are case-insensitive; this is the spec's spelling).
-pub const SESSION_HEADER: &str = "mcp-session-id";
-pub const PROTOCOL_VERSION_HEADER: &str = "mcp-protocol-version";
-/// The session-based protocol versions this relay serves.
-pub const LEGACY_PROTOCOL_VERSIONS: &[&str] =
-    &["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];
+pub use crate::mcp::protocol::{PROTOCOL_VERSION_HEADER, SESSION_HEADER};
 /// SSE comment lines keep idle streams open through proxies and client timeouts.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 

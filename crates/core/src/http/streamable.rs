@@ -11,10 +11,9 @@ use bytes::Bytes;
 
 use super::reply::{self, rpc_error};
 use super::sse::{self, OnDrop};
-use super::{
-    AppState, KEEP_ALIVE, LEGACY_PROTOCOL_VERSIONS, PROTOCOL_VERSION_HEADER, SESSION_HEADER,
-};
-use crate::relay::frame::{self, Envelope, FrameError, Kind, code};
+use super::{AppState, KEEP_ALIVE, PROTOCOL_VERSION_HEADER, SESSION_HEADER};
+use crate::mcp::jsonrpc::{self, Envelope, FrameError, Kind, code};
+use crate::mcp::protocol::{self, LAST_EVENT_ID_HEADER, SESSION_PROTOCOL_VERSIONS};
 use crate::relay::{RequestStream, SendError, Session, Transport};
 
 pub async fn post(
@@ -34,12 +33,8 @@ pub async fn post(
             "Not Acceptable: the client must accept application/json and text/event-stream",
         );
     }
-    if !content_type_is_json(&headers) {
-        return rpc_error(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            code::INVALID_REQUEST,
-            "Unsupported Media Type: the body must be application/json",
-        );
+    if let Err(refused) = reply::require_json_body(&headers) {
+        return refused;
     }
     let envelope = match parse(&body) {
         Ok(envelope) => envelope,
@@ -63,7 +58,7 @@ pub async fn post(
                 let message = format!("Switchboard could not start server '{name}': {e}");
                 return reply::json(
                     StatusCode::OK,
-                    frame::error_response(envelope.id, code::SERVER_UNAVAILABLE, &message),
+                    jsonrpc::error_response(envelope.id, code::SERVER_UNAVAILABLE, &message),
                 );
             }
         }
@@ -81,7 +76,7 @@ pub async fn post(
         Ok(rx) => rx,
         Err(SendError::Closed) => return reply::unknown_session(),
         Err(SendError::DuplicateId) => {
-            let error = frame::error_response(
+            let error = jsonrpc::error_response(
                 envelope.id,
                 code::INVALID_REQUEST,
                 "A request with this id is already in flight in this session",
@@ -121,8 +116,17 @@ pub async fn post(
             Err(_slow) => sse::response(rx, sse_options(None), KEEP_ALIVE),
         }
     };
-    if is_initialize && let Ok(value) = HeaderValue::from_str(&session.id) {
-        response.headers_mut().insert(SESSION_HEADER, value);
+    if is_initialize {
+        if session.is_closed() {
+            // Its initialize failed before reaching the server (unreachable, refused): the
+            // error goes back without a session id, and the session is gone.
+            state
+                .relay
+                .close_session(&session.id, "initialize failed")
+                .await;
+        } else if let Ok(value) = HeaderValue::from_str(&session.id) {
+            response.headers_mut().insert(SESSION_HEADER, value);
+        }
     }
     response
 }
@@ -151,7 +155,7 @@ pub async fn get(
     }
     // A client resuming a request stream gets what that stream could not deliver first.
     let resumed = headers
-        .get("last-event-id")
+        .get(LAST_EVENT_ID_HEADER)
         .and_then(|v| v.to_str().ok())
         .and_then(sse::resumed_stream);
     let rx = session.open_stream_resuming(resumed);
@@ -188,7 +192,7 @@ fn knows_priming(headers: &HeaderMap) -> bool {
     headers
         .get(PROTOCOL_VERSION_HEADER)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v >= "2025-11-25")
+        .is_some_and(|v| protocol::is_at_least(v, protocol::RESUMABLE_STREAMS_SINCE))
 }
 
 /// How long a request may take and still be answered as plain JSON.
@@ -237,7 +241,7 @@ fn session_from(
 fn check_protocol_version(headers: &HeaderMap) -> Option<Response> {
     let version = headers.get(PROTOCOL_VERSION_HEADER)?;
     let version = version.to_str().unwrap_or_default();
-    if LEGACY_PROTOCOL_VERSIONS.contains(&version) {
+    if SESSION_PROTOCOL_VERSIONS.contains(&version) {
         return None;
     }
     Some(rpc_error(
@@ -245,7 +249,7 @@ fn check_protocol_version(headers: &HeaderMap) -> Option<Response> {
         code::INVALID_REQUEST,
         &format!(
             "Bad Request: unsupported MCP-Protocol-Version '{version}' (supported: {})",
-            LEGACY_PROTOCOL_VERSIONS.join(", ")
+            SESSION_PROTOCOL_VERSIONS.join(", ")
         ),
     ))
 }
@@ -275,22 +279,6 @@ pub(super) fn accepts(headers: &HeaderMap, mime: &str) -> bool {
                 .to_ascii_lowercase()
         })
         .any(|range| range == mime || range == "*/*" || range.strip_suffix("/*") == Some(kind))
-}
-
-fn content_type_is_json(headers: &HeaderMap) -> bool {
-    match headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-    {
-        Some(value) => value
-            .split(';')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .eq_ignore_ascii_case("application/json"),
-        // Lenient with clients that send none; the body is still checked to be JSON.
-        None => true,
-    }
 }
 
 #[cfg(test)]

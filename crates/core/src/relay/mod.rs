@@ -1,11 +1,11 @@
 //! The transparent relay: client sessions on one side, stdio children on the other, raw
-//! JSON-RPC frames in between (see `frame`).
+//! JSON-RPC frames in between (see [`crate::mcp::jsonrpc`]).
 //!
 //! - [`Relay`] owns the servers and the table of live sessions.
 //! - [`Session`] routes what a server says to the right stream of the right client.
 //! - `shared` multiplexes one child across sessions for servers configured as `shared`.
 
-pub mod frame;
+mod backend;
 mod session;
 mod shared;
 
@@ -20,17 +20,18 @@ use serde::Serialize;
 pub use session::{RequestStream, SendError, Session, StreamRx, Transport};
 use shared::SharedChild;
 
-use crate::config::{Config, ServerConfig, Sharing, ValueSource};
+use crate::config::{Config, ServerConfig, Sharing};
 use crate::error::{Error, Result};
-use crate::secrets::{SecretStore, Sensitive};
+use crate::mcp::jsonrpc;
+use crate::secrets::{Resolver, SecretStore};
 use crate::supervisor::{ChildSpec, Diagnostics, DiagnosticsSnapshot, ExitInfo, StopGrace};
 use crate::upstream::RemoteServer;
-use crate::upstream::query_auth::QueryAuthPolicy;
+use crate::url_policy::query_key::QueryAuthPolicy;
 
 /// What every server of a relay shares: where secrets come from, the query-auth policy.
 #[derive(Clone)]
 pub struct ServerContext {
-    pub secrets: Option<Arc<dyn SecretStore>>,
+    pub secrets: Resolver,
     /// Read on every outbound request, so turning the flag off stops keys at once.
     pub query_policy: Arc<RwLock<QueryAuthPolicy>>,
     /// Bumped on every change a status view shows (sessions, children, servers), so the
@@ -54,7 +55,7 @@ impl ServerContext {
         )
         .unwrap_or_default();
         ServerContext {
-            secrets,
+            secrets: Resolver::new(secrets),
             query_policy: Arc::new(RwLock::new(policy)),
             changes: Arc::new(tokio::sync::watch::Sender::new(0)),
         }
@@ -75,7 +76,7 @@ impl Default for RelayOptions {
     fn default() -> Self {
         RelayOptions {
             idle_timeout: crate::config::DEFAULT_IDLE_TIMEOUT,
-            max_frame_bytes: 64 * 1024 * 1024,
+            max_frame_bytes: crate::mcp::protocol::MAX_MESSAGE_BYTES,
             stop_grace: StopGrace::default(),
         }
     }
@@ -86,7 +87,7 @@ pub struct ServerRelay {
     pub name: Arc<str>,
     pub config: ServerConfig,
     max_frame_bytes: usize,
-    secrets: Option<Arc<dyn SecretStore>>,
+    secrets: Resolver,
     /// Set for a remote server (`url` in the config).
     remote: Option<Arc<RemoteServer>>,
     changes: Arc<tokio::sync::watch::Sender<u64>>,
@@ -106,7 +107,12 @@ impl ServerRelay {
         context: &ServerContext,
     ) -> Arc<ServerRelay> {
         let name: Arc<str> = name.into();
-        let remote = RemoteServer::from_config(&name, config, context.query_policy.clone());
+        let remote = RemoteServer::from_config(
+            &name,
+            config,
+            context.query_policy.clone(),
+            options.max_frame_bytes,
+        );
         let is_remote = remote.is_some();
         Arc::new_cyclic(|me| ServerRelay {
             name,
@@ -126,39 +132,6 @@ impl ServerRelay {
         })
     }
 
-    /// The secret `name` from the keychain, read now (at spawn or connect time).
-    pub(crate) async fn secret(&self, name: &str) -> Result<Sensitive<String>> {
-        let missing = |message: String| Error::Secret {
-            server: self.name.to_string(),
-            secret: name.to_owned(),
-            message,
-        };
-        let store = self
-            .secrets
-            .clone()
-            .ok_or_else(|| missing("no keychain is available to this process".into()))?;
-        let key = name.to_owned();
-        let value = tokio::task::spawn_blocking(move || store.get(&key))
-            .await
-            .map_err(|e| missing(e.to_string()))?
-            .map_err(|e| missing(e.to_string()))?
-            .ok_or_else(|| {
-                missing(format!(
-                    "it is not set; run `switchboard secret set {name}`"
-                ))
-            })?;
-        crate::redact::global().register_secret(&value);
-        Ok(value)
-    }
-
-    /// A literal, or the secret it names.
-    pub(crate) async fn value(&self, source: &ValueSource) -> Result<Sensitive<String>> {
-        match source {
-            ValueSource::Literal(value) => Ok(Sensitive::new(value.clone())),
-            ValueSource::Secret { secret } => self.secret(secret).await,
-        }
-    }
-
     /// What to spawn, with secret references resolved now, at spawn time.
     pub(crate) async fn child_spec(&self) -> Result<ChildSpec> {
         let program = self
@@ -168,7 +141,14 @@ impl ServerRelay {
             .ok_or_else(|| Error::UnknownServer(self.name.to_string()))?;
         let mut env = Vec::with_capacity(self.config.env.len());
         for (key, source) in &self.config.env {
-            env.push((key.clone(), self.value(source).await?.expose().clone()));
+            env.push((
+                key.clone(),
+                self.secrets
+                    .value(&self.name, source)
+                    .await?
+                    .expose()
+                    .clone(),
+            ));
         }
         Ok(ChildSpec {
             server: self.name.clone(),
@@ -318,13 +298,7 @@ impl Relay {
     pub fn logs(&self, name: &str) -> Option<Vec<String>> {
         let servers = self.servers.read().unwrap_or_else(|p| p.into_inner());
         let server = servers.get(name)?;
-        let lines = server.diagnostics.snapshot(usize::MAX).stderr_tail;
-        Some(
-            lines
-                .iter()
-                .map(|l| crate::redact::global().redact(l).into_owned())
-                .collect(),
-        )
+        Some(redacted(server.diagnostics.snapshot(usize::MAX)).stderr_tail)
     }
 
     /// The enabled server of that name.
@@ -467,7 +441,7 @@ impl Relay {
                     pids,
                     starts: server.spawns.load(Ordering::Relaxed),
                     unexpected_exits: server.exits.load(Ordering::Relaxed),
-                    diagnostics: server.diagnostics.snapshot(20),
+                    diagnostics: redacted(server.diagnostics.snapshot(20)),
                 }
             })
             .collect()
@@ -478,18 +452,28 @@ impl Relay {
     }
 }
 
+/// A snapshot fit to leave the process (an HTTP answer, the window, the tray): what a child
+/// printed can hold the secrets it was given (a server that prints its environment), so
+/// every line passes the redactor, as log lines do.
+fn redacted(mut snapshot: DiagnosticsSnapshot) -> DiagnosticsSnapshot {
+    let redactor = crate::redact::global();
+    for line in &mut snapshot.stderr_tail {
+        if let std::borrow::Cow::Owned(clean) = redactor.redact(line) {
+            *line = clean;
+        }
+    }
+    if let Some(error) = &mut snapshot.last_error
+        && let std::borrow::Cow::Owned(clean) = redactor.redact(error)
+    {
+        *error = clean;
+    }
+    snapshot
+}
+
 /// Gives `session` its upstream: its own child, a place on the shared one, or its own
 /// session on a remote server.
 async fn attach(session: &Arc<Session>, server: &Arc<ServerRelay>) -> Result<()> {
-    let attached = match (&server.remote, &server.shared) {
-        (Some(remote), _) => session.attach_remote(remote.clone()).await,
-        (None, Some(shared)) => {
-            session.attach_shared(shared.clone());
-            Ok(())
-        }
-        (None, None) => session.attach_child().await,
-    };
-    attached.inspect_err(|e| {
+    session.attach().await.inspect_err(|e| {
         let error = crate::redact::redact_error(e);
         server
             .diagnostics
@@ -523,7 +507,7 @@ impl Relay {
             r#"{{"jsonrpc":"2.0","id":"switchboard-test","method":"initialize","params":{{"protocolVersion":"2025-11-25","capabilities":{{}},"clientInfo":{{"name":"switchboard-test","version":"{}"}}}}}}"#,
             env!("CARGO_PKG_VERSION")
         ));
-        let envelope = frame::Envelope::parse(&initialize).map_err(|e| failed(e.to_string()))?;
+        let envelope = jsonrpc::Envelope::parse(&initialize).map_err(|e| failed(e.to_string()))?;
         let answer = match session
             .send_from_client(&envelope, initialize.clone(), false)
             .await

@@ -18,10 +18,10 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use super::ServerRelay;
-use super::frame::{self, Envelope, Kind};
-use super::shared::SharedChild;
-use crate::supervisor::{ChildSink, ExitInfo, FrameRejected, ManagedChild};
-use crate::upstream::{RemoteLink, RemoteServer, SendFailure};
+use super::backend::{Backend, Sent};
+use crate::mcp::client::Inbound;
+use crate::mcp::jsonrpc::{self, Envelope, Kind};
+use crate::supervisor::{ChildSink, ExitInfo, FrameRejected};
 
 /// Where a stream's frames go: the HTTP response body that is streaming them out.
 pub type StreamTx = mpsc::UnboundedSender<Bytes>;
@@ -43,21 +43,12 @@ pub struct Session {
     pub id: Arc<str>,
     pub server: Arc<ServerRelay>,
     pub transport: Transport,
-    upstream: OnceLock<Upstream>,
+    backend: OnceLock<Backend>,
     routes: Mutex<Routes>,
     created: Instant,
     /// Milliseconds since `created` of the last client activity.
     last_active_ms: AtomicU64,
     closed: AtomicBool,
-}
-
-enum Upstream {
-    /// This session's own child.
-    Child(ManagedChild),
-    /// A child shared with other sessions through an id map.
-    Shared(Arc<SharedChild>),
-    /// A session of our own on a remote server.
-    Remote(Arc<RemoteLink>),
 }
 
 #[derive(Default)]
@@ -154,7 +145,7 @@ impl Session {
             id,
             server,
             transport,
-            upstream: OnceLock::new(),
+            backend: OnceLock::new(),
             routes: Mutex::new(Routes::default()),
             created: Instant::now(),
             last_active_ms: AtomicU64::new(0),
@@ -162,34 +153,12 @@ impl Session {
         })
     }
 
-    /// Gives the session its own child, started with this session as the child's sink.
-    pub(super) async fn attach_child(self: &Arc<Self>) -> crate::Result<()> {
-        let spec = self.server.child_spec().await?;
-        let sink: Arc<dyn ChildSink> = self.clone();
-        let child = ManagedChild::spawn(
-            &spec,
-            Arc::downgrade(&sink),
-            self.server.diagnostics.clone(),
-        )?;
-        self.server.note_spawn();
-        let _ = self.upstream.set(Upstream::Child(child));
+    /// Connects the session to its server: its own child, a place on the shared one, or
+    /// its own session on a remote server.
+    pub(super) async fn attach(self: &Arc<Self>) -> crate::Result<()> {
+        let backend = Backend::open(self).await?;
+        let _ = self.backend.set(backend);
         Ok(())
-    }
-
-    /// Gives the session its own upstream session on a remote server. Credentials are read
-    /// from the keychain now; nothing is sent until the client's first message.
-    pub(super) async fn attach_remote(
-        self: &Arc<Self>,
-        remote: Arc<RemoteServer>,
-    ) -> crate::Result<()> {
-        let link = RemoteLink::open(remote, &self.server, Arc::downgrade(self)).await?;
-        let _ = self.upstream.set(Upstream::Remote(link));
-        Ok(())
-    }
-
-    pub(super) fn attach_shared(self: &Arc<Self>, shared: Arc<SharedChild>) {
-        shared.attach(self);
-        let _ = self.upstream.set(Upstream::Shared(shared));
     }
 
     pub fn is_closed(&self) -> bool {
@@ -197,11 +166,7 @@ impl Session {
     }
 
     pub fn pid(&self) -> Option<u32> {
-        match self.upstream.get()? {
-            Upstream::Child(child) => Some(child.pid()),
-            Upstream::Shared(shared) => shared.pid(),
-            Upstream::Remote(_) => None,
-        }
+        self.backend.get()?.pid()
     }
 
     pub fn touch(&self) {
@@ -235,52 +200,48 @@ impl Session {
             return Err(SendError::Closed);
         }
         self.touch();
-        let frame = frame::to_single_line(frame);
+        let frame = jsonrpc::to_single_line(frame);
         let rx = if envelope.kind == Kind::Request {
             Some(self.register_request(envelope, streaming)?)
         } else {
             None
         };
-        let not_running = || Some(format!("server '{}' is not running", self.server.name));
-        let failure = match self.upstream.get() {
-            Some(Upstream::Child(child)) => {
-                if child.send(frame) {
-                    None
-                } else {
-                    not_running()
-                }
-            }
-            Some(Upstream::Shared(shared)) => {
-                if shared.forward(self, envelope, frame).await {
-                    None
-                } else {
-                    not_running()
-                }
-            }
-            Some(Upstream::Remote(link)) => match link.send(envelope, frame).await {
-                Ok(()) => None,
-                Err(SendFailure::SessionExpired) => {
-                    // The upstream ended our session, so the client's ends too: it gets 404
-                    // and initializes again, as the spec prescribes.
-                    self.end("the remote server ended the session");
-                    return Err(SendError::Closed);
-                }
-                Err(SendFailure::Failed(message)) => Some(message),
-            },
-            None => not_running(),
+        let sent = match self.backend.get() {
+            Some(backend) => backend.send(self, envelope, frame).await,
+            None => Sent::NotRunning,
         };
+        let failure = match sent {
+            Sent::Ok => None,
+            Sent::NotRunning => Some(format!("server '{}' is not running", self.server.name)),
+            Sent::Failed(message) => Some(message),
+            Sent::SessionEnded => {
+                // The upstream ended our session, so the client's ends too: it gets 404 and
+                // initializes again, as the spec prescribes.
+                self.end("the remote server ended the session");
+                return Err(SendError::Closed);
+            }
+        };
+        let failed = failure.is_some();
         if let Some(message) = failure
             && let Some(id) = envelope.id.filter(|_| envelope.kind == Kind::Request)
         {
             self.deliver_response(
                 id.get(),
-                frame::error_response(Some(id), frame::code::SERVER_UNAVAILABLE, &message),
+                jsonrpc::error_response(Some(id), jsonrpc::code::SERVER_UNAVAILABLE, &message),
             );
+        }
+        // A session whose `initialize` could not even be delivered is of no use: it ends
+        // here, so the client gets the error without a session id to hold on to.
+        if failed
+            && envelope.kind == Kind::Request
+            && envelope.method.as_deref() == Some("initialize")
+        {
+            self.end("initialize could not be delivered");
         }
         Ok(rx)
     }
 
-    fn register_request(
+    pub(super) fn register_request(
         &self,
         envelope: &Envelope<'_>,
         streaming: bool,
@@ -440,10 +401,10 @@ impl Session {
             routes.pending.drain().collect()
         };
         for (id, p) in pending {
-            let id = frame::raw(id.into_string());
-            let _ = p.tx.send(frame::error_response(
+            let id = jsonrpc::raw(id.into_string());
+            let _ = p.tx.send(jsonrpc::error_response(
                 Some(&id),
-                frame::code::SERVER_UNAVAILABLE,
+                jsonrpc::code::SERVER_UNAVAILABLE,
                 message,
             ));
         }
@@ -461,10 +422,10 @@ impl Session {
     /// its stream without answering).
     pub(crate) fn fail_request(&self, id_key: &str, message: &str) {
         if self.lock().pending.contains_key(id_key) {
-            let id = frame::raw(id_key.to_owned());
+            let id = jsonrpc::raw(id_key.to_owned());
             self.deliver_response(
                 id_key,
-                frame::error_response(Some(&id), frame::code::SERVER_UNAVAILABLE, message),
+                jsonrpc::error_response(Some(&id), jsonrpc::code::SERVER_UNAVAILABLE, message),
             );
         }
     }
@@ -485,13 +446,8 @@ impl Session {
         ));
         self.fail_pending(&format!("session closed: {reason}"));
         self.lock().clear_streams();
-        match self.upstream.get() {
-            Some(Upstream::Child(child)) => {
-                child.stop(self.server.stop_grace).await;
-            }
-            Some(Upstream::Shared(shared)) => shared.detach(self),
-            Some(Upstream::Remote(link)) => link.close().await,
-            None => {}
+        if let Some(backend) = self.backend.get() {
+            backend.close(self).await;
         }
     }
 
@@ -500,9 +456,9 @@ impl Session {
     }
 }
 
-/// A session's own child writes straight into the session.
-impl ChildSink for Session {
-    fn on_frame(&self, frame: Bytes) -> Result<(), FrameRejected> {
+impl Session {
+    /// One message from the server, routed by the rules at the top of this file.
+    pub(super) fn route(&self, frame: Bytes) -> Result<(), FrameRejected> {
         let envelope = Envelope::parse(&frame).map_err(|e| FrameRejected(e.to_string()))?;
         match envelope.kind {
             Kind::Response => match envelope.id_key() {
@@ -527,6 +483,13 @@ impl ChildSink for Session {
         }
         Ok(())
     }
+}
+
+/// A session's own child writes straight into the session.
+impl ChildSink for Session {
+    fn on_frame(&self, frame: Bytes) -> Result<(), FrameRejected> {
+        self.route(frame)
+    }
 
     fn on_exit(&self, exit: &ExitInfo) {
         let message = format!(
@@ -542,6 +505,27 @@ impl ChildSink for Session {
     }
 }
 
+/// A remote server's client session writes into the session too.
+impl Inbound for Session {
+    fn on_message(&self, frame: Bytes) {
+        if let Err(rejected) = self.route(frame) {
+            log::warn!(
+                "remote server '{}' sent something that is not JSON-RPC ({}); not relayed",
+                self.server.name,
+                rejected.0
+            );
+        }
+    }
+
+    fn on_unanswered(&self, id_key: &str, message: &str) {
+        self.fail_request(id_key, message);
+    }
+
+    fn on_ended(&self, message: &str) {
+        self.end(message);
+    }
+}
+
 /// Session ids are credentials of a sort; logs get a prefix only.
 pub fn short(id: &str) -> &str {
     &id[..id.len().min(8)]
@@ -550,6 +534,140 @@ pub fn short(id: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{Config, ServerConfig};
+    use crate::relay::{RelayOptions, ServerContext};
+
+    /// A session with no backend: the routing rules alone, no process, no socket.
+    fn session(transport: Transport) -> Arc<Session> {
+        let config = Config::default();
+        let server = ServerRelay::new(
+            "srv",
+            &ServerConfig::stdio("unused", Vec::<String>::new()),
+            &RelayOptions::default(),
+            &ServerContext::new(&config, None),
+        );
+        Session::new("0123456789abcdef".into(), server, transport)
+    }
+
+    fn request(session: &Session, json: &str, streaming: bool) -> RequestStream {
+        let frame = Bytes::copy_from_slice(json.as_bytes());
+        let envelope = Envelope::parse(&frame).expect("a request");
+        session
+            .register_request(&envelope, streaming)
+            .expect("registered")
+    }
+
+    fn got(rx: &mut StreamRx) -> Vec<String> {
+        let mut out = Vec::new();
+        while let Ok(frame) = rx.try_recv() {
+            out.push(String::from_utf8(frame.to_vec()).expect("utf-8"));
+        }
+        out
+    }
+
+    fn server_says(session: &Session, json: &str) {
+        session
+            .route(Bytes::copy_from_slice(json.as_bytes()))
+            .expect("JSON-RPC");
+    }
+
+    #[test]
+    fn an_answer_and_its_progress_reach_only_the_stream_of_their_request() {
+        let s = session(Transport::StreamableHttp);
+        let mut a = request(
+            &s,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"_meta":{"progressToken":"t1"}}}"#,
+            true,
+        );
+        let mut b = request(
+            &s,
+            r#"{"jsonrpc":"2.0","id":"1","method":"tools/call","params":{"_meta":{"progressToken":7}}}"#,
+            true,
+        );
+        server_says(
+            &s,
+            r#"{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":7,"progress":1}}"#,
+        );
+        server_says(&s, r#"{"jsonrpc":"2.0","id":"1","result":{"b":true}}"#);
+        server_says(&s, r#"{"jsonrpc":"2.0","id":1,"result":{"a":true}}"#);
+        // Ids keep their JSON type: 1 and "1" are two requests.
+        assert_eq!(
+            got(&mut a.rx),
+            vec![r#"{"jsonrpc":"2.0","id":1,"result":{"a":true}}"#]
+        );
+        let b = got(&mut b.rx);
+        assert_eq!(b.len(), 2);
+        assert!(b[0].contains("progress") && b[1].contains(r#""b":true"#));
+        // A duplicate id in flight is refused, a finished one may be reused.
+        let frame = Bytes::from_static(br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#);
+        let envelope = Envelope::parse(&frame).expect("a request");
+        assert!(s.register_request(&envelope, true).is_ok());
+        assert!(matches!(
+            s.register_request(&envelope, true),
+            Err(SendError::DuplicateId)
+        ));
+    }
+
+    #[test]
+    fn a_server_request_goes_to_the_one_request_stream_else_the_get_stream_else_waits() {
+        let s = session(Transport::StreamableHttp);
+        let sampling =
+            r#"{"jsonrpc":"2.0","id":"s1","method":"sampling/createMessage","params":{}}"#;
+        // Nothing open: it waits in the backlog for the next GET stream.
+        server_says(&s, sampling);
+        let mut get = s.open_stream();
+        assert_eq!(got(&mut get), vec![sampling]);
+
+        // Exactly one streaming request in flight: its stream carries it.
+        let mut one = request(
+            &s,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call"}"#,
+            true,
+        );
+        server_says(&s, sampling);
+        assert_eq!(got(&mut one.rx), vec![sampling]);
+        assert!(got(&mut get).is_empty());
+
+        // Two: the session's GET stream, not a guess between them.
+        let mut two = request(
+            &s,
+            r#"{"jsonrpc":"2.0","id":2,"method":"tools/call"}"#,
+            true,
+        );
+        server_says(&s, sampling);
+        assert_eq!(got(&mut get), vec![sampling]);
+        assert!(got(&mut one.rx).is_empty() && got(&mut two.rx).is_empty());
+
+        // A request answered as plain JSON never carries anything but its answer.
+        let json_only = session(Transport::StreamableHttp);
+        let mut plain = request(
+            &json_only,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call"}"#,
+            false,
+        );
+        server_says(&json_only, sampling);
+        assert!(got(&mut plain.rx).is_empty());
+        let mut later = json_only.open_stream();
+        assert_eq!(got(&mut later), vec![sampling]);
+    }
+
+    #[test]
+    fn an_ended_session_fails_what_is_in_flight_and_keeps_nothing() {
+        let s = session(Transport::StreamableHttp);
+        let mut a = request(
+            &s,
+            r#"{"jsonrpc":"2.0","id":5,"method":"tools/call"}"#,
+            true,
+        );
+        s.end("the remote server ended the session");
+        let answer = got(&mut a.rx);
+        assert_eq!(answer.len(), 1);
+        assert!(
+            answer[0].contains(r#""id":5"#) && answer[0].contains("-32000"),
+            "{answer:?}"
+        );
+        assert!(s.is_closed());
+    }
 
     #[test]
     fn orphans_are_bounded_by_count_and_bytes_and_claimed_once() {

@@ -21,8 +21,8 @@ use serde_json::value::RawValue;
 use tokio::sync::oneshot;
 
 use super::ServerRelay;
-use super::frame::{self, Envelope, Kind};
 use super::session::Session;
+use crate::mcp::jsonrpc::{self, Envelope, Kind};
 use crate::supervisor::{ChildSink, ExitInfo, FrameRejected, ManagedChild};
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -121,19 +121,21 @@ impl SharedChild {
                 let id = envelope
                     .id
                     .map(|id| id.to_owned())
-                    .unwrap_or_else(|| frame::raw("null".into()));
+                    .unwrap_or_else(|| jsonrpc::raw("null".into()));
                 let params = envelope
                     .params
                     .map(|p| p.to_owned())
-                    .unwrap_or_else(|| frame::raw("{}".into()));
+                    .unwrap_or_else(|| jsonrpc::raw("{}".into()));
                 let answer = match self.ensure_ready(Some(params)).await {
-                    Ok((_, result)) => frame::result_response(&id, &result),
+                    Ok((_, result)) => jsonrpc::result_response(&id, &result),
                     Err(Failure::Rpc(error_frame)) => {
-                        frame::rewrite(&error_frame, &["id"], &id).unwrap_or(error_frame)
+                        jsonrpc::rewrite(&error_frame, &["id"], &id).unwrap_or(error_frame)
                     }
-                    Err(Failure::Unavailable(message)) => {
-                        frame::error_response(Some(&id), frame::code::SERVER_UNAVAILABLE, &message)
-                    }
+                    Err(Failure::Unavailable(message)) => jsonrpc::error_response(
+                        Some(&id),
+                        jsonrpc::code::SERVER_UNAVAILABLE,
+                        &message,
+                    ),
                 };
                 session.deliver_response(id.get(), answer);
                 true
@@ -175,12 +177,13 @@ impl SharedChild {
                     );
                     (proxy_id, proxy_token)
                 };
-                let mut out = frame::rewrite(&frame, &["id"], &frame::raw(proxy_id.to_string()));
+                let mut out =
+                    jsonrpc::rewrite(&frame, &["id"], &jsonrpc::raw(proxy_id.to_string()));
                 if let (Some(rewritten), Some(token)) = (&out, &proxy_token) {
-                    out = frame::rewrite(
+                    out = jsonrpc::rewrite(
                         rewritten,
-                        frame::PROGRESS_TOKEN_IN_META,
-                        &frame::raw(token.to_string()),
+                        jsonrpc::PROGRESS_TOKEN_IN_META,
+                        &jsonrpc::raw(token.to_string()),
                     );
                 }
                 match out {
@@ -200,10 +203,10 @@ impl SharedChild {
                 let child = self.current_child();
                 match (proxy_id, child) {
                     (Some(proxy_id), Some(child)) => {
-                        match frame::rewrite(
+                        match jsonrpc::rewrite(
                             &frame,
-                            frame::CANCELLED_REQUEST_ID,
-                            &frame::raw(proxy_id.to_string()),
+                            jsonrpc::CANCELLED_REQUEST_ID,
+                            &jsonrpc::raw(proxy_id.to_string()),
                         ) {
                             Some(out) => child.send(out),
                             None => true,
@@ -266,7 +269,7 @@ impl SharedChild {
         };
         let Some(params) = params else {
             // A client that never initialized: relay as-is, as a per-session child would.
-            return Ok((child, frame::raw("{}".into())));
+            return Ok((child, jsonrpc::raw("{}".into())));
         };
         let (tx, rx) = oneshot::channel();
         let id = {
@@ -442,8 +445,8 @@ impl ChildSink for SharedChild {
                 }
                 drop(state);
                 if let Some(session) = session {
-                    let client_id = frame::raw(inflight.client_id.to_string());
-                    if let Some(out) = frame::rewrite(&frame, &["id"], &client_id) {
+                    let client_id = jsonrpc::raw(inflight.client_id.to_string());
+                    if let Some(out) = jsonrpc::rewrite(&frame, &["id"], &client_id) {
                         session.deliver_response(&inflight.client_id, out);
                     }
                 }
@@ -456,10 +459,10 @@ impl ChildSink for SharedChild {
                 if let Some((session, client_token)) = target
                     && let (Some(session), Some(out)) = (
                         session.upgrade(),
-                        frame::rewrite(
+                        jsonrpc::rewrite(
                             &frame,
-                            frame::PROGRESS_TOKEN,
-                            &frame::raw(client_token.to_string()),
+                            jsonrpc::PROGRESS_TOKEN,
+                            &jsonrpc::raw(client_token.to_string()),
                         ),
                     )
                 {
@@ -505,9 +508,9 @@ impl ChildSink for SharedChild {
                     None => {
                         let message = "Switchboard cannot tell which client this request is for: the server is shared by several busy sessions (set \"sharing\": \"per-session\" for servers that ask clients for sampling, elicitation or roots)";
                         if let Some(child) = self.current_child() {
-                            child.send(frame::error_response(
+                            child.send(jsonrpc::error_response(
                                 envelope.id,
-                                frame::code::INTERNAL_ERROR,
+                                jsonrpc::code::INTERNAL_ERROR,
                                 message,
                             ));
                         }
@@ -551,12 +554,166 @@ impl ChildSink for SharedChild {
         let message = format!("server '{name}' exited ({exit}) before answering");
         for (_, f) in inflight {
             if let Some(session) = f.session.upgrade() {
-                let id = frame::raw(f.client_id.to_string());
+                let id = jsonrpc::raw(f.client_id.to_string());
                 session.deliver_response(
                     &f.client_id,
-                    frame::error_response(Some(&id), frame::code::SERVER_UNAVAILABLE, &message),
+                    jsonrpc::error_response(Some(&id), jsonrpc::code::SERVER_UNAVAILABLE, &message),
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, ServerConfig, Sharing};
+    use crate::relay::session::{RequestStream, StreamRx, Transport};
+    use crate::relay::{RelayOptions, ServerContext};
+
+    /// A shared server and two sessions on it; no child is started: these tests drive the
+    /// id map from the child's side (`on_frame`) with the state a forward would leave.
+    fn setup() -> (
+        Arc<ServerRelay>,
+        Arc<SharedChild>,
+        Arc<Session>,
+        Arc<Session>,
+    ) {
+        let mut config = ServerConfig::stdio("unused", Vec::<String>::new());
+        config.sharing = Sharing::Shared;
+        let server = ServerRelay::new(
+            "srv",
+            &config,
+            &RelayOptions::default(),
+            &ServerContext::new(&Config::default(), None),
+        );
+        let shared = server.shared.clone().expect("a shared server");
+        let a = Session::new("aaaaaaaa".into(), server.clone(), Transport::StreamableHttp);
+        let b = Session::new("bbbbbbbb".into(), server.clone(), Transport::StreamableHttp);
+        shared.attach(&a);
+        shared.attach(&b);
+        (server, shared, a, b)
+    }
+
+    /// What `forward` records for a request: client id → proxy id (and token).
+    fn in_flight(
+        shared: &SharedChild,
+        session: &Arc<Session>,
+        client_id: &str,
+        proxy_id: u64,
+        token: Option<(&str, &str)>,
+    ) -> RequestStream {
+        let frame = Bytes::from(format!(
+            r#"{{"jsonrpc":"2.0","id":{client_id},"method":"tools/call"}}"#
+        ));
+        let envelope = Envelope::parse(&frame).expect("a request");
+        let stream = session
+            .register_request(&envelope, true)
+            .expect("registered");
+        let mut state = shared.lock();
+        let proxy_token = token.map(|(proxy, client)| {
+            state
+                .tokens
+                .insert(proxy.into(), (Arc::downgrade(session), client.into()));
+            Box::<str>::from(proxy)
+        });
+        state
+            .by_client
+            .insert((session.id.clone(), client_id.into()), proxy_id);
+        state.inflight.insert(
+            proxy_id,
+            Inflight {
+                session: Arc::downgrade(session),
+                client_id: client_id.into(),
+                token: proxy_token,
+            },
+        );
+        stream
+    }
+
+    fn got(rx: &mut StreamRx) -> Vec<String> {
+        let mut out = Vec::new();
+        while let Ok(frame) = rx.try_recv() {
+            out.push(String::from_utf8(frame.to_vec()).expect("utf-8"));
+        }
+        out
+    }
+
+    fn child_says(shared: &SharedChild, json: &str) {
+        shared
+            .on_frame(Bytes::copy_from_slice(json.as_bytes()))
+            .expect("JSON-RPC");
+    }
+
+    #[test]
+    fn answers_and_progress_get_each_clients_own_id_and_token_back() {
+        let (_server, shared, a, b) = setup();
+        // Both clients used id 1: the child saw proxy ids 11 and 12.
+        let mut from_a = in_flight(&shared, &a, "1", 11, Some(("\"sb-11\"", "\"tok\"")));
+        let mut from_b = in_flight(&shared, &b, "1", 12, None);
+        child_says(
+            &shared,
+            r#"{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":"sb-11","progress":0.5}}"#,
+        );
+        child_says(&shared, r#"{"jsonrpc":"2.0","id":12,"result":{"for":"b"}}"#);
+        child_says(&shared, r#"{"jsonrpc":"2.0","id":11,"result":{"for":"a"}}"#);
+        let a_got = got(&mut from_a.rx);
+        assert_eq!(a_got.len(), 2, "{a_got:?}");
+        assert!(a_got[0].contains(r#""progressToken":"tok""#), "{a_got:?}");
+        assert_eq!(a_got[1], r#"{"jsonrpc":"2.0","id":1,"result":{"for":"a"}}"#);
+        assert_eq!(
+            got(&mut from_b.rx),
+            vec![r#"{"jsonrpc":"2.0","id":1,"result":{"for":"b"}}"#]
+        );
+        // Everything about those requests is forgotten.
+        let state = shared.lock();
+        assert!(state.inflight.is_empty() && state.by_client.is_empty() && state.tokens.is_empty());
+    }
+
+    #[test]
+    fn an_answer_to_an_unknown_id_reaches_nobody() {
+        let (_server, shared, a, _b) = setup();
+        let mut from_a = in_flight(&shared, &a, "7", 21, None);
+        child_says(&shared, r#"{"jsonrpc":"2.0","id":99,"result":{}}"#);
+        child_says(&shared, r#"{"jsonrpc":"2.0","id":"not-ours","result":{}}"#);
+        assert!(got(&mut from_a.rx).is_empty());
+        assert_eq!(shared.lock().inflight.len(), 1);
+    }
+
+    #[test]
+    fn a_server_request_goes_to_the_only_busy_session_and_its_reply_is_expected_from_it() {
+        let (_server, shared, a, b) = setup();
+        let mut from_a = in_flight(&shared, &a, "1", 31, None);
+        child_says(
+            &shared,
+            r#"{"jsonrpc":"2.0","id":"srv-1","method":"roots/list"}"#,
+        );
+        assert!(got(&mut from_a.rx)[0].contains("roots/list"));
+        let owner = shared
+            .lock()
+            .server_requests
+            .get("\"srv-1\"")
+            .and_then(|w| w.upgrade());
+        assert!(owner.is_some_and(|o| Arc::ptr_eq(&o, &a)));
+        assert!(!Arc::ptr_eq(&a, &b));
+    }
+
+    #[test]
+    fn a_child_exit_fails_every_request_in_flight_with_the_clients_id() {
+        let (_server, shared, a, b) = setup();
+        let mut from_a = in_flight(&shared, &a, "\"x\"", 41, None);
+        let mut from_b = in_flight(&shared, &b, "3", 42, None);
+        shared.on_exit(&ExitInfo {
+            code: Some(1),
+            signal: None,
+        });
+        let a_got = got(&mut from_a.rx);
+        let b_got = got(&mut from_b.rx);
+        assert!(
+            a_got[0].contains(r#""id":"x""#) && a_got[0].contains("exited"),
+            "{a_got:?}"
+        );
+        assert!(b_got[0].contains(r#""id":3"#), "{b_got:?}");
+        assert!(shared.lock().inflight.is_empty());
     }
 }

@@ -1,6 +1,6 @@
-//! Remote MCP servers ("gateways"): each downstream session gets its own upstream session,
-//! over Streamable HTTP or the legacy HTTP+SSE transport, with the credential the config
-//! names injected into every request.
+//! Remote MCP servers ("gateways"): each downstream session gets its own upstream session
+//! (an [`mcp::client::Client`]), with the credential the config names injected into every
+//! request.
 //!
 //! - The IDE's own credentials are never forwarded: upstream requests are built from
 //!   scratch, with only the configured headers.
@@ -9,78 +9,34 @@
 //!   the URL only then; redirects to another origin are never followed.
 //! - Errors that reach a client say what happened (status, cause) but never carry the
 //!   upstream's own error body or a URL with a key in it.
+//!
+//! **Layering:** this module knows the config, the secrets and the protocol client, never
+//! the relay: what the upstream sends reaches the session through [`Inbound`].
 
-pub mod query_auth;
-mod sse;
-
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::sync::{Arc, RwLock, Weak};
 use std::time::Duration;
 
 use base64::Engine;
-use bytes::Bytes;
-use futures::StreamExt;
-use reqwest::StatusCode;
-use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
-use tokio::task::JoinHandle;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use url::Url;
 
 use crate::config::{RemoteTransport, ServerConfig, UpstreamAuth, ValueSource};
 use crate::error::{Error, Result};
+use crate::mcp::client::{self, Client, Inbound};
 use crate::redact;
-use crate::relay::frame::{Envelope, Kind};
-use crate::relay::{ServerRelay, Session};
-use crate::secrets::Sensitive;
-use crate::supervisor::ChildSink;
-use query_auth::QueryAuthPolicy;
+use crate::secrets::{Resolver, Sensitive};
+use crate::url_policy;
+use crate::url_policy::query_key::{self as query_auth, QueryAuthPolicy};
 
-const SESSION_HEADER: &str = "mcp-session-id";
-const PROTOCOL_VERSION_HEADER: &str = "mcp-protocol-version";
-/// How long a legacy SSE upstream may take to announce its POST endpoint.
-const ENDPOINT_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Checks a remote server's URL as entered: http(s), no userinfo, no secret-looking
-/// parameters (those belong in the keychain).
-pub fn validate_url(text: &str) -> std::result::Result<Url, String> {
-    let url = Url::parse(text).map_err(|e| format!("\"url\" is not a valid URL ({e})"))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!(
-            "\"url\" must be http or https, not {}",
-            url.scheme()
-        ));
-    }
-    let inline = query_auth::inline_secrets(text);
-    if !inline.is_empty() {
-        let names: Vec<String> = inline
-            .iter()
-            .map(|s| s.suggested_secret_name.clone())
-            .collect();
-        return Err(format!(
-            "\"url\" carries a credential ({}); move it into the keychain with `switchboard secret set NAME` and reference it from \"auth\" instead",
-            names.join(", ")
-        ));
-    }
-    Ok(url)
-}
-
-/// Why a message could not be sent upstream.
-#[derive(Debug)]
-pub enum SendFailure {
-    /// The upstream no longer knows our session: the client must initialize again.
-    SessionExpired,
-    /// Anything else; the text is safe to show to a client.
-    Failed(String),
-}
+pub use crate::mcp::client::SendFailure;
 
 /// A remote server as configured.
 pub struct RemoteServer {
-    name: Arc<str>,
-    url: Url,
-    transport: RemoteTransport,
+    endpoint: Arc<client::Endpoint>,
+    sends_credentials: bool,
     headers: Vec<(String, ValueSource)>,
     auth: UpstreamAuth,
     policy: Arc<RwLock<QueryAuthPolicy>>,
-    http: reqwest::Client,
 }
 
 impl RemoteServer {
@@ -89,12 +45,22 @@ impl RemoteServer {
         name: &Arc<str>,
         config: &ServerConfig,
         policy: Arc<RwLock<QueryAuthPolicy>>,
+        max_message_bytes: usize,
     ) -> Option<RemoteServer> {
         let url = Url::parse(config.url.as_deref()?).ok()?;
         Some(RemoteServer {
-            name: name.clone(),
-            url,
-            transport: config.transport,
+            endpoint: Arc::new(client::Endpoint {
+                name: name.clone(),
+                url,
+                transport: match config.transport {
+                    RemoteTransport::Auto => client::Transport::Auto,
+                    RemoteTransport::StreamableHttp => client::Transport::StreamableHttp,
+                    RemoteTransport::Sse => client::Transport::Sse,
+                },
+                http: http_client(config.sends_credentials()),
+                max_message_bytes,
+            }),
+            sends_credentials: config.sends_credentials(),
             headers: config
                 .headers
                 .iter()
@@ -102,12 +68,33 @@ impl RemoteServer {
                 .collect(),
             auth: config.auth.clone(),
             policy,
-            http: http_client(),
         })
     }
 
+    /// Opens a client session for one downstream session: credentials are read from the
+    /// keychain now; nothing is sent until the first message.
+    pub async fn connect(
+        &self,
+        secrets: &Resolver,
+        inbound: Weak<dyn Inbound>,
+    ) -> Result<Arc<Client>> {
+        let credentials = self.credentials(secrets).await?;
+        Ok(Client::new(
+            self.endpoint.clone(),
+            Arc::new(credentials),
+            inbound,
+        ))
+    }
+
     /// Reads the credential from the keychain (now, at connection time).
-    async fn credentials(&self, server: &ServerRelay) -> Result<Credentials> {
+    async fn credentials(&self, secrets: &Resolver) -> Result<UpstreamCredentials> {
+        let server = self.endpoint.name.as_ref();
+        // Checked again here, not only when the server was saved: a config edited by hand,
+        // or saved by an older version, does not get to send a credential in clear.
+        if self.sends_credentials {
+            crate::url_policy::check_credential_transport(&self.endpoint.url)
+                .map_err(|message| self.error(message))?;
+        }
         let mut headers = HeaderMap::new();
         let mut query = None;
         let header = |name: &str, value: &Sensitive<String>| -> Result<(HeaderName, HeaderValue)> {
@@ -122,13 +109,13 @@ impl RemoteServer {
             Ok((name, value))
         };
         for (name, source) in &self.headers {
-            let (name, value) = header(name, &server.value(source).await?)?;
+            let (name, value) = header(name, &secrets.value(server, source).await?)?;
             headers.insert(name, value);
         }
         match &self.auth {
             UpstreamAuth::None => {}
             UpstreamAuth::Bearer { secret } => {
-                let token = server.secret(secret).await?;
+                let token = secrets.secret(server, secret).await?;
                 let (name, value) = header(
                     "authorization",
                     &Sensitive::new(format!("Bearer {}", token.expose())),
@@ -137,12 +124,12 @@ impl RemoteServer {
             }
             UpstreamAuth::Headers { headers: extra } => {
                 for (name, source) in extra {
-                    let (name, value) = header(name, &server.value(source).await?)?;
+                    let (name, value) = header(name, &secrets.value(server, source).await?)?;
                     headers.insert(name, value);
                 }
             }
             UpstreamAuth::Basic { username, secret } => {
-                let password = server.secret(secret).await?;
+                let password = secrets.secret(server, secret).await?;
                 let encoded = Sensitive::new(
                     base64::engine::general_purpose::STANDARD
                         .encode(format!("{username}:{}", password.expose())),
@@ -156,22 +143,27 @@ impl RemoteServer {
             }
             UpstreamAuth::Query { param, secret } => {
                 redact::global().register_param_name(param);
-                query = Some((param.clone(), server.secret(secret).await?));
+                query = Some((param.clone(), secrets.secret(server, secret).await?));
             }
         }
-        Ok(Credentials { headers, query })
+        Ok(UpstreamCredentials {
+            headers,
+            query,
+            policy: self.policy.clone(),
+        })
     }
 
     fn error(&self, message: String) -> Error {
         Error::Upstream {
-            server: self.name.to_string(),
+            server: self.endpoint.name.to_string(),
             message,
         }
     }
 }
 
 /// Same-origin redirects only: a credential never follows a redirect to another origin.
-fn http_client() -> reqwest::Client {
+/// Proxies by [`proxy_policy`].
+fn http_client(sends_credentials: bool) -> reqwest::Client {
     let policy = reqwest::redirect::Policy::custom(|attempt| {
         let first = attempt.previous().first().cloned();
         let same_origin = first
@@ -183,482 +175,88 @@ fn http_client() -> reqwest::Client {
         }
     });
     reqwest::Client::builder()
+        .proxy(proxy_policy(sends_credentials, &ProxyEnv::from_process()))
         .redirect(policy)
         .connect_timeout(Duration::from_secs(15))
         .build()
         .unwrap_or_default()
 }
 
-struct Credentials {
+/// The proxies the environment names (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, their
+/// lowercase forms, and `NO_PROXY`), read once per server.
+#[derive(Debug, Clone, Default)]
+struct ProxyEnv {
+    https: Option<Url>,
+    http: Option<Url>,
+    no_proxy: Option<reqwest::NoProxy>,
+}
+
+impl ProxyEnv {
+    fn from_process() -> ProxyEnv {
+        let first = |names: &[&str]| {
+            names
+                .iter()
+                .filter_map(|n| std::env::var(n).ok())
+                .find(|v| !v.trim().is_empty())
+                .and_then(|v| Url::parse(v.trim()).ok())
+        };
+        ProxyEnv {
+            https: first(&["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]),
+            http: first(&["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]),
+            no_proxy: reqwest::NoProxy::from_env(),
+        }
+    }
+}
+
+/// Which requests may go through an HTTP proxy. People behind a corporate proxy need it for
+/// `https` servers, and there a `CONNECT` tunnel keeps the credential inside TLS. But:
+/// - loopback traffic never goes through a proxy (it would leave the machine);
+/// - a plain-`http` request that carries a credential never does (the proxy would read it);
+/// - `NO_PROXY` is honoured.
+///
+/// reqwest's own environment detection would proxy all of these, so it is replaced.
+fn proxy_policy(sends_credentials: bool, env: &ProxyEnv) -> reqwest::Proxy {
+    let env_for_requests = env.clone();
+    reqwest::Proxy::custom(move |url| {
+        if url_policy::Origin::of(url).is_none_or(|origin| origin.is_loopback()) {
+            return None;
+        }
+        match url.scheme() {
+            "https" => env_for_requests.https.clone(),
+            "http" if !sends_credentials => env_for_requests.http.clone(),
+            _ => None,
+        }
+    })
+    .no_proxy(env.no_proxy.clone())
+}
+
+/// The credential of one upstream session, and the policy that guards the query key.
+struct UpstreamCredentials {
     headers: HeaderMap,
     /// Query-parameter auth: (parameter name, key).
     query: Option<(String, Sensitive<String>)>,
+    /// Read on every request, so turning the flag off stops keys at once.
+    policy: Arc<RwLock<QueryAuthPolicy>>,
 }
 
-#[derive(Clone)]
-enum Mode {
-    /// Nothing sent yet; `auto` decides on the first `initialize`.
-    Undecided,
-    StreamableHttp,
-    /// Legacy HTTP+SSE: messages are POSTed to the endpoint the upstream announced.
-    Sse {
-        post_url: Url,
-    },
-}
-
-/// One downstream session's own session on a remote server.
-pub struct RemoteLink {
-    server: Arc<RemoteServer>,
-    credentials: Credentials,
-    session: Weak<Session>,
-    mode: tokio::sync::Mutex<Mode>,
-    upstream_session: Mutex<Option<HeaderValue>>,
-    protocol_version: Mutex<Option<HeaderValue>>,
-    /// The id of the client's `initialize`, to learn the negotiated version from its answer.
-    initialize_id: Mutex<Option<Box<str>>>,
-    get_stream_started: AtomicBool,
-    closed: AtomicBool,
-    tasks: Mutex<Vec<JoinHandle<()>>>,
-    me: Weak<RemoteLink>,
-}
-
-impl RemoteLink {
-    pub async fn open(
-        server: Arc<RemoteServer>,
-        relay: &ServerRelay,
-        session: Weak<Session>,
-    ) -> Result<Arc<RemoteLink>> {
-        let credentials = server.credentials(relay).await?;
-        Ok(Arc::new_cyclic(|me| RemoteLink {
-            server,
-            credentials,
-            session,
-            mode: tokio::sync::Mutex::new(Mode::Undecided),
-            upstream_session: Mutex::new(None),
-            protocol_version: Mutex::new(None),
-            initialize_id: Mutex::new(None),
-            get_stream_started: AtomicBool::new(false),
-            closed: AtomicBool::new(false),
-            tasks: Mutex::new(Vec::new()),
-            me: me.clone(),
-        }))
+impl client::Credentials for UpstreamCredentials {
+    fn headers(&self) -> &HeaderMap {
+        &self.headers
     }
 
-    /// Sends one client message upstream. Answers arrive through the session's sink.
-    pub async fn send(
-        &self,
-        envelope: &Envelope<'_>,
-        frame: Bytes,
-    ) -> std::result::Result<(), SendFailure> {
-        let is_initialize =
-            envelope.kind == Kind::Request && envelope.method.as_deref() == Some("initialize");
-        if is_initialize {
-            *lock(&self.initialize_id) = envelope.id_key().map(Into::into);
-        }
-        let request_id: Option<Box<str>> =
-            (envelope.kind == Kind::Request).then(|| envelope.id_key().unwrap_or("null").into());
-        let mut mode = self.mode.lock().await;
-        if matches!(*mode, Mode::Undecided) && self.server.transport == RemoteTransport::Sse {
-            *mode = self.connect_sse().await?;
-        }
-        let current = mode.clone();
-        // The lock serialises only the choice of transport (the first initialize and its
-        // fallback). Once it is made, messages go out concurrently: a slow call answered as
-        // JSON must not hold up its own cancellation or the reply to the server's request.
-        let mut deciding = matches!(current, Mode::Undecided).then_some(mode);
-        match current {
-            Mode::Sse { post_url } => self.post_sse(&post_url, frame).await,
-            _ => {
-                let may_fall_back = deciding.is_some()
-                    && is_initialize
-                    && self.server.transport == RemoteTransport::Auto;
-                match self
-                    .post_streamable(frame.clone(), request_id, may_fall_back)
-                    .await
-                {
-                    Err(Fallback) => {
-                        log::info!(
-                            "'{}': no Streamable HTTP endpoint; trying the legacy SSE transport",
-                            self.server.name
-                        );
-                        let sse = self.connect_sse().await?;
-                        let Mode::Sse { post_url } = &sse else {
-                            unreachable!("connect_sse returns Sse")
-                        };
-                        let post_url = post_url.clone();
-                        if let Some(mode) = deciding.as_mut() {
-                            **mode = sse;
-                        }
-                        drop(deciding);
-                        self.post_sse(&post_url, frame).await
-                    }
-                    Ok(result) => {
-                        if let Some(mode) = deciding.as_mut()
-                            && result.is_ok()
-                        {
-                            **mode = Mode::StreamableHttp;
-                        }
-                        drop(deciding);
-                        if result.is_ok()
-                            && envelope.method.as_deref() == Some("notifications/initialized")
-                        {
-                            self.start_get_stream();
-                        }
-                        result
-                    }
-                }
-            }
-        }
-    }
-
-    /// The URL to send to, with the query key added when (and only when) policy allows it now.
-    fn url_for(&self, url: &Url) -> std::result::Result<Url, SendFailure> {
-        match &self.credentials.query {
+    /// The query key is added when (and only when) the policy allows it now.
+    fn url(&self, url: &Url) -> std::result::Result<Url, String> {
+        match &self.query {
             None => Ok(url.clone()),
             Some((param, key)) => {
-                let policy = self.server.policy.read().unwrap_or_else(|p| p.into_inner());
-                policy.check(url).map_err(|e| {
-                    SendFailure::Failed(format!("remote server '{}': {e}", self.server.name))
-                })?;
+                let policy = self.policy.read().unwrap_or_else(|p| p.into_inner());
+                policy.check(url).map_err(|e| e.to_string())?;
                 Ok(query_auth::with_key(url, param, key))
             }
         }
     }
 
-    fn request(&self, method: reqwest::Method, url: Url) -> reqwest::RequestBuilder {
-        let mut request = self
-            .server
-            .http
-            .request(method, url)
-            .headers(self.credentials.headers.clone());
-        if let Some(id) = lock(&self.upstream_session).clone() {
-            request = request.header(SESSION_HEADER, id);
-        }
-        if let Some(version) = lock(&self.protocol_version).clone() {
-            request = request.header(PROTOCOL_VERSION_HEADER, version);
-        }
-        request
+    fn endpoint(&self, sse_url: &Url, announced: &str) -> std::result::Result<Url, String> {
+        query_auth::resolve_endpoint(sse_url, announced).map_err(|e| e.to_string())
     }
-
-    async fn post_streamable(
-        &self,
-        frame: Bytes,
-        request_id: Option<Box<str>>,
-        may_fall_back: bool,
-    ) -> std::result::Result<std::result::Result<(), SendFailure>, Fallback> {
-        let url = match self.url_for(&self.server.url) {
-            Ok(url) => url,
-            Err(failure) => return Ok(Err(failure)),
-        };
-        let had_session = lock(&self.upstream_session).is_some();
-        let response = self
-            .request(reqwest::Method::POST, url)
-            .header(header::CONTENT_TYPE, "application/json")
-            .header(header::ACCEPT, "application/json, text/event-stream")
-            .body(frame)
-            .send()
-            .await;
-        let response = match response {
-            Ok(response) => response,
-            Err(e) => return Ok(Err(self.transport_failure(e))),
-        };
-        let status = response.status();
-        if may_fall_back
-            && matches!(
-                status,
-                StatusCode::BAD_REQUEST | StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED
-            )
-        {
-            return Err(Fallback);
-        }
-        if status == StatusCode::NOT_FOUND && had_session {
-            return Ok(Err(SendFailure::SessionExpired));
-        }
-        if let Some(failure) = self.status_failure(status) {
-            return Ok(Err(failure));
-        }
-        if let Some(id) = response.headers().get(SESSION_HEADER) {
-            *lock(&self.upstream_session) = Some(id.clone());
-        }
-        if status == StatusCode::ACCEPTED || request_id.is_none() {
-            return Ok(Ok(()));
-        }
-        let is_sse = response
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("text/event-stream"));
-        let me = self.me.clone();
-        self.spawn(async move {
-            let Some(link) = me.upgrade() else { return };
-            link.read_body(response, is_sse).await;
-            if let (Some(id), Some(session)) = (request_id, link.session.upgrade()) {
-                session.fail_request(
-                    &id,
-                    &format!(
-                        "remote server '{}' closed the stream without answering",
-                        link.server.name
-                    ),
-                );
-            }
-        });
-        Ok(Ok(()))
-    }
-
-    /// Messages from a response body (SSE events or one JSON object) into the session.
-    async fn read_body(&self, response: reqwest::Response, is_sse: bool) {
-        let mut body = response.bytes_stream();
-        if !is_sse {
-            let mut all = Vec::new();
-            while let Some(Ok(chunk)) = body.next().await {
-                all.extend_from_slice(&chunk);
-            }
-            self.deliver(Bytes::from(all));
-            return;
-        }
-        let mut parser = sse::Parser::default();
-        while let Some(Ok(chunk)) = body.next().await {
-            for event in parser.push(&chunk) {
-                if event.event == "message" {
-                    self.deliver(Bytes::from(event.data.into_bytes()));
-                }
-            }
-        }
-    }
-
-    /// One message from upstream to the client's session.
-    fn deliver(&self, frame: Bytes) {
-        let Some(session) = self.session.upgrade() else {
-            return;
-        };
-        if let Ok(envelope) = Envelope::parse(&frame)
-            && envelope.kind == Kind::Response
-            && envelope.id_key().is_some()
-            && lock(&self.initialize_id).as_deref() == envelope.id_key()
-        {
-            self.learn_protocol_version(&frame);
-        }
-        let frame = crate::relay::frame::to_single_line(frame);
-        if let Err(rejected) = session.on_frame(frame) {
-            log::warn!(
-                "remote server '{}' sent something that is not JSON-RPC ({}); not relayed",
-                self.server.name,
-                rejected.0
-            );
-        }
-    }
-
-    fn learn_protocol_version(&self, frame: &[u8]) {
-        #[derive(serde::Deserialize)]
-        struct Answer<'a> {
-            #[serde(borrow)]
-            result: Option<InitResult<'a>>,
-        }
-        #[derive(serde::Deserialize)]
-        struct InitResult<'a> {
-            #[serde(rename = "protocolVersion", borrow)]
-            protocol_version: Option<&'a str>,
-        }
-        let version = serde_json::from_slice::<Answer<'_>>(frame)
-            .ok()
-            .and_then(|a| a.result)
-            .and_then(|r| r.protocol_version)
-            .and_then(|v| HeaderValue::from_str(v).ok());
-        *lock(&self.protocol_version) = version;
-    }
-
-    /// After the handshake: a GET stream for what the upstream sends on its own, kept open
-    /// (with backoff) while the session lives. An upstream without one answers 405.
-    fn start_get_stream(&self) {
-        if self.get_stream_started.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let me = self.me.clone();
-        self.spawn(async move {
-            let mut delay = Duration::from_millis(500);
-            loop {
-                let Some(link) = me.upgrade() else { return };
-                if link.closed.load(Ordering::Acquire) {
-                    return;
-                }
-                let Ok(url) = link.url_for(&link.server.url) else {
-                    return;
-                };
-                let response = link
-                    .request(reqwest::Method::GET, url)
-                    .header(header::ACCEPT, "text/event-stream")
-                    .send()
-                    .await;
-                match response {
-                    Ok(r) if r.status() == StatusCode::METHOD_NOT_ALLOWED => return,
-                    Ok(r) if r.status() == StatusCode::NOT_FOUND => {
-                        if let Some(session) = link.session.upgrade() {
-                            session.end("the remote server ended the session");
-                        }
-                        return;
-                    }
-                    Ok(r) if r.status().is_success() => {
-                        delay = Duration::from_millis(500);
-                        link.read_body(r, true).await;
-                    }
-                    Ok(r) => log::debug!(
-                        "'{}': GET stream refused ({})",
-                        link.server.name,
-                        r.status()
-                    ),
-                    Err(e) => log::debug!(
-                        "'{}': GET stream failed: {}",
-                        link.server.name,
-                        redact::redact_error(&e.without_url())
-                    ),
-                }
-                drop(link);
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(30));
-            }
-        });
-    }
-
-    /// Legacy HTTP+SSE: open the stream and wait for the announced POST endpoint.
-    async fn connect_sse(&self) -> std::result::Result<Mode, SendFailure> {
-        let url = self.url_for(&self.server.url)?;
-        let response = self
-            .request(reqwest::Method::GET, url)
-            .header(header::ACCEPT, "text/event-stream")
-            .send()
-            .await
-            .map_err(|e| self.transport_failure(e))?;
-        if let Some(failure) = self.status_failure(response.status()) {
-            return Err(failure);
-        }
-        let (endpoint_tx, endpoint_rx) = tokio::sync::oneshot::channel::<String>();
-        let me = self.me.clone();
-        self.spawn(async move {
-            let mut endpoint_tx = Some(endpoint_tx);
-            let mut parser = sse::Parser::default();
-            let mut body = response.bytes_stream();
-            while let Some(Ok(chunk)) = body.next().await {
-                let Some(link) = me.upgrade() else { return };
-                for event in parser.push(&chunk) {
-                    match event.event.as_str() {
-                        "endpoint" => {
-                            if let Some(tx) = endpoint_tx.take() {
-                                let _ = tx.send(event.data);
-                            }
-                        }
-                        "message" => link.deliver(Bytes::from(event.data.into_bytes())),
-                        _ => {}
-                    }
-                }
-            }
-            if let Some(link) = me.upgrade()
-                && !link.closed.load(Ordering::Acquire)
-                && let Some(session) = link.session.upgrade()
-            {
-                session.end(&format!(
-                    "remote server '{}' closed its SSE stream",
-                    link.server.name
-                ));
-            }
-        });
-        let announced = tokio::time::timeout(ENDPOINT_TIMEOUT, endpoint_rx)
-            .await
-            .map_err(|_| {
-                SendFailure::Failed(format!(
-                    "remote server '{}' did not announce its message endpoint",
-                    self.server.name
-                ))
-            })?
-            .map_err(|_| {
-                SendFailure::Failed(format!(
-                    "remote server '{}' closed its SSE stream",
-                    self.server.name
-                ))
-            })?;
-        let post_url = query_auth::resolve_endpoint(&self.server.url, &announced).map_err(|e| {
-            SendFailure::Failed(format!("remote server '{}': {e}", self.server.name))
-        })?;
-        Ok(Mode::Sse { post_url })
-    }
-
-    async fn post_sse(&self, post_url: &Url, frame: Bytes) -> std::result::Result<(), SendFailure> {
-        // The key is added again for every POST: a relative endpoint drops the SSE URL's query.
-        let url = self.url_for(post_url)?;
-        let response = self
-            .request(reqwest::Method::POST, url)
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(frame)
-            .send()
-            .await
-            .map_err(|e| self.transport_failure(e))?;
-        if response.status() == StatusCode::NOT_FOUND {
-            return Err(SendFailure::SessionExpired);
-        }
-        match self.status_failure(response.status()) {
-            Some(failure) => Err(failure),
-            None => Ok(()),
-        }
-    }
-
-    /// Ends the upstream session: DELETE for Streamable HTTP, and every stream closed.
-    pub async fn close(&self) {
-        if self.closed.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        for task in lock(&self.tasks).drain(..) {
-            task.abort();
-        }
-        let had_session = lock(&self.upstream_session).is_some();
-        if had_session && let Ok(url) = self.url_for(&self.server.url) {
-            let delete = self.request(reqwest::Method::DELETE, url).send();
-            let _ = tokio::time::timeout(Duration::from_secs(2), delete).await;
-        }
-    }
-
-    fn status_failure(&self, status: StatusCode) -> Option<SendFailure> {
-        let message = if status.is_redirection() {
-            "redirected to another origin; not followed, so the credential stays with the configured origin".to_owned()
-        } else if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
-            format!("refused the credential (HTTP {})", status.as_u16())
-        } else if !status.is_success() {
-            format!("answered HTTP {}", status.as_u16())
-        } else {
-            return None;
-        };
-        Some(SendFailure::Failed(format!(
-            "remote server '{}' {message}",
-            self.server.name
-        )))
-    }
-
-    fn transport_failure(&self, e: reqwest::Error) -> SendFailure {
-        // `without_url`: reqwest's text would otherwise include the URL, key and all.
-        let cause = redact::redact_error(&e.without_url());
-        SendFailure::Failed(format!(
-            "cannot reach remote server '{}': {cause}",
-            self.server.name
-        ))
-    }
-
-    fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
-        let handle = tokio::spawn(task);
-        let mut tasks = lock(&self.tasks);
-        tasks.retain(|t| !t.is_finished());
-        tasks.push(handle);
-    }
-}
-
-impl Drop for RemoteLink {
-    fn drop(&mut self) {
-        for task in lock(&self.tasks).drain(..) {
-            task.abort();
-        }
-    }
-}
-
-/// Streamable HTTP is not there; try the legacy transport.
-struct Fallback;
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }

@@ -12,14 +12,7 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-/// JSON-RPC error codes used by the relay itself.
-pub mod code {
-    pub const PARSE_ERROR: i32 = -32700;
-    pub const INVALID_REQUEST: i32 = -32600;
-    pub const INTERNAL_ERROR: i32 = -32603;
-    /// Implementation-defined server error: the upstream server is unavailable.
-    pub const SERVER_UNAVAILABLE: i32 = -32000;
-}
+pub use super::protocol::code;
 
 /// What a message is, by the JSON-RPC 2.0 rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,616 @@
+//! The client side of MCP over HTTP: one client session on one server, over Streamable HTTP
+//! or the legacy HTTP+SSE transport (with the automatic fallback the spec describes).
+//!
+//! It relays raw frames like the rest of Switchboard: [`Client::send`] posts one message as
+//! it came, and everything the server sends (answers, its own requests, notifications)
+//! reaches the [`Inbound`] sink as single-line frames, from whichever stream carried it.
+//!
+//! What to add to each request (headers, a query key) and where a legacy endpoint may point
+//! are the caller's policy, given as [`Credentials`]: this module names nothing else in the
+//! crate. Errors say what happened (status, cause) but never carry the server's own error
+//! body or a URL (which may hold a key).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use reqwest::StatusCode;
+use reqwest::header::{self, HeaderMap, HeaderValue};
+use tokio::task::JoinHandle;
+use url::Url;
+
+use super::jsonrpc::{self, Envelope, Kind};
+use super::protocol::{PROTOCOL_VERSION_HEADER, SESSION_HEADER};
+use super::sse;
+
+/// How long a legacy SSE server may take to announce its POST endpoint.
+const ENDPOINT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Where what the server sends goes.
+pub trait Inbound: Send + Sync + 'static {
+    /// One message from the server, as a single-line frame.
+    fn on_message(&self, frame: Bytes);
+    /// The server closed the stream of request `id_key` without answering it.
+    fn on_unanswered(&self, id_key: &str, message: &str);
+    /// The server ended the session (or its legacy stream): nothing more will come.
+    fn on_ended(&self, message: &str);
+}
+
+/// The caller's policy for every request this client makes.
+pub trait Credentials: Send + Sync + 'static {
+    /// Headers added to every request (their values marked sensitive).
+    fn headers(&self) -> &HeaderMap;
+    /// The URL to send to now: `url`, plus whatever the policy adds (a query key), checked
+    /// on every request. The error is safe to show.
+    fn url(&self, url: &Url) -> Result<Url, String>;
+    /// The legacy transport's POST endpoint, `announced` resolved against `sse_url`, or why
+    /// it may not be used.
+    fn endpoint(&self, sse_url: &Url, announced: &str) -> Result<Url, String>;
+}
+
+/// Which transport to speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// Streamable HTTP, falling back to legacy SSE when the first `initialize` is refused
+    /// with 400, 404 or 405.
+    Auto,
+    StreamableHttp,
+    Sse,
+}
+
+/// What a client needs to know about its server.
+pub struct Endpoint {
+    /// For messages: "remote server '<name>' …".
+    pub name: Arc<str>,
+    pub url: Url,
+    pub transport: Transport,
+    /// Built by the caller, with its redirect and proxy policy.
+    pub http: reqwest::Client,
+    /// The largest message accepted from the server (a JSON body or one SSE event).
+    pub max_message_bytes: usize,
+}
+
+/// Why a message could not be sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendFailure {
+    /// The server no longer knows our session: the client must initialize again.
+    SessionExpired,
+    /// Anything else; the text is safe to show to a client.
+    Failed(String),
+}
+
+#[derive(Clone)]
+enum Mode {
+    /// Nothing sent yet; `auto` decides on the first `initialize`.
+    Undecided,
+    StreamableHttp,
+    /// Legacy HTTP+SSE: messages are POSTed to the endpoint the server announced.
+    Sse {
+        post_url: Url,
+    },
+}
+
+/// One client session on one server.
+pub struct Client {
+    endpoint: Arc<Endpoint>,
+    credentials: Arc<dyn Credentials>,
+    inbound: Weak<dyn Inbound>,
+    mode: tokio::sync::Mutex<Mode>,
+    session_id: Mutex<Option<HeaderValue>>,
+    protocol_version: Mutex<Option<HeaderValue>>,
+    /// The id of the client's `initialize`, to learn the negotiated version from its answer.
+    initialize_id: Mutex<Option<Box<str>>>,
+    get_stream_started: AtomicBool,
+    closed: AtomicBool,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+    me: Weak<Client>,
+}
+
+impl Client {
+    /// A client that has sent nothing yet.
+    pub fn new(
+        endpoint: Arc<Endpoint>,
+        credentials: Arc<dyn Credentials>,
+        inbound: Weak<dyn Inbound>,
+    ) -> Arc<Client> {
+        Arc::new_cyclic(|me| Client {
+            endpoint,
+            credentials,
+            inbound,
+            mode: tokio::sync::Mutex::new(Mode::Undecided),
+            session_id: Mutex::new(None),
+            protocol_version: Mutex::new(None),
+            initialize_id: Mutex::new(None),
+            get_stream_started: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            tasks: Mutex::new(Vec::new()),
+            me: me.clone(),
+        })
+    }
+
+    /// Sends one message. Answers arrive through the [`Inbound`] sink.
+    pub async fn send(&self, envelope: &Envelope<'_>, frame: Bytes) -> Result<(), SendFailure> {
+        let is_initialize =
+            envelope.kind == Kind::Request && envelope.method.as_deref() == Some("initialize");
+        if is_initialize {
+            *lock(&self.initialize_id) = envelope.id_key().map(Into::into);
+        }
+        let request_id: Option<Box<str>> =
+            (envelope.kind == Kind::Request).then(|| envelope.id_key().unwrap_or("null").into());
+        let mut mode = self.mode.lock().await;
+        if matches!(*mode, Mode::Undecided) && self.endpoint.transport == Transport::Sse {
+            *mode = self.connect_sse().await?;
+        }
+        let current = mode.clone();
+        // The lock serialises only the choice of transport (the first initialize and its
+        // fallback). Once it is made, messages go out concurrently: a slow call answered as
+        // JSON must not hold up its own cancellation or the reply to the server's request.
+        let mut deciding = matches!(current, Mode::Undecided).then_some(mode);
+        match current {
+            Mode::Sse { post_url } => self.post_sse(&post_url, frame).await,
+            _ => {
+                let may_fall_back = deciding.is_some()
+                    && is_initialize
+                    && self.endpoint.transport == Transport::Auto;
+                match self
+                    .post_streamable(frame.clone(), request_id, may_fall_back)
+                    .await
+                {
+                    Err(Fallback) => {
+                        log::info!(
+                            "'{}': no Streamable HTTP endpoint; trying the legacy SSE transport",
+                            self.endpoint.name
+                        );
+                        let sse = self.connect_sse().await?;
+                        let post_url = match &sse {
+                            Mode::Sse { post_url } => post_url.clone(),
+                            _ => return Err(self.failed("chose no transport".into())),
+                        };
+                        if let Some(mode) = deciding.as_mut() {
+                            **mode = sse;
+                        }
+                        drop(deciding);
+                        self.post_sse(&post_url, frame).await
+                    }
+                    Ok(result) => {
+                        if let Some(mode) = deciding.as_mut()
+                            && result.is_ok()
+                        {
+                            **mode = Mode::StreamableHttp;
+                        }
+                        drop(deciding);
+                        if result.is_ok()
+                            && envelope.method.as_deref() == Some("notifications/initialized")
+                        {
+                            self.start_get_stream();
+                        }
+                        result
+                    }
+                }
+            }
+        }
+    }
+
+    fn url_for(&self, url: &Url) -> Result<Url, SendFailure> {
+        self.credentials.url(url).map_err(|e| self.refused(e))
+    }
+
+    fn request(&self, method: reqwest::Method, url: Url) -> reqwest::RequestBuilder {
+        let mut request = self
+            .endpoint
+            .http
+            .request(method, url)
+            .headers(self.credentials.headers().clone());
+        if let Some(id) = lock(&self.session_id).clone() {
+            request = request.header(SESSION_HEADER, id);
+        }
+        if let Some(version) = lock(&self.protocol_version).clone() {
+            request = request.header(PROTOCOL_VERSION_HEADER, version);
+        }
+        request
+    }
+
+    async fn post_streamable(
+        &self,
+        frame: Bytes,
+        request_id: Option<Box<str>>,
+        may_fall_back: bool,
+    ) -> Result<Result<(), SendFailure>, Fallback> {
+        let url = match self.url_for(&self.endpoint.url) {
+            Ok(url) => url,
+            Err(failure) => return Ok(Err(failure)),
+        };
+        let had_session = lock(&self.session_id).is_some();
+        let response = self
+            .request(reqwest::Method::POST, url)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::ACCEPT, "application/json, text/event-stream")
+            .body(frame)
+            .send()
+            .await;
+        let response = match response {
+            Ok(response) => response,
+            Err(e) => return Ok(Err(self.transport_failure(&e))),
+        };
+        let status = response.status();
+        if may_fall_back
+            && matches!(
+                status,
+                StatusCode::BAD_REQUEST | StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED
+            )
+        {
+            return Err(Fallback);
+        }
+        if status == StatusCode::NOT_FOUND && had_session {
+            return Ok(Err(SendFailure::SessionExpired));
+        }
+        if let Some(failure) = self.status_failure(status) {
+            return Ok(Err(failure));
+        }
+        if let Some(id) = response.headers().get(SESSION_HEADER) {
+            *lock(&self.session_id) = Some(id.clone());
+        }
+        if status == StatusCode::ACCEPTED || request_id.is_none() {
+            return Ok(Ok(()));
+        }
+        let is_sse = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/event-stream"));
+        let me = self.me.clone();
+        self.spawn(async move {
+            let Some(client) = me.upgrade() else { return };
+            let problem = client.read_body(response, is_sse).await;
+            if let (Some(id), Some(inbound)) = (request_id, client.inbound.upgrade()) {
+                let why = problem.unwrap_or_else(|| "closed the stream without answering".into());
+                inbound.on_unanswered(
+                    &id,
+                    &format!("remote server '{}' {why}", client.endpoint.name),
+                );
+            }
+        });
+        Ok(Ok(()))
+    }
+
+    /// Messages from a response body (SSE events or one JSON object) to the sink. Returns
+    /// what went wrong, if anything did, in words that follow "remote server 'x' ".
+    async fn read_body(&self, response: reqwest::Response, is_sse: bool) -> Option<String> {
+        let limit = self.endpoint.max_message_bytes;
+        let mut body = response.bytes_stream();
+        if !is_sse {
+            let mut all = Vec::new();
+            while let Some(chunk) = body.next().await {
+                let Ok(chunk) = chunk else {
+                    return Some("broke off its answer".into());
+                };
+                if all.len() + chunk.len() > limit {
+                    log::warn!(
+                        "remote server '{}' sent an answer larger than {limit} bytes; dropped",
+                        self.endpoint.name
+                    );
+                    return Some(format!("sent an answer larger than {limit} bytes"));
+                }
+                all.extend_from_slice(&chunk);
+            }
+            self.deliver(Bytes::from(all));
+            return None;
+        }
+        let mut decoder = sse::Decoder::new(limit);
+        while let Some(Ok(chunk)) = body.next().await {
+            for event in decoder.push(&chunk) {
+                match event {
+                    Ok(event) if event.event == "message" => self.deliver(Bytes::from(event.data)),
+                    Ok(_) => {}
+                    Err(e) => log::warn!("remote server '{}': {e}", self.endpoint.name),
+                }
+            }
+        }
+        None
+    }
+
+    /// One message from the server to the sink.
+    fn deliver(&self, frame: Bytes) {
+        let Some(inbound) = self.inbound.upgrade() else {
+            return;
+        };
+        if let Ok(envelope) = Envelope::parse(&frame)
+            && envelope.kind == Kind::Response
+            && envelope.id_key().is_some()
+            && lock(&self.initialize_id).as_deref() == envelope.id_key()
+        {
+            *lock(&self.protocol_version) = negotiated_version(&frame);
+        }
+        inbound.on_message(jsonrpc::to_single_line(frame));
+    }
+
+    /// After the handshake: a GET stream for what the server sends on its own, kept open
+    /// (with backoff) while the session lives. A server without one answers 405.
+    fn start_get_stream(&self) {
+        if self.get_stream_started.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let me = self.me.clone();
+        self.spawn(async move {
+            let mut delay = Duration::from_millis(500);
+            loop {
+                let Some(client) = me.upgrade() else { return };
+                if client.closed.load(Ordering::Acquire) {
+                    return;
+                }
+                let Ok(url) = client.url_for(&client.endpoint.url) else {
+                    return;
+                };
+                let response = client
+                    .request(reqwest::Method::GET, url)
+                    .header(header::ACCEPT, "text/event-stream")
+                    .send()
+                    .await;
+                match response {
+                    Ok(r) if r.status() == StatusCode::METHOD_NOT_ALLOWED => return,
+                    Ok(r) if r.status() == StatusCode::NOT_FOUND => {
+                        if let Some(inbound) = client.inbound.upgrade() {
+                            inbound.on_ended("the remote server ended the session");
+                        }
+                        return;
+                    }
+                    Ok(r) if r.status().is_success() => {
+                        delay = Duration::from_millis(500);
+                        client.read_body(r, true).await;
+                    }
+                    Ok(r) => log::debug!(
+                        "'{}': GET stream refused ({})",
+                        client.endpoint.name,
+                        r.status()
+                    ),
+                    Err(e) => log::debug!(
+                        "'{}': GET stream failed: {}",
+                        client.endpoint.name,
+                        error_chain(&e)
+                    ),
+                }
+                drop(client);
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(30));
+            }
+        });
+    }
+
+    /// Legacy HTTP+SSE: open the stream and wait for the announced POST endpoint.
+    async fn connect_sse(&self) -> Result<Mode, SendFailure> {
+        let url = self.url_for(&self.endpoint.url)?;
+        let response = self
+            .request(reqwest::Method::GET, url)
+            .header(header::ACCEPT, "text/event-stream")
+            .send()
+            .await
+            .map_err(|e| self.transport_failure(&e))?;
+        if let Some(failure) = self.status_failure(response.status()) {
+            return Err(failure);
+        }
+        let (endpoint_tx, endpoint_rx) = tokio::sync::oneshot::channel::<Vec<u8>>();
+        let me = self.me.clone();
+        let limit = self.endpoint.max_message_bytes;
+        self.spawn(async move {
+            let mut endpoint_tx = Some(endpoint_tx);
+            let mut decoder = sse::Decoder::new(limit);
+            let mut body = response.bytes_stream();
+            while let Some(Ok(chunk)) = body.next().await {
+                let Some(client) = me.upgrade() else { return };
+                for event in decoder.push(&chunk) {
+                    match event {
+                        Ok(event) if event.event == "endpoint" => {
+                            if let Some(tx) = endpoint_tx.take() {
+                                let _ = tx.send(event.data);
+                            }
+                        }
+                        Ok(event) if event.event == "message" => {
+                            client.deliver(Bytes::from(event.data));
+                        }
+                        Ok(_) => {}
+                        Err(e) => log::warn!("remote server '{}': {e}", client.endpoint.name),
+                    }
+                }
+            }
+            if let Some(client) = me.upgrade()
+                && !client.closed.load(Ordering::Acquire)
+                && let Some(inbound) = client.inbound.upgrade()
+            {
+                inbound.on_ended(&format!(
+                    "remote server '{}' closed its SSE stream",
+                    client.endpoint.name
+                ));
+            }
+        });
+        let announced = tokio::time::timeout(ENDPOINT_TIMEOUT, endpoint_rx)
+            .await
+            .map_err(|_| self.failed("did not announce its message endpoint".into()))?
+            .map_err(|_| self.failed("closed its SSE stream".into()))?;
+        let announced = String::from_utf8_lossy(&announced);
+        let post_url = self
+            .credentials
+            .endpoint(&self.endpoint.url, &announced)
+            .map_err(|e| self.refused(e))?;
+        Ok(Mode::Sse { post_url })
+    }
+
+    async fn post_sse(&self, post_url: &Url, frame: Bytes) -> Result<(), SendFailure> {
+        // The policy runs again for every POST: a relative endpoint drops the SSE URL's query.
+        let url = self.url_for(post_url)?;
+        let response = self
+            .request(reqwest::Method::POST, url)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(frame)
+            .send()
+            .await
+            .map_err(|e| self.transport_failure(&e))?;
+        if response.status() == StatusCode::NOT_FOUND {
+            return Err(SendFailure::SessionExpired);
+        }
+        match self.status_failure(response.status()) {
+            Some(failure) => Err(failure),
+            None => Ok(()),
+        }
+    }
+
+    /// Ends the session: DELETE for Streamable HTTP, and every stream closed.
+    pub async fn close(&self) {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        for task in lock(&self.tasks).drain(..) {
+            task.abort();
+        }
+        let had_session = lock(&self.session_id).is_some();
+        if had_session && let Ok(url) = self.url_for(&self.endpoint.url) {
+            let delete = self.request(reqwest::Method::DELETE, url).send();
+            let _ = tokio::time::timeout(Duration::from_secs(2), delete).await;
+        }
+    }
+
+    fn status_failure(&self, status: StatusCode) -> Option<SendFailure> {
+        describe_status(status).map(|message| self.failed(message))
+    }
+
+    fn transport_failure(&self, e: &reqwest::Error) -> SendFailure {
+        SendFailure::Failed(format!(
+            "cannot reach remote server '{}': {}",
+            self.endpoint.name,
+            error_chain(e)
+        ))
+    }
+
+    fn failed(&self, message: String) -> SendFailure {
+        SendFailure::Failed(format!("remote server '{}' {message}", self.endpoint.name))
+    }
+
+    /// The caller's policy refused: "remote server 'x': <why>".
+    fn refused(&self, why: String) -> SendFailure {
+        SendFailure::Failed(format!("remote server '{}': {why}", self.endpoint.name))
+    }
+
+    fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        let handle = tokio::spawn(task);
+        let mut tasks = lock(&self.tasks);
+        tasks.retain(|t| !t.is_finished());
+        tasks.push(handle);
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        for task in lock(&self.tasks).drain(..) {
+            task.abort();
+        }
+    }
+}
+
+/// What a non-success status means, in words that follow "remote server 'x' ".
+fn describe_status(status: StatusCode) -> Option<String> {
+    if status.is_redirection() {
+        Some("redirected to another origin; not followed, so the credential stays with the configured origin".to_owned())
+    } else if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+        Some(format!("refused the credential (HTTP {})", status.as_u16()))
+    } else if !status.is_success() {
+        Some(format!("answered HTTP {}", status.as_u16()))
+    } else {
+        None
+    }
+}
+
+/// The `protocolVersion` of an `initialize` answer, as a header value.
+fn negotiated_version(frame: &[u8]) -> Option<HeaderValue> {
+    #[derive(serde::Deserialize)]
+    struct Answer<'a> {
+        #[serde(borrow)]
+        result: Option<InitResult<'a>>,
+    }
+    #[derive(serde::Deserialize)]
+    struct InitResult<'a> {
+        #[serde(rename = "protocolVersion", borrow)]
+        protocol_version: Option<&'a str>,
+    }
+    serde_json::from_slice::<Answer<'_>>(frame)
+        .ok()
+        .and_then(|a| a.result)
+        .and_then(|r| r.protocol_version)
+        .and_then(|v| HeaderValue::from_str(v).ok())
+}
+
+/// What went wrong with a request and why, down to the root cause ("cannot connect:
+/// Connection refused (os error 111)"): what a person needs to act on. reqwest's own text
+/// names the URL, which may carry a key, so only its kind and the causes are used.
+pub fn error_chain(e: &reqwest::Error) -> String {
+    let mut text = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "cannot connect"
+    } else if e.is_redirect() {
+        "too many redirects"
+    } else if e.is_body() || e.is_decode() {
+        "the response body broke off"
+    } else {
+        "the request failed"
+    }
+    .to_owned();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !cause_text.is_empty() && !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// Legacy transport fallback: Streamable HTTP is not there.
+struct Fallback;
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_say_what_happened_without_the_servers_body() {
+        assert_eq!(describe_status(StatusCode::OK), None);
+        assert_eq!(describe_status(StatusCode::ACCEPTED), None);
+        let refused = describe_status(StatusCode::UNAUTHORIZED).expect("a failure");
+        assert!(
+            refused.contains("refused the credential (HTTP 401)"),
+            "{refused}"
+        );
+        let moved = describe_status(StatusCode::FOUND).expect("a failure");
+        assert!(moved.contains("not followed"), "{moved}");
+        assert_eq!(
+            describe_status(StatusCode::BAD_GATEWAY).as_deref(),
+            Some("answered HTTP 502")
+        );
+    }
+
+    #[test]
+    fn the_negotiated_version_comes_from_the_initialize_result_only() {
+        let answer = br#"{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":"2025-06-18","capabilities":{}}}"#;
+        assert_eq!(
+            negotiated_version(answer),
+            Some(HeaderValue::from_static("2025-06-18"))
+        );
+        assert_eq!(
+            negotiated_version(br#"{"jsonrpc":"2.0","id":1,"error":{"code":1,"message":"no"}}"#),
+            None
+        );
+        // A version that cannot be a header value is not echoed into one.
+        assert_eq!(
+            negotiated_version(b"{\"result\":{\"protocolVersion\":\"a\\nb\"}}"),
+            None
+        );
+        assert_eq!(negotiated_version(b"not json"), None);
+    }
+}

@@ -1,0 +1,104 @@
+//! What a session is connected to: the closed set of backends, and the one place that
+//! matches on them.
+//!
+//! - `Child`: the session's own stdio child (the default).
+//! - `Shared`: a place on the server's one shared child, through its id map.
+//! - `Remote`: the session's own client session on a remote server.
+//!
+//! Each reports back to its session through a sink (`ChildSink` for children, `Inbound` for
+//! remote servers), so neither the supervisor nor `upstream` names the relay.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::Session;
+use super::shared::SharedChild;
+use crate::mcp::client::{Client, Inbound, SendFailure};
+use crate::mcp::jsonrpc::Envelope;
+use crate::supervisor::{ChildSink, ManagedChild};
+
+pub(super) enum Backend {
+    Child(ManagedChild),
+    Shared(Arc<SharedChild>),
+    Remote(Arc<Client>),
+}
+
+/// What became of a client message.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Sent {
+    Ok,
+    /// No child to take it (exited, or never started).
+    NotRunning,
+    /// The remote server no longer knows the session: the client must initialize again.
+    SessionEnded,
+    /// The remote server could not take it; the text is safe to show.
+    Failed(String),
+}
+
+impl Backend {
+    /// The backend `session`'s server calls for, started or connected now. Secrets are read
+    /// from the keychain at this moment.
+    pub(super) async fn open(session: &Arc<Session>) -> crate::Result<Backend> {
+        let server = &session.server;
+        if let Some(remote) = &server.remote {
+            let inbound: Arc<dyn Inbound> = session.clone();
+            let client = remote
+                .connect(&server.secrets, Arc::downgrade(&inbound))
+                .await?;
+            return Ok(Backend::Remote(client));
+        }
+        if let Some(shared) = &server.shared {
+            shared.attach(session);
+            return Ok(Backend::Shared(shared.clone()));
+        }
+        let spec = server.child_spec().await?;
+        let sink: Arc<dyn ChildSink> = session.clone();
+        let child = ManagedChild::spawn(&spec, Arc::downgrade(&sink), server.diagnostics.clone())?;
+        server.note_spawn();
+        Ok(Backend::Child(child))
+    }
+
+    pub(super) fn pid(&self) -> Option<u32> {
+        match self {
+            Backend::Child(child) => Some(child.pid()),
+            Backend::Shared(shared) => shared.pid(),
+            Backend::Remote(_) => None,
+        }
+    }
+
+    /// Forwards one client message of `session`.
+    pub(super) async fn send(
+        &self,
+        session: &Arc<Session>,
+        envelope: &Envelope<'_>,
+        frame: Bytes,
+    ) -> Sent {
+        let running = match self {
+            Backend::Child(child) => child.send(frame),
+            Backend::Shared(shared) => shared.forward(session, envelope, frame).await,
+            Backend::Remote(client) => {
+                return match client.send(envelope, frame).await {
+                    Ok(()) => Sent::Ok,
+                    Err(SendFailure::SessionExpired) => Sent::SessionEnded,
+                    Err(SendFailure::Failed(message)) => {
+                        Sent::Failed(crate::redact::redact_error(&message))
+                    }
+                };
+            }
+        };
+        if running { Sent::Ok } else { Sent::NotRunning }
+    }
+
+    /// Lets go of the backend: stops the session's own child, leaves the shared one, ends
+    /// the remote session.
+    pub(super) async fn close(&self, session: &Arc<Session>) {
+        match self {
+            Backend::Child(child) => {
+                child.stop(session.server.stop_grace).await;
+            }
+            Backend::Shared(shared) => shared.detach(session),
+            Backend::Remote(client) => client.close().await,
+        }
+    }
+}
