@@ -5,13 +5,11 @@ use std::sync::Mutex;
 use std::sync::Arc;
 
 use std::time::Duration;
-use switchboard_core::config::{Config, DEFAULT_PORT};
-use switchboard_core::relay::RelayOptions;
 
+use switchboard_core::Hub;
 use switchboard_core::secrets::{
     KEYCHAIN_SERVICE, KeychainStore, MemoryStore, SecretError, SecretStore,
 };
-use switchboard_core::{Auth, Hub, HubOptions};
 
 use crate::launch::{Launch, SecretsIn};
 
@@ -103,21 +101,23 @@ impl HubSlot {
 /// How long the keychain may take to open (it may show an unlock prompt first).
 const KEYCHAIN_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// Core's startup rule, as `switchboard serve` applies it, with the shell's keychain (opened
+/// off the async threads, with a time limit) or a memory store.
 async fn open(launch: &Launch) -> Result<Hub, String> {
-    let (config, created) =
-        Config::load_or_create(&launch.config_path, || Config::first_run(&launch.program))
-            .map_err(|e| e.to_string())?;
+    let startup = &launch.startup;
+    let (config, created) = startup
+        .load_config(&launch.program)
+        .map_err(|e| e.to_string())?;
     if created {
         log::info!(
             "wrote a first-run config to {}",
-            launch.config_path.display()
+            startup.config_path.display()
         );
     } else {
-        log::info!("config: {}", launch.config_path.display());
+        log::info!("config: {}", startup.config_path.display());
     }
-    let port = launch.port.or(config.proxy.port).unwrap_or(DEFAULT_PORT);
     // The keychain holds the API key and every secret a server references. Without it the
-    // proxy does not start (unless a key was given explicitly): no plaintext fallback.
+    // proxy does not start (unless a key was given or checks are off): no plaintext fallback.
     let keychain = match launch.secrets {
         SecretsIn::Keychain => {
             let opening =
@@ -138,38 +138,17 @@ async fn open(launch: &Launch) -> Result<Hub, String> {
         }
         SecretsIn::Memory => Ok(Arc::new(MemoryStore::default()) as Arc<dyn SecretStore>),
     };
-    // `"requireApiKey": false` turns checks off. The Hub reads it from the config; the key
-    // is still loaded when there is one, so the Settings switch can turn checks on again, and
-    // an explicit key (SWITCHBOARD_API_KEY) does not override the user's choice.
-    let (auth, secrets) = match (&launch.api_key, keychain) {
-        (Some(key), keychain) => (Auth::fixed(key.clone()), keychain.ok()),
-        (None, Ok(store)) => {
-            let reader = store.clone();
-            let auth = tauri::async_runtime::spawn_blocking(move || Auth::from_keychain(reader))
-                .await
-                .map_err(|e| e.to_string())?
-                .map_err(|e| e.to_string())?;
-            (auth, Some(store))
-        }
-        // Checks are off by the user's choice: without a keychain, run without a key rather
-        // than not at all (the switch then cannot turn them on; it says why).
-        (None, Err(e)) if !config.proxy.require_api_key => {
-            log::warn!("{e}; running without an API key, as the config asks");
-            (Auth::Disabled, None)
-        }
-        (None, Err(e)) => return Err(e.to_string()),
-    };
-    let options = HubOptions {
-        port,
-        relay: RelayOptions {
-            idle_timeout: config.proxy.idle_timeout(),
-            ..Default::default()
-        },
-        auth,
-        extra_origins: config.proxy.allowed_origins.clone(),
-        secrets,
-        config_path: Some(launch.config_path.clone()),
-    };
+    // Reading (or creating) the key talks to the keychain: off the async threads.
+    let (deciding, with) = (startup.clone(), config.clone());
+    let authorized =
+        tauri::async_runtime::spawn_blocking(move || deciding.authorize(&with, keychain))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+    for warning in &authorized.warnings {
+        log::warn!("{warning}");
+    }
+    let options = startup.hub_options(&config, authorized.auth, authorized.secrets);
     Hub::launch(&config, options)
         .await
         .map_err(|e| e.to_string())

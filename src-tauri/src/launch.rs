@@ -1,33 +1,36 @@
-//! Where the config lives and which port to use: command line, then environment, then defaults.
+//! The desktop app's command line: the launch options it shares with `switchboard serve`,
+//! resolved by core's startup rule ([`switchboard_core::startup`]: config file, port and API
+//! key from the command line, then the environment, then the defaults), plus what only the
+//! shell needs (its own path, the autostart folder).
 
 use std::ffi::OsString;
 use std::fmt;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
-use switchboard_core::secrets::Sensitive;
+use clap::Parser;
+pub use switchboard_core::startup::PORT_ENV;
+use switchboard_core::startup::{ConfigSource, LaunchArgs, LaunchEnv, Startup, default_config_in};
 
-/// Overrides the config file (tests point it at a temporary file).
-pub const CONFIG_ENV: &str = "SWITCHBOARD_CONFIG";
-/// Overrides the port from the config file.
-pub const PORT_ENV: &str = "SWITCHBOARD_PORT";
-/// An API key to use instead of the keychain's (headless test runs, machines without one).
-pub const API_KEY_ENV: &str = "SWITCHBOARD_API_KEY";
+/// `switchboard-desktop [--config PATH] [--port N] [--api-key KEY | --insecure-no-auth]`
+#[derive(Debug, Parser)]
+#[command(
+    name = "switchboard-desktop",
+    version,
+    about = "Switchboard's tray app: your local MCP servers behind one loopback proxy"
+)]
+pub struct DesktopArgs {
+    #[command(flatten)]
+    pub launch: LaunchArgs,
+}
 
 /// What the app was started with.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Launch {
-    pub config_path: PathBuf,
-    /// Whether `config_path` is the default one (what `switchboard` finds by itself).
-    pub config_is_default: bool,
-    /// `None`: the config's port, else the default.
-    pub port: Option<u16>,
-    /// Where `port` came from: `--port` or [`PORT_ENV`]. Such a launch uses that port, not
-    /// the one saved in the config (the window says so next to the port setting).
-    pub port_source: Option<&'static str>,
+    /// The config file, the port given at launch and the key decision.
+    pub startup: Startup,
     /// The executable the first-run config runs as `program demo-server`.
     pub program: PathBuf,
-    /// `None`: the key in the OS keychain (created on first run).
-    pub api_key: Option<Sensitive<String>>,
     /// Where server secrets are kept: the OS keychain, or memory (tests).
     pub secrets: SecretsIn,
     /// The folder of XDG autostart entries (`$XDG_CONFIG_HOME/autostart`) that "Start at
@@ -44,25 +47,52 @@ pub enum SecretsIn {
 }
 
 /// A command line or environment that cannot be used.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LaunchError(String);
+#[derive(Debug)]
+pub enum LaunchError {
+    /// Not a command line clap accepts (or `--help`, `--version`).
+    Usage(clap::Error),
+    /// The startup rule refused it (a bad `SWITCHBOARD_PORT`, a short key, no config dir).
+    Startup(switchboard_core::Error),
+    /// This program's own path is unknown.
+    NoProgram(std::io::Error),
+}
 
 impl fmt::Display for LaunchError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        match self {
+            LaunchError::Usage(e) => write!(f, "{e}"),
+            LaunchError::Startup(e) => write!(f, "{e}"),
+            LaunchError::NoProgram(e) => write!(f, "cannot find this program's own path: {e}"),
+        }
     }
 }
 
 impl std::error::Error for LaunchError {}
 
+impl LaunchError {
+    /// Says what is wrong (help and version go to stdout, as clap prints them) and gives
+    /// the exit code: 0 after `--help`, else 2.
+    pub fn report(&self) -> ExitCode {
+        match self {
+            LaunchError::Usage(e) => {
+                let _ = e.print();
+                ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2))
+            }
+            other => {
+                eprintln!("switchboard-desktop: {other}");
+                ExitCode::from(2)
+            }
+        }
+    }
+}
+
 impl Launch {
     /// From this process's arguments (without the program name) and environment.
     pub fn from_env(args: impl IntoIterator<Item = OsString>) -> Result<Launch, LaunchError> {
-        let program = std::env::current_exe()
-            .map_err(|e| LaunchError(format!("cannot find this program's own path: {e}")))?;
+        let program = std::env::current_exe().map_err(LaunchError::NoProgram)?;
         Launch::parse(
             args,
-            |name| std::env::var_os(name),
+            &LaunchEnv::from_process(),
             dirs::config_dir(),
             program,
         )
@@ -71,106 +101,56 @@ impl Launch {
     /// The pure part of [`Launch::from_env`], for tests.
     pub fn parse(
         args: impl IntoIterator<Item = OsString>,
-        env: impl Fn(&str) -> Option<OsString>,
+        env: &LaunchEnv,
         config_dir: Option<PathBuf>,
         program: PathBuf,
     ) -> Result<Launch, LaunchError> {
-        let mut config_path = None;
-        let mut port = None;
-        let mut args = args.into_iter();
-        while let Some(arg) = args.next() {
-            let text = arg.to_string_lossy();
-            let (flag, inline) = match text.split_once('=') {
-                Some((flag, value)) if flag.starts_with("--") => {
-                    (flag, Some(OsString::from(value)))
-                }
-                _ => (text.as_ref(), None),
-            };
-            let mut value = |flag: &str| {
-                inline
-                    .clone()
-                    .or_else(|| args.next())
-                    .ok_or_else(|| LaunchError(format!("{flag} needs a value")))
-            };
-            match flag {
-                "--config" => config_path = Some(PathBuf::from(value("--config")?)),
-                "--port" => port = Some(parse_port("--port", &value("--port")?)?),
-                _ => {
-                    return Err(LaunchError(format!(
-                        "unknown argument '{text}' (usage: switchboard-desktop [--config PATH] [--port N])"
-                    )));
-                }
-            }
-        }
-        let given =
-            config_path.or_else(|| env(CONFIG_ENV).filter(|v| !v.is_empty()).map(PathBuf::from));
-        let config_is_default = given.is_none();
-        let config_path = match given {
-            Some(path) => path,
-            None => config_dir
-                .as_ref()
-                .map(|dir| dir.join("switchboard").join("config.json"))
-                .ok_or_else(|| {
-                    LaunchError(format!(
-                        "this system has no config directory; pass --config PATH or set {CONFIG_ENV}"
-                    ))
-                })?,
-        };
-        let (port, port_source) = match port {
-            Some(port) => (Some(port), Some("--port")),
-            None => {
-                let port = env(PORT_ENV)
-                    .filter(|v| !v.is_empty())
-                    .map(|v| parse_port(PORT_ENV, &v))
-                    .transpose()?;
-                (port, port.map(|_| PORT_ENV))
-            }
-        };
-        let api_key = env(API_KEY_ENV)
-            .and_then(|v| v.into_string().ok())
-            .filter(|v| !v.is_empty())
-            .map(Sensitive::new);
+        let argv = std::iter::once(OsString::from("switchboard-desktop")).chain(args);
+        let args = DesktopArgs::try_parse_from(argv).map_err(LaunchError::Usage)?;
+        let default_config = config_dir.as_deref().map(default_config_in);
+        let startup =
+            Startup::resolve(args.launch, env, default_config).map_err(LaunchError::Startup)?;
         let autostart_dir = if cfg!(target_os = "linux") {
             config_dir.map(|dir| dir.join("autostart"))
         } else {
             None
         };
         Ok(Launch {
-            config_path,
-            config_is_default,
-            port,
-            port_source,
+            startup,
             program,
-            api_key,
             secrets: SecretsIn::Keychain,
             autostart_dir,
         })
     }
-}
 
-fn parse_port(source: &str, value: &OsString) -> Result<u16, LaunchError> {
-    value
-        .to_str()
-        .and_then(|v| v.trim().parse::<u16>().ok())
-        .filter(|&p| p != 0)
-        .ok_or_else(|| {
-            LaunchError(format!(
-                "{source}: '{}' is not a port number (1 to 65535)",
-                value.to_string_lossy()
-            ))
-        })
+    /// The port given at launch and how (`--port` or `SWITCHBOARD_PORT`): such a launch uses
+    /// it, not the one saved in the config (the window says so next to the port setting).
+    pub fn port_override(&self) -> Option<(u16, &'static str)> {
+        self.startup
+            .port
+            .map(|given| (given.port, given.source.name()))
+    }
+
+    /// The config file when it is not the default one (`--config`, `SWITCHBOARD_CONFIG`).
+    pub fn config_override(&self) -> Option<PathBuf> {
+        (self.startup.config_source != ConfigSource::Default)
+            .then(|| self.startup.config_path.clone())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use switchboard_core::startup::{CONFIG_ENV, KeyChoice};
 
     fn parse(args: &[&str], env: &[(&str, &str)]) -> Result<Launch, LaunchError> {
         let env: Vec<(String, OsString)> =
             env.iter().map(|(k, v)| (k.to_string(), v.into())).collect();
         Launch::parse(
             args.iter().map(OsString::from),
-            |name| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()),
+            &LaunchEnv::from_lookup(|name| {
+                env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+            }),
             Some(PathBuf::from("/home/u/.config")),
             PathBuf::from("/opt/switchboard"),
         )
@@ -180,34 +160,74 @@ mod tests {
     fn defaults_to_the_os_config_dir_and_no_port() {
         let launch = parse(&[], &[]).unwrap();
         assert_eq!(
-            launch.config_path,
+            launch.startup.config_path,
             PathBuf::from("/home/u/.config/switchboard/config.json")
         );
-        assert_eq!((launch.port, launch.port_source), (None, None));
-        assert!(launch.config_is_default);
+        assert_eq!(launch.port_override(), None);
+        assert_eq!(launch.config_override(), None);
+        assert_eq!(launch.startup.key, KeyChoice::Keychain);
+        assert_eq!(
+            launch.autostart_dir,
+            cfg!(target_os = "linux").then(|| PathBuf::from("/home/u/.config/autostart"))
+        );
     }
 
     #[test]
     fn arguments_beat_the_environment() {
         let env = [(CONFIG_ENV, "/env/c.json"), (PORT_ENV, "4000")];
         let launch = parse(&[], &env).unwrap();
-        assert!(!launch.config_is_default);
-        assert_eq!(
-            (launch.config_path, launch.port, launch.port_source),
-            (PathBuf::from("/env/c.json"), Some(4000), Some(PORT_ENV))
-        );
+        assert_eq!(launch.config_override(), Some(PathBuf::from("/env/c.json")));
+        assert_eq!(launch.port_override(), Some((4000, PORT_ENV)));
         let launch = parse(&["--config", "/arg/c.json", "--port=5000"], &env).unwrap();
-        assert_eq!(
-            (launch.config_path, launch.port, launch.port_source),
-            (PathBuf::from("/arg/c.json"), Some(5000), Some("--port"))
-        );
+        assert_eq!(launch.config_override(), Some(PathBuf::from("/arg/c.json")));
+        assert_eq!(launch.port_override(), Some((5000, "--port")));
+    }
+
+    #[test]
+    fn it_shares_the_key_options_of_serve() {
+        let launch = parse(&["--insecure-no-auth"], &[]).unwrap();
+        assert_eq!(launch.startup.key, KeyChoice::Off);
+        let launch = parse(&["--api-key", "sbk_desktop-flag-key-0123"], &[]).unwrap();
+        assert!(matches!(
+            launch.startup.key,
+            KeyChoice::Given {
+                source: "--api-key",
+                ..
+            }
+        ));
     }
 
     #[test]
     fn bad_input_is_an_error() {
-        assert!(parse(&["--port", "0"], &[]).is_err());
-        assert!(parse(&["--port"], &[]).is_err());
-        assert!(parse(&["--bogus"], &[]).is_err());
-        assert!(parse(&[], &[(PORT_ENV, "http")]).is_err());
+        let usage = |result: Result<Launch, LaunchError>| matches!(result, Err(LaunchError::Usage(e)) if e.exit_code() == 2);
+        assert!(usage(parse(&["--port"], &[])));
+        assert!(usage(parse(&["--port", "65536"], &[])));
+        assert!(usage(parse(&["--bogus"], &[])));
+        assert!(usage(parse(&["--api-key", "k", "--insecure-no-auth"], &[])));
+        assert!(matches!(
+            parse(&[], &[(PORT_ENV, "http")]),
+            Err(LaunchError::Startup(
+                switchboard_core::Error::BadPort { .. }
+            ))
+        ));
+        assert!(matches!(
+            parse(&[], &[("SWITCHBOARD_API_KEY", "short")]),
+            Err(LaunchError::Startup(
+                switchboard_core::Error::BadApiKey { .. }
+            ))
+        ));
+    }
+
+    #[test]
+    fn help_is_not_an_error() {
+        match parse(&["--help"], &[]) {
+            Err(LaunchError::Usage(e)) => {
+                assert_eq!(e.exit_code(), 0);
+                let help = e.to_string();
+                assert!(help.contains("--insecure-no-auth"), "{help}");
+                assert!(help.contains("SWITCHBOARD_PORT"), "{help}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

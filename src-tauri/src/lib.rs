@@ -1,6 +1,6 @@
 //! Switchboard's desktop shell: the core behind a window and a tray icon.
 //!
-//! - [`launch`]: config path and port from the command line and environment.
+//! - [`launch`]: the command line (clap), resolved by core's startup rule.
 //! - [`hub`]: the running core, held as Tauri state.
 //! - [`commands`]: the IPC commands of the UI in `ui/`, and the `state-changed` event.
 //! - `tray`: the tray icon: the proxy and server switches, endpoint URLs, "Start at login".
@@ -70,8 +70,8 @@ impl Shell {
             cli: beside
                 .filter(|path| path.is_file())
                 .unwrap_or_else(|| PathBuf::from("switchboard")),
-            port_override: launch.port.zip(launch.port_source),
-            config_override: (!launch.config_is_default).then(|| launch.config_path.clone()),
+            port_override: launch.port_override(),
+            config_override: launch.config_override(),
             changed: tokio::sync::Notify::new(),
         }
     }
@@ -119,10 +119,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     init_logging();
     let launch = match Launch::from_env(args) {
         Ok(launch) => launch,
-        Err(e) => {
-            eprintln!("switchboard-desktop: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return e.report(),
     };
     // Plugins that need a real desktop session (D-Bus, X11), so not in `build_app`: one
     // instance at a time (a second launch shows the first one's window), and the clipboard.

@@ -11,22 +11,52 @@ use tauri::{App, Manager, WebviewWindowBuilder};
 use crate::hub::{HubSlot, Shutdown};
 use crate::launch::{Launch, SecretsIn};
 use crate::{MAIN_WINDOW, STATE_CHANGED_EVENT, ShellExt, build_app};
+use switchboard_core::config::Config;
+use switchboard_core::secrets::Sensitive;
+use switchboard_core::startup::{
+    API_KEY_ENV, ConfigSource, KeyChoice, PortOverride, PortSource, Startup,
+};
 
 const KEY: &str = "sbk_desktop-test-key-0123456789";
 
+/// A launch with the default config file in `dir` (written on first run), on `port` as if
+/// given with `--port`.
 fn launch(dir: &tempfile::TempDir, port: u16) -> Launch {
     Launch {
-        config_path: dir.path().join("switchboard").join("config.json"),
-        config_is_default: true,
-        port: Some(port),
-        port_source: None,
+        startup: Startup {
+            config_path: dir.path().join("switchboard").join("config.json"),
+            config_source: ConfigSource::Default,
+            port: Some(PortOverride {
+                port,
+                source: PortSource::Flag,
+            }),
+            // No keychain in unit tests: an explicit key, as a headless user would give one.
+            key: KeyChoice::Given {
+                key: Sensitive::new(KEY.into()),
+                source: API_KEY_ENV,
+            },
+        },
         program: "/opt/switchboard/switchboard-desktop".into(),
-        // No keychain in unit tests: an explicit key, as a headless user would give one.
-        api_key: Some(switchboard_core::secrets::Sensitive::new(KEY.into())),
         // Hermetic: no keychain, no user autostart folder.
         secrets: SecretsIn::Memory,
         autostart_dir: Some(dir.path().join("autostart")),
     }
+}
+
+/// A launch with no port given: the first-run config already written, with a free port in it.
+fn launch_on_the_config_port(dir: &tempfile::TempDir) -> Launch {
+    let mut launch = launch(dir, 0);
+    launch.startup.port = None;
+    let mut config = Config::first_run(&launch.program);
+    config.proxy.port = Some(
+        TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port(),
+    );
+    config.save(&launch.startup.config_path).unwrap();
+    launch
 }
 
 /// The app with the core started as `setup` would start it.
@@ -106,7 +136,7 @@ fn proxy_info_lists_the_first_run_demo_server() {
         }])
     );
     // First run wrote the demo server, run by this program, into the config.
-    let written = std::fs::read_to_string(&launch.config_path).unwrap();
+    let written = std::fs::read_to_string(&launch.startup.config_path).unwrap();
     assert!(written.contains("demo-server"), "{written}");
     stop(&app);
 }
@@ -183,7 +213,7 @@ fn demo_server_program() -> Option<std::path::PathBuf> {
 #[test]
 fn get_state_describes_the_proxy_and_its_servers() {
     let dir = tempfile::tempdir().unwrap();
-    let app = started_app(&launch(&dir, 0));
+    let app = started_app(&launch_on_the_config_port(&dir));
 
     let state = state(&app);
     let listening = state["listening"].as_str().unwrap();
@@ -244,7 +274,7 @@ fn keyless_status(port: u16) -> (u16, Value) {
 }
 
 fn saved_config(launch: &Launch) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(&launch.config_path).unwrap()).unwrap()
+    serde_json::from_str(&std::fs::read_to_string(&launch.startup.config_path).unwrap()).unwrap()
 }
 
 #[test]
@@ -321,13 +351,13 @@ fn the_key_check_is_switched_off_and_on() {
 fn a_config_that_turned_checks_off_is_honoured_at_launch() {
     let dir = tempfile::tempdir().unwrap();
     let launch = launch(&dir, 0);
-    std::fs::create_dir_all(launch.config_path.parent().unwrap()).unwrap();
+    std::fs::create_dir_all(launch.startup.config_path.parent().unwrap()).unwrap();
     std::fs::write(
-        &launch.config_path,
+        &launch.startup.config_path,
         r#"{"mcpServers": {}, "switchboard": {"requireApiKey": false}}"#,
     )
     .unwrap();
-    // SWITCHBOARD_API_KEY (here `launch.api_key`) does not turn them back on.
+    // SWITCHBOARD_API_KEY (here `launch.startup.key`) does not turn them back on.
     let app = started_app(&launch);
     assert_eq!(state(&app)["authRequired"], false);
     call(&app, "set_auth_required", json!({"required": true})).unwrap();
@@ -339,7 +369,10 @@ fn a_config_that_turned_checks_off_is_honoured_at_launch() {
 fn a_port_given_at_launch_is_reported() {
     let dir = tempfile::tempdir().unwrap();
     let mut launch = launch(&dir, 0);
-    launch.port_source = Some(crate::launch::PORT_ENV);
+    launch.startup.port = Some(PortOverride {
+        port: 0,
+        source: PortSource::Env,
+    });
     let app = started_app(&launch);
     assert_eq!(
         state(&app)["settings"]["portOverride"],
@@ -385,7 +418,7 @@ fn servers_are_switched_saved_and_removed() {
     let state = state(&app);
     assert_eq!(server(&state, "remote")["kind"], "remote");
     assert_eq!(server(&state, "remote")["config"], remote);
-    let written = std::fs::read_to_string(&launch.config_path).unwrap();
+    let written = std::fs::read_to_string(&launch.startup.config_path).unwrap();
     assert!(written.contains("EXAMPLE_TOKEN"), "{written}");
     assert_eq!(
         refused(
@@ -565,7 +598,7 @@ fn an_explicit_key_is_shown_but_not_rotated() {
 fn a_stored_key_rotates() {
     let dir = tempfile::tempdir().unwrap();
     let mut launch = launch(&dir, 0);
-    launch.api_key = None; // generated into the (memory) keychain
+    launch.startup.key = KeyChoice::Keychain; // generated into the (memory) keychain
     let app = started_app(&launch);
     let before = call(&app, "api_key", json!({})).unwrap();
     assert!(before.as_str().is_some_and(|k| !k.is_empty()), "{before}");
@@ -607,11 +640,12 @@ fn start_at_login_writes_an_autostart_entry() {
 #[test]
 fn claude_desktop_setup_names_the_config_and_port_given_at_launch() {
     let dir = tempfile::tempdir().unwrap();
-    let launch = Launch {
-        config_is_default: false,
-        port_source: Some("SWITCHBOARD_PORT"),
-        ..launch(&dir, 0)
-    };
+    let mut launch = launch(&dir, 0);
+    launch.startup.config_source = ConfigSource::Env;
+    launch.startup.port = Some(PortOverride {
+        port: 0,
+        source: PortSource::Env,
+    });
     let app = started_app(&launch);
     let port = app
         .state::<HubSlot>()
@@ -631,7 +665,7 @@ fn claude_desktop_setup_names_the_config_and_port_given_at_launch() {
         json!([
             "connect",
             "--config",
-            launch.config_path.to_string_lossy(),
+            launch.startup.config_path.to_string_lossy(),
             "--port",
             port.to_string(),
             "demo"
@@ -643,7 +677,7 @@ fn claude_desktop_setup_names_the_config_and_port_given_at_launch() {
 #[test]
 fn client_setup_reveals_the_key_only_when_asked() {
     let dir = tempfile::tempdir().unwrap();
-    let app = started_app(&launch(&dir, 0));
+    let app = started_app(&launch_on_the_config_port(&dir));
     let url = server(&state(&app), "demo")["mcpUrl"]
         .as_str()
         .unwrap()

@@ -33,11 +33,20 @@ impl Drop for Serve {
 
 /// Starts `switchboard serve` and reads its stdout up to the endpoint list.
 fn serve(config: &std::path::Path, port: u16) -> Serve {
-    let mut child = Command::new(switchboard_binary())
-        .args(["serve", "--config"])
-        .arg(config)
-        .args(["--port", &port.to_string()])
-        .env("SWITCHBOARD_API_KEY", TEST_KEY)
+    spawn_serve(
+        Command::new(switchboard_binary())
+            .args(["serve", "--config"])
+            .arg(config)
+            .args(["--port", &port.to_string()])
+            .env("SWITCHBOARD_API_KEY", TEST_KEY),
+        port,
+    )
+}
+
+/// Runs `command` (a `switchboard serve` that should listen on `port`) and reads its stdout
+/// up to the endpoint list.
+fn spawn_serve(command: &mut Command, port: u16) -> Serve {
+    let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -501,4 +510,144 @@ fn add_refuses_a_url_with_a_credential_in_it_without_repeating_it() {
                 .contains("s3cr3t")
         );
     }
+}
+
+/// `switchboard serve` in a scratch environment: no launch variable inherited, and an OS
+/// config directory of its own (so a default path, if used, is visible and harmless).
+fn serve_command(dir: &std::path::Path) -> Command {
+    let mut command = Command::new(switchboard_binary());
+    command
+        .arg("serve")
+        .env_remove("SWITCHBOARD_CONFIG")
+        .env_remove("SWITCHBOARD_PORT")
+        .env("SWITCHBOARD_API_KEY", TEST_KEY)
+        .env("XDG_CONFIG_HOME", dir.join("xdg"));
+    command
+}
+
+async fn status_code(port: u16) -> u16 {
+    reqwest::get(format!("http://127.0.0.1:{port}/status"))
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn serve_reads_switchboard_config_and_switchboard_port_as_the_desktop_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("from-env").join("config.json");
+    let port = free_port();
+    let mut command = serve_command(dir.path());
+    command
+        .env("SWITCHBOARD_CONFIG", &config)
+        .env("SWITCHBOARD_PORT", port.to_string());
+    let serve = spawn_serve(&mut command, port);
+
+    let stdout = serve.stdout.join("\n");
+    assert!(
+        stdout.contains(&format!("listening on http://127.0.0.1:{port}")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("Config: {}", config.display())),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("http://127.0.0.1:{port}/servers/demo/mcp")),
+        "{stdout}"
+    );
+    assert_eq!(status_code(port).await, 200);
+    // The first-run config went where the variable points, not to the default place.
+    let written = std::fs::read_to_string(&config).unwrap();
+    assert!(written.contains("demo-server"), "{written}");
+    assert!(!dir.path().join("xdg").join("switchboard").exists());
+}
+
+#[tokio::test]
+async fn switchboard_port_beats_the_config_and_flags_beat_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, port: u16| {
+        let path = dir.path().join(name);
+        let config = json!({
+            "mcpServers": {name: {"command": fixture_path()}},
+            "switchboard": {"port": port}
+        });
+        std::fs::write(&path, config.to_string()).unwrap();
+        path
+    };
+    let (config_port, env_port, flag_port) = (free_port(), free_port(), free_port());
+    let from_env = write("env", config_port);
+    let from_flag = write("flag", config_port);
+
+    let mut command = serve_command(dir.path());
+    command
+        .env("SWITCHBOARD_CONFIG", &from_env)
+        .env("SWITCHBOARD_PORT", env_port.to_string());
+    let serve = spawn_serve(&mut command, env_port);
+    let stdout = serve.stdout.join("\n");
+    assert!(
+        stdout.contains(&format!("http://127.0.0.1:{env_port}/servers/env/mcp")),
+        "{stdout}"
+    );
+    assert_eq!(status_code(env_port).await, 200);
+    drop(serve);
+
+    let mut command = serve_command(dir.path());
+    command
+        .env("SWITCHBOARD_CONFIG", &from_env)
+        .env("SWITCHBOARD_PORT", env_port.to_string())
+        .arg("--config")
+        .arg(&from_flag)
+        .args(["--port", &flag_port.to_string()]);
+    let serve = spawn_serve(&mut command, flag_port);
+    let stdout = serve.stdout.join("\n");
+    assert!(
+        stdout.contains(&format!("http://127.0.0.1:{flag_port}/servers/flag/mcp")),
+        "{stdout}"
+    );
+    assert_eq!(status_code(flag_port).await, 200);
+    drop(serve);
+
+    // Without either, the config's port.
+    let mut command = serve_command(dir.path());
+    command.arg("--config").arg(&from_env);
+    let serve = spawn_serve(&mut command, config_port);
+    let stdout = serve.stdout.join("\n");
+    assert!(
+        stdout.contains(&format!("http://127.0.0.1:{config_port}/servers/env/mcp")),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_bad_switchboard_port_or_key_stops_serve_before_it_writes_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.json");
+    let output = serve_command(dir.path())
+        .env("SWITCHBOARD_CONFIG", &config)
+        .env("SWITCHBOARD_PORT", "http")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("SWITCHBOARD_PORT: 'http' is not a port number"),
+        "{stderr}"
+    );
+
+    let short = "sbk_too-short";
+    let output = serve_command(dir.path())
+        .env("SWITCHBOARD_CONFIG", &config)
+        .env("SWITCHBOARD_API_KEY", short)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("SWITCHBOARD_API_KEY: the API key must be at least 16 characters"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(short), "{stderr}");
+    assert!(!config.exists(), "a config was written");
 }

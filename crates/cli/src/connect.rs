@@ -4,8 +4,11 @@
 //! everything the proxy sends back (answers, notifications, server→client requests, the GET
 //! stream) to stdout, one message per line.
 //!
-//! - The port comes from `--port`, else the config file, else the default; the key from
-//!   `SWITCHBOARD_API_KEY`, else the OS keychain (as `switchboard key show` finds it).
+//! - The port comes from `--port`, else `SWITCHBOARD_PORT`, else the config file
+//!   (`--config`, else `SWITCHBOARD_CONFIG`, else the default one), else the default port:
+//!   the rule `serve` follows, so the bridge finds a proxy started in the same environment.
+//!   The key comes from `SWITCHBOARD_API_KEY`, else the OS keychain (as `switchboard key
+//!   show` finds it).
 //! - Requests run concurrently: a slow `tools/call` does not hold up a `ping`. Notifications
 //!   and responses are sent in stdin order, so `notifications/initialized` precedes what
 //!   follows it.
@@ -31,6 +34,7 @@ use serde::de::IgnoredAny;
 use serde_json::{Value, json};
 use switchboard_core::api_key;
 use switchboard_core::config::{Config, DEFAULT_PORT};
+use switchboard_core::startup::{self, ConfigSource, LaunchEnv};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::{AbortHandle, JoinSet};
 
@@ -51,9 +55,10 @@ const STREAM_RETRY_MAX: Duration = Duration::from_secs(5);
 
 /// Runs the bridge until stdin closes or a stop signal arrives.
 pub fn run(config: Option<PathBuf>, port: Option<u16>, name: &str) -> anyhow::Result<()> {
-    let port = match port {
-        Some(port) => port,
-        None => configured_port(config)?,
+    let env = LaunchEnv::from_process();
+    let port = match startup::port_override(port, &env)? {
+        Some(given) => given.port,
+        None => configured_port(config, &env)?,
     };
     let mut url = reqwest::Url::parse(&format!("http://127.0.0.1:{port}/"))
         .context("cannot build the proxy URL")?;
@@ -105,15 +110,14 @@ pub fn run(config: Option<PathBuf>, port: Option<u16>, name: &str) -> anyhow::Re
     result
 }
 
-/// `switchboard.port` from the config file; the default when there is no config file.
-fn configured_port(given: Option<PathBuf>) -> anyhow::Result<u16> {
-    let explicit = given.is_some();
-    let path = match super::config_path(given) {
-        Ok(path) => path,
-        Err(_) if !explicit => return Ok(DEFAULT_PORT),
-        Err(e) => return Err(e),
+/// `switchboard.port` from the config file; the default port when the default config file
+/// does not exist (a config named explicitly must).
+fn configured_port(given: Option<PathBuf>, env: &LaunchEnv) -> anyhow::Result<u16> {
+    let Ok((path, source)) = startup::config_path(given, env, super::default_config_path()) else {
+        // No file named and no config directory to look in.
+        return Ok(DEFAULT_PORT);
     };
-    if !explicit && !path.exists() {
+    if source == ConfigSource::Default && !path.exists() {
         return Ok(DEFAULT_PORT);
     }
     let config = Config::load(&path)?;

@@ -7,23 +7,25 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use switchboard_core::Hub;
 use switchboard_core::api_key;
-use switchboard_core::config::{Config, DEFAULT_PORT};
+use switchboard_core::config::Config;
 use switchboard_core::relay::{Relay, RelayOptions, ServerContext};
-use switchboard_core::secrets::{
-    KEYCHAIN_SERVICE, KeychainStore, SecretName, SecretStore, Sensitive,
-};
-use switchboard_core::{Auth, Hub, HubOptions};
+use switchboard_core::secrets::{KEYCHAIN_SERVICE, KeychainStore, SecretName, SecretStore};
+use switchboard_core::startup::{self, LaunchArgs, LaunchEnv, Startup};
 
 mod add;
 mod connect;
 mod secret;
 
-fn config_path(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
-    match given {
-        Some(path) => Ok(path),
-        None => default_config_path(),
-    }
+/// The config file: `--config`, else SWITCHBOARD_CONFIG, else the OS config directory's (the
+/// startup rule every command shares with `serve` and the desktop app).
+fn config_path(given: Option<PathBuf>) -> anyhow::Result<(PathBuf, startup::ConfigSource)> {
+    Ok(startup::config_path(
+        given,
+        &LaunchEnv::from_process(),
+        default_config_path(),
+    )?)
 }
 
 #[derive(Parser)]
@@ -44,14 +46,8 @@ struct Cli {
 enum Command {
     /// Run the proxy on 127.0.0.1 until Ctrl-C or SIGTERM.
     Serve {
-        /// The config file (default: the OS config directory's switchboard/config.json).
-        #[arg(long, value_name = "PATH")]
-        config: Option<PathBuf>,
-        /// The port to listen on (default: the config's, else 17345).
-        #[arg(long, value_name = "N")]
-        port: Option<u16>,
         #[command(flatten)]
-        auth: AuthArgs,
+        launch: LaunchArgs,
     },
     /// Show or rotate the API key that clients must send.
     Key {
@@ -60,7 +56,8 @@ enum Command {
     },
     /// Add a local server (`-- COMMAND ARGS…`) or a remote one (`--url`) to the config.
     Add {
-        /// The config file (default: the OS config directory's switchboard/config.json).
+        /// The config file (else SWITCHBOARD_CONFIG, else the OS config directory's
+        /// switchboard/config.json).
         #[arg(long, value_name = "PATH")]
         config: Option<PathBuf>,
         #[command(flatten)]
@@ -75,7 +72,8 @@ enum Command {
     /// Test a configured server: start or connect to it exactly as a client session would,
     /// send `initialize`, and report what answered.
     Test {
-        /// The config file (default: the OS config directory's switchboard/config.json).
+        /// The config file (else SWITCHBOARD_CONFIG, else the OS config directory's
+        /// switchboard/config.json).
         #[arg(long, value_name = "PATH")]
         config: Option<PathBuf>,
         name: String,
@@ -86,10 +84,11 @@ enum Command {
     /// start stdio servers (Claude Desktop). The key comes from SWITCHBOARD_API_KEY or the
     /// OS keychain.
     Connect {
-        /// The config file (default: the OS config directory's switchboard/config.json).
+        /// The config file (else SWITCHBOARD_CONFIG, else the OS config directory's
+        /// switchboard/config.json).
         #[arg(long, value_name = "PATH")]
         config: Option<PathBuf>,
-        /// The proxy's port (default: the config's, else 17345).
+        /// The proxy's port (else SWITCHBOARD_PORT, else the config's, else 17345).
         #[arg(long, value_name = "N")]
         port: Option<u16>,
         name: String,
@@ -102,22 +101,6 @@ enum SecretAction {
     Set { name: SecretName },
     /// Remove NAME.
     Unset { name: SecretName },
-}
-
-#[derive(clap::Args)]
-struct AuthArgs {
-    /// Use this API key instead of the one in the OS keychain (for headless machines).
-    /// Prefer the environment variable: a command line is visible to other local users.
-    #[arg(
-        long,
-        env = "SWITCHBOARD_API_KEY",
-        hide_env_values = true,
-        value_name = "KEY"
-    )]
-    api_key: Option<String>,
-    /// Turn API key checks off. Any program on this machine could then use every server.
-    #[arg(long, conflicts_with = "api_key")]
-    insecure_no_auth: bool,
 }
 
 #[derive(Subcommand)]
@@ -133,15 +116,15 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
     let result = match cli.command {
-        Command::Serve { config, port, auth } => serve(config, port, auth),
+        Command::Serve { launch } => serve(launch),
         Command::Key { action } => key(action),
-        Command::Add { config, args } => config_path(config).and_then(|path| {
+        Command::Add { config, args } => config_path(config).and_then(|(path, _)| {
             let name = add::add(&path, *args, open_keychain)?;
             println!("Added '{name}' to {}.", path.display());
             Ok(())
         }),
         Command::Test { config, name } => {
-            config_path(config).and_then(|path| test_server(&path, &name))
+            config_path(config).and_then(|(path, _)| test_server(&path, &name))
         }
         // The name was checked (core's rule) while the arguments were parsed, before the
         // keychain is opened.
@@ -178,16 +161,18 @@ fn init_logging(verbose: u8) {
     }
 }
 
-/// `$XDG_CONFIG_HOME/switchboard/config.json` and its equivalents elsewhere.
-pub fn default_config_path() -> anyhow::Result<PathBuf> {
-    let dir =
-        dirs::config_dir().context("cannot find the OS config directory; pass --config PATH")?;
-    Ok(dir.join("switchboard").join("config.json"))
+/// `$XDG_CONFIG_HOME/switchboard/config.json` and its equivalents elsewhere; `None` when the
+/// system has no config directory.
+pub fn default_config_path() -> Option<PathBuf> {
+    dirs::config_dir().map(|dir| startup::default_config_in(&dir))
 }
 
 fn open_keychain() -> anyhow::Result<Arc<dyn SecretStore>> {
-    let store = KeychainStore::open(KEYCHAIN_SERVICE)?;
-    Ok(Arc::new(store))
+    Ok(open_keychain_store()?)
+}
+
+fn open_keychain_store() -> Result<Arc<dyn SecretStore>, switchboard_core::secrets::SecretError> {
+    Ok(Arc::new(KeychainStore::open(KEYCHAIN_SERVICE)?))
 }
 
 fn key(action: KeyAction) -> anyhow::Result<()> {
@@ -205,53 +190,6 @@ fn key(action: KeyAction) -> anyhow::Result<()> {
     println!("{}", key.expose());
     eprintln!("Clients send it as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'.");
     Ok(())
-}
-
-/// The auth mode, and the keychain when one is reachable (for secret references too).
-///
-/// Checks are off with `--insecure-no-auth`, or with `"requireApiKey": false` in the config
-/// (what the desktop's "Require the API key" switch writes). The config wins over
-/// `--api-key`/`SWITCHBOARD_API_KEY`: those say *which* key, not *whether* to check one, and
-/// the variable is often set in a shell for `switchboard connect` and clients anyway. A user
-/// who turned checks off in the config means it until they turn them on there; a key that
-/// silently turned them back on would break every client set up without one. Either way
-/// the warning says what happened.
-fn auth(
-    args: AuthArgs,
-    require_api_key: bool,
-    config_path: &std::path::Path,
-) -> anyhow::Result<(Auth, Option<Arc<dyn SecretStore>>)> {
-    if args.insecure_no_auth {
-        eprintln!(
-            "WARNING: API key checks are off (--insecure-no-auth). Any program on this machine can use every server."
-        );
-        return Ok((Auth::Disabled, open_keychain().ok()));
-    }
-    if !require_api_key {
-        eprintln!(
-            "WARNING: API key checks are off (\"requireApiKey\": false in {}). Any program on this machine can use every server.",
-            config_path.display()
-        );
-        if args.api_key.is_some() {
-            eprintln!(
-                "The key from --api-key or SWITCHBOARD_API_KEY is not checked either; set \"requireApiKey\" to true to check it."
-            );
-        }
-        return Ok((Auth::Disabled, open_keychain().ok()));
-    }
-    if let Some(key) = args.api_key {
-        anyhow::ensure!(
-            key.len() >= 16,
-            "the API key must be at least 16 characters"
-        );
-        // Without a keychain, servers that reference secrets fail when they start, saying so.
-        let keychain = open_keychain()
-            .inspect_err(|e| log::warn!("{e:#}; servers that reference secrets cannot start"))
-            .ok();
-        return Ok((Auth::fixed(Sensitive::new(key)), keychain));
-    }
-    let keychain = open_keychain()?;
-    Ok((Auth::from_keychain(keychain.clone())?, Some(keychain)))
 }
 
 fn test_server(path: &std::path::Path, name: &str) -> anyhow::Result<()> {
@@ -282,30 +220,22 @@ fn test_server(path: &std::path::Path, name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn serve(
-    config_path: Option<PathBuf>,
-    port: Option<u16>,
-    auth_args: AuthArgs,
-) -> anyhow::Result<()> {
-    let path = self::config_path(config_path)?;
+/// `serve`: the startup rule (config, port, key) as the desktop app applies it, then the Hub
+/// until a stop signal.
+fn serve(launch: LaunchArgs) -> anyhow::Result<()> {
+    let startup = Startup::resolve(launch, &LaunchEnv::from_process(), default_config_path())?;
+    let path = startup.config_path.clone();
     let program = std::env::current_exe().context("cannot find the switchboard executable")?;
-    let (config, created) = Config::load_or_create(&path, || Config::first_run(&program))?;
+    let (config, created) = startup.load_config(&program)?;
     if created {
         println!("Created {} with the built-in demo server.", path.display());
     }
-    let port = port.or(config.proxy.port).unwrap_or(DEFAULT_PORT);
-    let (auth, secrets) = auth(auth_args, config.proxy.require_api_key, &path)?;
-    let options = HubOptions {
-        port,
-        relay: RelayOptions {
-            idle_timeout: config.proxy.idle_timeout(),
-            ..RelayOptions::default()
-        },
-        auth,
-        extra_origins: config.proxy.allowed_origins.clone(),
-        secrets,
-        config_path: Some(path.clone()),
-    };
+    let keychain = open_keychain_store();
+    let authorized = startup.authorize(&config, keychain)?;
+    for warning in &authorized.warnings {
+        eprintln!("WARNING: {warning}");
+    }
+    let options = startup.hub_options(&config, authorized.auth, authorized.secrets);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

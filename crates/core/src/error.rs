@@ -59,10 +59,28 @@ pub enum Error {
         "cannot require the API key: this Switchboard was started without one (--insecure-no-auth, or no keychain to keep it in); set \"requireApiKey\" back to true in the config and start it again with a key (from the keychain, --api-key or SWITCHBOARD_API_KEY)"
     )]
     NoApiKey,
+    /// No config file was named and the system has no config directory to find one in.
+    #[error("this system has no config directory; pass --config PATH or set SWITCHBOARD_CONFIG")]
+    NoConfigPath,
+    /// A port given at launch is not a port number.
+    #[error("{source_name}: '{value}' is not a port number (0 to 65535)")]
+    BadPort {
+        /// `SWITCHBOARD_PORT` (clap checks `--port` itself).
+        source_name: &'static str,
+        value: String,
+    },
+    /// An explicit API key cannot be used. The key itself is never in the message.
+    #[error("{source_name}: {problem}")]
+    BadApiKey {
+        /// `--api-key` or `SWITCHBOARD_API_KEY`.
+        source_name: &'static str,
+        problem: crate::startup::ApiKeyProblem,
+    },
     /// No server of that name is configured.
     #[error("no server named '{0}'")]
     UnknownServer(String),
-    /// The keychain could not be reached or refused an operation.
+    /// The keychain could not be reached or refused an operation (for a server's secret,
+    /// or for the API key at launch).
     #[error(transparent)]
     Keychain(#[from] SecretError),
     /// A name that cannot be a secret's (malformed, or one Switchboard keeps for itself).

@@ -7,6 +7,8 @@
 //! - [`http`]: the loopback front door (Streamable HTTP, legacy SSE, `/status`).
 //! - [`demo`]: the built-in demo MCP server of the first-run config.
 //! - [`secrets`]: the OS keychain, an in-memory store for tests, `Sensitive<T>`.
+//! - [`startup`]: config path, port and API key from the command line and environment, for
+//!   both binaries.
 //! - [`Hub`]: all of it running, for the CLI and the desktop shell.
 //!
 //! Core never looks up OS directories: callers pass paths in, which keeps tests hermetic.
@@ -22,6 +24,7 @@ pub mod redact;
 pub mod relay;
 pub mod secrets;
 mod sensitive;
+pub mod startup;
 pub mod supervisor;
 pub mod upstream;
 pub mod url_policy;
