@@ -155,7 +155,6 @@ pub fn build_app<R: Runtime>(builder: Builder<R>, launch: Launch) -> tauri::Resu
         .manage(Shell::new(&launch))
         .invoke_handler(tauri::generate_handler![
             commands::get_state,
-            commands::proxy_info,
             commands::set_proxy_enabled,
             commands::set_port,
             commands::set_auth_required,
@@ -195,7 +194,7 @@ pub fn build_app<R: Runtime>(builder: Builder<R>, launch: Launch) -> tauri::Resu
 
 fn setup<R: Runtime>(app: &AppHandle<R>, launch: &Launch) {
     // Blocking here is brief (a config read and a bind) and means the window's first
-    // `proxy_info` already sees the result.
+    // `get_state` already sees the result.
     tauri::async_runtime::block_on(app.state::<HubSlot>().start(launch));
     if let Err(e) = tray::build_tray(app) {
         log::error!("cannot create the tray icon (closing the window will quit): {e}");
