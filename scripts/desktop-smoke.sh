@@ -10,7 +10,10 @@
 #      XDG autostart entry), "Copy endpoint URL"; the labels follow the state; Quit leaves no
 #      child; a second launch exits 0 and shows the first one's window. Prints
 #      "tray: N passed, M failed".
-#   3. sigterm: the same shutdown on SIGTERM.
+#   3. window-close: closing the window (WM_DELETE_WINDOW, as a close button sends) destroys
+#      it and WebKit's web process exits, while the app and the proxy keep running; "Open
+#      Switchboard" in the tray, and then a second launch, bring it back rendered.
+#   4. sigterm: the same shutdown on SIGTERM.
 # Needs the packages of scripts/install-system-deps.sh. Env: CARGO_TARGET_DIR (default
 # ./target), SMOKE_PORT (default 17345 if free, else any free port), SMOKE_SCREENSHOT.
 set -euo pipefail
@@ -113,55 +116,8 @@ window_rendered() {
         [ "$(identify -format '%k' "$SMOKE_SCRATCH/window.png" 2>/dev/null || echo 0)" -gt 50 ]
 }
 
-# The app's tray menu over D-Bus. libayatana-appindicator exports the menu on the session bus
-# even with no StatusNotifier host (research/tauri-feasibility.md §4). Menu item ids change
-# whenever the app rebuilds the menu, so every click looks its item up by label first.
-TRAY_DEST=""
-TRAY_MENU=""
-
-# Finds the bus name and dbusmenu path of $APP's tray item.
-tray_find() {
-    local name pid menu
-    for name in $(gdbus call --session --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus \
-        --method org.freedesktop.DBus.ListNames | grep -o "':[0-9.]*'" | tr -d "'"); do
-        pid=$(gdbus call --session --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus \
-            --method org.freedesktop.DBus.GetConnectionUnixProcessID "$name" 2>/dev/null |
-            sed -n 's/.*uint32 \([0-9]*\).*/\1/p')
-        [ "$pid" = "$APP" ] || continue
-        menu=$(gdbus introspect --session --dest "$name" --object-path / --recurse 2>/dev/null |
-            grep -o '/org/ayatana/NotificationItem/[^ ]*/Menu' | head -1)
-        [ -n "$menu" ] || continue
-        TRAY_DEST=$name
-        TRAY_MENU=$menu
-        return 0
-    done
-    return 1
-}
-
-tray_layout() {
-    gdbus call --session --dest "$TRAY_DEST" --object-path "$TRAY_MENU" \
-        --method com.canonical.dbusmenu.GetLayout -- 0 -1 '@as []'
-}
-
-# The id of the first item whose whole label matches the extended regex $1.
-tray_id() {
-    tray_layout 2>/dev/null | grep -oE "\(([0-9]+), \{[^}]*'label': <'$1'>" | head -1 |
-        sed -E 's/^\(([0-9]+),.*/\1/'
-}
-
-tray_has() { [ -n "$(tray_id "$1")" ]; }
-
-# Every label in the menu, one line, for failure messages.
-tray_labels() { tray_layout 2>/dev/null | grep -oE "'label': <'[^']*'>" | sed -E "s/'label': <'(.*)'>/\1/" | paste -sd '|'; }
-
-tray_click() {
-    local id
-    id=$(tray_id "$1")
-    [ -n "$id" ] || return 1
-    log "clicking tray menu item $id ($1)"
-    gdbus call --session --dest "$TRAY_DEST" --object-path "$TRAY_MENU" \
-        --method com.canonical.dbusmenu.Event -- "$id" clicked '<0>' 0 >/dev/null
-}
+# The tray menu of $APP over D-Bus (tray_* in lib/testing.sh).
+tray_find() { tray_find_for "$APP"; }
 
 tray_click_quit() { tray_find && tray_click Quit; }
 
@@ -280,6 +236,46 @@ case_tray_menu() {
     fi
 }
 
+# WebKit renders the page in a process of its own; it must not outlive the window.
+web_processes() { pids_with_home "$HOME" 'WebKitWebProcess'; }
+has_web_process() { [ -n "$(web_processes)" ]; }
+no_web_process() { [ -z "$(web_processes)" ]; }
+window_gone() { ! window_mapped; }
+close_window() { python3 "$REPO/scripts/lib/close-window.py" "$(main_window)"; }
+
+# Closes the window and checks that it is gone with its web process, and the app is not.
+close_and_check() {
+    close_window || fail "cannot send the window a close request"
+    wait_for 10 window_gone || fail "the window is still mapped after a close request"
+    wait_for 20 no_web_process || fail "WebKit's web process outlived the window: $(web_processes | tr '\n' ' ')"
+    app_alive || fail "the app exited when its window was closed"
+    status_answers || fail "the proxy stopped answering when the window was closed"
+    log "window closed: no web process left, the app and the proxy run on"
+}
+
+expect_window_back() {
+    wait_for 20 window_mapped || fail "$1 did not bring the window back"
+    wait_for 20 window_rendered || fail "the window $1 opened stayed blank"
+    has_web_process || fail "the window $1 opened has no web process"
+    log "$1 brought the window back, rendered"
+}
+
+case_window_close() {
+    start_app "$SMOKE_SCRATCH/app-window-close.log"
+    wait_for 20 window_mapped || fail "no visible window named Switchboard"
+    wait_for 20 window_rendered || fail "the window stayed blank (page not rendered)"
+    has_web_process || fail "no WebKitWebProcess while the window is open"
+    close_and_check
+    wait_for 20 tray_find || fail "no tray menu of this app on the session bus"
+    tray_click 'Open Switchboard' || fail "no 'Open Switchboard' item to click"
+    expect_window_back "the tray's 'Open Switchboard'"
+    close_and_check
+    timeout 30 "$SMOKE_BIN" >"$SMOKE_SCRATCH/app-second-window.log" 2>&1 || fail "a second launch failed"
+    expect_window_back "a second launch"
+    tray_click Quit || fail "no Quit item to click"
+    expect_clean_exit
+}
+
 case_sigterm() {
     start_app "$SMOKE_SCRATCH/app-sigterm.log"
     mcp_echo sigterm
@@ -289,7 +285,7 @@ case_sigterm() {
 
 inside() {
     local results=$SMOKE_SCRATCH/results name reason
-    for name in tray-quit tray-menu sigterm; do
+    for name in tray-quit tray-menu window-close sigterm; do
         rm -f "$SMOKE_SCRATCH/reason"
         log "case $name"
         if (
@@ -314,7 +310,7 @@ fi
 
 # ============================================================================ outside ===
 
-CASES=3 # tray-quit, tray-menu, sigterm
+CASES=4 # tray-quit, tray-menu, window-close, sigterm
 
 cd "$REPO"
 passed=0
@@ -324,7 +320,7 @@ report() {
 }
 
 missing=()
-for tool in cargo xvfb-run dbus-run-session xdotool import "$CONVERT" identify gdbus curl pgrep; do
+for tool in cargo xvfb-run dbus-run-session xdotool import "$CONVERT" identify gdbus curl pgrep python3; do
     command -v "$tool" >/dev/null || missing+=("$tool")
 done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -27,7 +27,7 @@ if [ "${1:-}" = "--inside" ]; then
     exec "$E2E_TEST_BIN"
 fi
 
-for tool in cargo xvfb-run dbus-run-session WebKitWebDriver gnome-keyring-daemon; do
+for tool in cargo xvfb-run dbus-run-session WebKitWebDriver gnome-keyring-daemon xdotool gdbus python3; do
     command -v "$tool" >/dev/null || fail_early "missing tool: $tool (run scripts/install-system-deps.sh; WebKitWebDriver is in webkit2gtk-driver)"
 done
 

@@ -3,7 +3,8 @@
 # in smoke mode, the desktop app under Xvfb (tray over D-Bus, window over WebDriver), and
 # the external MCP clients (Python SDK, Inspector, conformance suite, server-everything)
 # through the proxy, and the .deb (built, installed, launched, purged; needs root or sudo).
-# Needs the system packages of scripts/install-system-deps.sh.
+# Needs the system packages of scripts/install-system-deps.sh, and Node (18 or later)
+# for the UI's unit tests (no npm packages).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,9 @@ step() { printf '\n==> %s\n' "$*"; }
 step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "UI logic (node --test: error text, form <-> server, validation, state)"
+node --test ui/test/*.test.mjs
 
 step "Rust tests (unit, black-box, desktop IPC with the mock runtime)"
 cargo build --workspace --bins --locked

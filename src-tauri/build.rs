@@ -5,7 +5,6 @@
 /// files decide which window may call it (without this list, any window could call any command).
 const COMMANDS: &[&str] = &[
     "get_state",
-    "proxy_info",
     "set_proxy_enabled",
     "set_port",
     "set_auth_required",

@@ -938,6 +938,161 @@ async fn settings_body(app: &App) -> R<()> {
     Ok(())
 }
 
+// ====================================================================== close and reopen ===
+
+/// `scripts/lib/`, for the helpers shared with the shell scripts.
+const SCRIPTS_LIB: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/lib");
+
+/// Runs `script` in bash with scripts/lib/testing.sh sourced; `args` are its `$1`, `$2`, ….
+fn testing_sh(script: &str, args: &[&str]) -> R<String> {
+    let output = Command::new("bash")
+        .arg("-c")
+        .arg(format!("source {SCRIPTS_LIB}/testing.sh; {script}"))
+        .arg("testing.sh")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .ctx("run bash")?;
+    if !output.status.success() {
+        return Err(format!(
+            "`{script}` failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+}
+
+impl App {
+    /// The app's pid: WebKitWebDriver starts it as its child.
+    fn app_pid(&self) -> R<String> {
+        let pid = self.driver.id().to_string();
+        testing_sh(r#"pgrep -P "$1" -f switchboard-desktop | head -1"#, &[&pid]).and_then(|found| {
+            (!found.is_empty())
+                .then_some(found)
+                .ok_or_else(|| "no switchboard-desktop under WebKitWebDriver".into())
+        })
+    }
+
+    /// WebKit's web processes of the app (the page runs in one; bubblewrap may sit between).
+    fn web_processes(&self, app_pid: &str) -> R<String> {
+        testing_sh(
+            r#"for p in $(pgrep -f WebKitWebProcess); do
+                   a=$p; while [ "$a" -gt 1 ]; do
+                       [ "$a" = "$1" ] && { echo "$p"; break; }
+                       a=$(ps -o ppid= -p "$a" | tr -d ' '); [ -n "$a" ] || break
+                   done
+               done"#,
+            &[app_pid],
+        )
+    }
+
+    /// The X window of the app's main window, if it is mapped.
+    fn x_window(&self) -> R<String> {
+        testing_sh(
+            r#"xdotool search --onlyvisible --name '^Switchboard$' 2>/dev/null | head -1"#,
+            &[],
+        )
+    }
+}
+
+async fn wait_until(what: &str, secs: u64, mut check: impl FnMut() -> R<bool>) -> R<()> {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !check()? {
+        if Instant::now() > deadline {
+            return Err(format!("timed out after {secs} s waiting for {what}"));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    Ok(())
+}
+
+async fn close_and_reopen() -> R<()> {
+    let fixture = env("SWITCHBOARD_E2E_FIXTURE")?;
+    let app = App::launch(
+        "reopen",
+        json!({"mcpServers": {"fx": {"command": fixture}}}),
+    )
+    .await?;
+    let result = close_and_reopen_body(&app).await;
+    if result.is_err() {
+        let _ = app.screenshot_failure("reopen").await;
+    }
+    app.finish().await;
+    result
+}
+
+async fn close_and_reopen_body(app: &App) -> R<()> {
+    let card = app.card("fx");
+    app.wait_text(&format!("{card} .badge"), "idle", 10).await?;
+    let pid = app.app_pid()?;
+    if app.web_processes(&pid)?.is_empty() {
+        return Err("no WebKitWebProcess under the app while its window is open".into());
+    }
+    let first = app.client.window().await.ctx("the window handle")?;
+
+    // Closed as a window manager's close button closes it.
+    let window = app.x_window()?;
+    if window.is_empty() {
+        return Err("no mapped X window named Switchboard".into());
+    }
+    testing_sh(
+        r#"python3 "$1/close-window.py" "$2""#,
+        &[SCRIPTS_LIB, &window],
+    )?;
+    wait_until("the window to go", 10, || {
+        app.x_window().map(|w| w.is_empty())
+    })
+    .await?;
+    wait_until("WebKit's web process to exit", 20, || {
+        app.web_processes(&pid).map(|p| p.is_empty())
+    })
+    .await?;
+    log("closed: the window and its web process are gone");
+
+    // The app lives on in the tray, and the proxy with it; the state changes meanwhile.
+    call_echo(app.port, "fx", "while the window is closed").await?;
+
+    testing_sh(
+        r#"wait_for 20 tray_find_for "$1" && tray_click 'Open Switchboard'"#,
+        &[&pid],
+    )?;
+    wait_until("the window to come back", 20, || {
+        app.x_window().map(|w| !w.is_empty())
+    })
+    .await?;
+    // A new webview: WebDriver sees it as a new window.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let reopened = loop {
+        let handles = app.client.windows().await.ctx("window handles")?;
+        if let Some(handle) = handles.into_iter().find(|h| *h != first) {
+            break handle;
+        }
+        if Instant::now() > deadline {
+            return Err("WebDriver never saw the reopened window".into());
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    app.client
+        .switch_to_window(reopened)
+        .await
+        .ctx("switch to the reopened window")?;
+
+    // It renders the state as it is now (a session was opened while it was closed) ...
+    app.wait_text("#state", "Running", 20).await?;
+    app.wait_text(&format!("{card} .badge"), "running", 10)
+        .await?;
+    let stats = app.text(&format!("{card} .stats")).await?;
+    if !stats.contains("1 session") || !stats.contains("started 1 time") {
+        return Err(format!("the reopened window shows stale stats: {stats:?}"));
+    }
+    // ... and follows it: its commands and the state-changed events work.
+    app.click(&format!("{card} .enable-toggle")).await?;
+    app.wait_text(&format!("{card} .badge"), "disabled", 10)
+        .await?;
+    log("reopened from the tray: the window renders and follows the state");
+    Ok(())
+}
+
 impl App {
     async fn screenshot_failure(&self, case: &str) -> R<()> {
         let png = self.client.screenshot().await.ctx("screenshot")?;
@@ -958,7 +1113,7 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let only = std::env::var("SWITCHBOARD_E2E_ONLY").unwrap_or_default();
-    let cases: [(&str, Case); 4] = [
+    let cases: [(&str, Case); 5] = [
         ("local server: add, running, endpoint, off refuses", || {
             Box::pin(local_server())
         }),
@@ -973,6 +1128,10 @@ fn main() -> ExitCode {
         (
             "settings: the port moves; the key check off (confirmed) and on",
             || Box::pin(settings()),
+        ),
+        (
+            "window: closed to the tray (web process gone), reopened from it",
+            || Box::pin(close_and_reopen()),
         ),
     ];
     let runtime = match tokio::runtime::Runtime::new() {

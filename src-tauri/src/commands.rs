@@ -204,24 +204,6 @@ pub fn get_state(slot: State<'_, HubSlot>, shell: State<'_, Shell>) -> Result<Ap
     Ok(app_state(running(&slot)?.as_ref(), &shell))
 }
 
-/// Where the proxy listens and the URLs of every enabled server.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ProxyInfo {
-    /// `http://127.0.0.1:PORT`
-    pub listening: String,
-    pub endpoints: Vec<Endpoint>,
-}
-
-#[tauri::command]
-pub fn proxy_info(slot: State<'_, HubSlot>) -> Result<ProxyInfo> {
-    let hub = running(&slot)?;
-    Ok(ProxyInfo {
-        listening: format!("http://{}", hub.local_addr()),
-        endpoints: hub.endpoints(),
-    })
-}
-
 // === switches ===
 
 #[tauri::command]

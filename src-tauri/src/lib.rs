@@ -152,7 +152,6 @@ pub fn build_app<R: Runtime>(builder: Builder<R>, launch: Launch) -> tauri::Resu
         .manage(Shell::new(&launch))
         .invoke_handler(tauri::generate_handler![
             commands::get_state,
-            commands::proxy_info,
             commands::set_proxy_enabled,
             commands::set_port,
             commands::set_auth_required,
@@ -175,16 +174,16 @@ pub fn build_app<R: Runtime>(builder: Builder<R>, launch: Launch) -> tauri::Resu
             Ok(())
         })
         .on_window_event(|window, event| {
+            // Closing the window destroys it, webview and all, and the app stays in the tray:
+            // a hidden window would keep WebKit's web process (~170 MiB) alive all day.
+            // `show_main_window` builds it again when it is asked for. Without a tray there
+            // would be no way back to it, so then closing it quits.
             if let WindowEvent::CloseRequested { api, .. } = event
                 && window.label() == MAIN_WINDOW
+                && window.app_handle().tray_by_id(tray::TRAY_ID).is_none()
             {
                 api.prevent_close();
-                // Without a tray there would be no way back to a hidden window.
-                if window.app_handle().tray_by_id(tray::TRAY_ID).is_none() {
-                    quit(window.app_handle());
-                } else if let Err(e) = window.hide() {
-                    log::warn!("cannot hide the window: {e}");
-                }
+                quit(window.app_handle());
             }
         })
         .build(tauri::generate_context!())
@@ -192,7 +191,7 @@ pub fn build_app<R: Runtime>(builder: Builder<R>, launch: Launch) -> tauri::Resu
 
 fn setup<R: Runtime>(app: &AppHandle<R>, launch: &Launch) {
     // Blocking here is brief (a config read and a bind) and means the window's first
-    // `proxy_info` already sees the result.
+    // `get_state` already sees the result.
     tauri::async_runtime::block_on(app.state::<HubSlot>().start(launch));
     if let Err(e) = tray::build_tray(app) {
         log::error!("cannot create the tray icon (closing the window will quit): {e}");
@@ -227,7 +226,7 @@ async fn publish_changes<R: Runtime>(app: AppHandle<R>, hub: Arc<Hub>) {
 
 fn on_run_event<R: Runtime>(app: &AppHandle<R>, event: RunEvent) {
     match event {
-        // The last window closed (not a Quit): stay in the tray.
+        // The window was closed (not a Quit): stay in the tray, without a window.
         RunEvent::ExitRequested {
             code: None, api, ..
         } => api.prevent_exit(),
@@ -290,7 +289,8 @@ fn quit_on_signals<R: Runtime>(app: AppHandle<R>) {
     });
 }
 
-/// Shows, restores and focuses the window, recreating it if it was destroyed.
+/// Shows, restores and focuses the window; builds it from tauri.conf.json when it was closed
+/// (closing destroys it). From the tray's "Open Switchboard" and a second launch.
 pub fn show_main_window<R: Runtime>(app: &AppHandle<R>) {
     let window = match app.get_webview_window(MAIN_WINDOW) {
         Some(window) => window,

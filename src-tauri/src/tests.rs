@@ -119,35 +119,12 @@ fn stop(app: &App<MockRuntime>) {
 }
 
 #[test]
-fn proxy_info_lists_the_first_run_demo_server() {
-    let dir = tempfile::tempdir().unwrap();
-    let launch = launch(&dir, 0);
-    let app = started_app(&launch);
-
-    let info = invoke(&app, MAIN_WINDOW, "proxy_info").unwrap();
-    let listening = info["listening"].as_str().unwrap();
-    assert!(listening.starts_with("http://127.0.0.1:"), "{info}");
-    assert_eq!(
-        info["endpoints"],
-        json!([{
-            "server": "demo",
-            "mcpUrl": format!("{listening}/servers/demo/mcp"),
-            "sseUrl": format!("{listening}/servers/demo/sse"),
-        }])
-    );
-    // First run wrote the demo server, run by this program, into the config.
-    let written = std::fs::read_to_string(&launch.startup.config_path).unwrap();
-    assert!(written.contains("demo-server"), "{written}");
-    stop(&app);
-}
-
-#[test]
 fn a_port_in_use_is_reported_to_the_window() {
     let dir = tempfile::tempdir().unwrap();
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let app = started_app(&launch(&dir, taken.local_addr().unwrap().port()));
 
-    let error = invoke(&app, MAIN_WINDOW, "proxy_info").unwrap_err();
+    let error = invoke(&app, MAIN_WINDOW, "get_state").unwrap_err();
     assert_eq!(error["code"], "not_running", "{error}");
     assert!(
         error["message"].as_str().unwrap().contains("cannot listen"),
@@ -160,7 +137,7 @@ fn other_windows_may_not_call_commands() {
     let dir = tempfile::tempdir().unwrap();
     let app = started_app(&launch(&dir, 0));
 
-    let error = invoke(&app, "elsewhere", "proxy_info").unwrap_err();
+    let error = invoke(&app, "elsewhere", "get_state").unwrap_err();
     // Refused by the ACL: the capability names the main window only.
     assert!(
         error
@@ -182,7 +159,7 @@ fn quit_stops_the_hub_once() {
     };
     assert!(matches!(slot.begin_shutdown(), Shutdown::AlreadyStopping));
     tauri::async_runtime::block_on(hub.shutdown());
-    let error = invoke(&app, MAIN_WINDOW, "proxy_info").unwrap_err();
+    let error = invoke(&app, MAIN_WINDOW, "get_state").unwrap_err();
     assert_eq!(error["code"], "stopping", "{error}");
 }
 
@@ -213,7 +190,8 @@ fn demo_server_program() -> Option<std::path::PathBuf> {
 #[test]
 fn get_state_describes_the_proxy_and_its_servers() {
     let dir = tempfile::tempdir().unwrap();
-    let app = started_app(&launch_on_the_config_port(&dir));
+    let launch = launch_on_the_config_port(&dir);
+    let app = started_app(&launch);
 
     let state = state(&app);
     let listening = state["listening"].as_str().unwrap();
@@ -239,6 +217,9 @@ fn get_state_describes_the_proxy_and_its_servers() {
         demo["config"],
         json!({"command": "/opt/switchboard/switchboard-desktop", "args": ["demo-server"]})
     );
+    // First run wrote the demo server, run by this program, into the config.
+    let written = std::fs::read_to_string(&launch.startup.config_path).unwrap();
+    assert!(written.contains("demo-server"), "{written}");
     stop(&app);
 }
 
@@ -296,10 +277,6 @@ fn set_port_moves_the_proxy_and_saves_the_port() {
     assert_eq!(
         server(&after, "demo")["mcpUrl"],
         format!("http://127.0.0.1:{new}/servers/demo/mcp")
-    );
-    assert_eq!(
-        call(&app, "proxy_info", json!({})).unwrap()["listening"],
-        format!("http://127.0.0.1:{new}")
     );
     assert!(std::net::TcpStream::connect(("127.0.0.1", old)).is_err());
     assert_eq!(keyless_status(new).0, 200);

@@ -1,4 +1,4 @@
-//! The tray icon and its menu: the app lives here while its window is hidden.
+//! The tray icon and its menu: the app lives here while its window is closed.
 //!
 //! The menu is rebuilt from [`AppState`] whenever the state changes (see
 //! `publish_changes` in lib.rs), so every label and check mark follows the Hub; a click
