@@ -163,6 +163,7 @@ async fn open(launch: &Launch) -> Result<Hub, String> {
         port,
         relay: RelayOptions {
             idle_timeout: config.proxy.idle_timeout(),
+            child_path: launch.child_path.clone(),
             ..Default::default()
         },
         auth,

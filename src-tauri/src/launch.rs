@@ -33,6 +33,9 @@ pub struct Launch {
     /// The folder of XDG autostart entries (`$XDG_CONFIG_HOME/autostart`) that "Start at
     /// login" writes to; `None` where that is not supported.
     pub autostart_dir: Option<PathBuf>,
+    /// The PATH the servers' children get instead of this process's own: the login
+    /// shell's, found by `run` (see `login_path`); `None` from `parse`, and in tests.
+    pub child_path: Option<OsString>,
 }
 
 /// Where the shell keeps server secrets and (without an explicit key) the API key.
@@ -144,6 +147,7 @@ impl Launch {
             api_key,
             secrets: SecretsIn::Keychain,
             autostart_dir,
+            child_path: None,
         })
     }
 }

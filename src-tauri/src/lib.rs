@@ -5,6 +5,7 @@
 //! - [`commands`]: the IPC commands of the UI in `ui/`, and the `state-changed` event.
 //! - `tray`: the tray icon: the proxy and server switches, endpoint URLs, "Start at login".
 //! - [`autostart`], [`client_setup`]: "Start at login" and the snippets for MCP clients.
+//! - `login_path` (Unix): the login shell's PATH, given to the servers' children.
 //!
 //! The shell holds no business logic: it starts [`switchboard_core::Hub`], shows what it
 //! serves, and stops it (and with it every child process) before the app exits.
@@ -14,6 +15,8 @@ pub mod client_setup;
 pub mod commands;
 mod hub;
 pub mod launch;
+#[cfg(unix)]
+pub mod login_path;
 mod tray;
 
 use std::ffi::OsString;
@@ -117,13 +120,21 @@ fn init_logging() {
 /// The desktop app's entry point, given its arguments without the program name.
 pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     init_logging();
-    let launch = match Launch::from_env(args) {
+    #[cfg_attr(not(unix), allow(unused_mut))]
+    let mut launch = match Launch::from_env(args) {
         Ok(launch) => launch,
         Err(e) => {
             eprintln!("switchboard-desktop: {e}");
             return ExitCode::from(2);
         }
     };
+    // Started from the Dock or a desktop menu, this process lacks what the shell profile
+    // adds to PATH (nvm, Homebrew, ~/.local/bin); the servers' children get the login
+    // shell's. (Windows apps get the user's full PATH from the registry already.)
+    #[cfg(unix)]
+    {
+        launch.child_path = login_path::child_path();
+    }
     // Plugins that need a real desktop session (D-Bus, X11), so not in `build_app`: one
     // instance at a time (a second launch shows the first one's window), and the clipboard.
     let builder = tauri::Builder::default()

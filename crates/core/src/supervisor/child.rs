@@ -30,6 +30,9 @@ pub struct ChildSpec {
     /// Merged over the inherited base; values may be secrets and are never logged.
     pub env: Vec<(String, String)>,
     pub cwd: Option<PathBuf>,
+    /// The PATH the child gets instead of Switchboard's own (the server's `env` can still
+    /// set one). The desktop app passes its user's login-shell PATH here.
+    pub path: Option<OsString>,
     /// The longest stdout line accepted; longer lines are reported and skipped.
     pub max_frame_bytes: usize,
 }
@@ -42,6 +45,7 @@ impl std::fmt::Debug for ChildSpec {
             .field("args", &self.args)
             .field("env", &self.env.iter().map(|(k, _)| k).collect::<Vec<_>>())
             .field("cwd", &self.cwd)
+            .field("path", &self.path)
             .finish()
     }
 }
@@ -124,7 +128,7 @@ impl ManagedChild {
         let env = child_env(
             |name| std::env::var_os(name),
             std::env::vars_os(),
-            None,
+            spec.path.as_deref(),
             &spec.env,
         );
         // Windows: `npx` is `npx.cmd`, found through the child's PATH and PATHEXT (see

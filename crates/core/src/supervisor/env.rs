@@ -1,5 +1,7 @@
 //! The environment a child starts with: an allowlist of Switchboard's own variables, then
-//! the server's `env` from the config. The PATH in it can be one the caller found.
+//! the server's `env` from the config. The PATH in it can be one the caller found (the
+//! desktop app passes its user's login-shell PATH), since an app started from the Dock or a
+//! desktop menu has only the system's short default.
 
 use std::ffi::{OsStr, OsString};
 
