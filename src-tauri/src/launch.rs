@@ -31,7 +31,8 @@ pub struct Launch {
     /// Where server secrets are kept: the OS keychain, or memory (tests).
     pub secrets: SecretsIn,
     /// The folder of XDG autostart entries (`$XDG_CONFIG_HOME/autostart`) that "Start at
-    /// login" writes to; `None` where that is not supported.
+    /// login" writes to, on Linux; `None` elsewhere (macOS and Windows use the OS's own
+    /// login items, see `autostart.rs`).
     pub autostart_dir: Option<PathBuf>,
     /// The PATH the servers' children get instead of this process's own: the login
     /// shell's, found by `run` (see `login_path`); `None` from `parse`, and in tests.

@@ -143,6 +143,13 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             show_main_window(app);
         }))
         .plugin(tauri_plugin_clipboard_manager::init());
+    // "Start at login" on macOS and Windows (Linux writes its XDG entry itself).
+    #[cfg(any(target_os = "macos", windows))]
+    let builder = builder.plugin(
+        tauri_plugin_autostart::Builder::new()
+            .app_name(autostart::APP_NAME)
+            .build(),
+    );
     match run_app(builder, launch) {
         Ok(0) => ExitCode::SUCCESS,
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
@@ -208,6 +215,7 @@ fn setup<R: Runtime>(app: &AppHandle<R>, launch: &Launch) {
     // Blocking here is brief (a config read and a bind) and means the window's first
     // `proxy_info` already sees the result.
     tauri::async_runtime::block_on(app.state::<HubSlot>().start(launch));
+    app.shell().autostart.attach(app);
     if let Err(e) = tray::build_tray(app) {
         log::error!("cannot create the tray icon (closing the window will quit): {e}");
     }
