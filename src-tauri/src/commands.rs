@@ -402,7 +402,7 @@ pub fn set_start_at_login<R: Runtime>(
     if !shell.autostart.is_supported() {
         return Err(CommandError::new(
             "unsupported",
-            "start at login is only supported on Linux for now",
+            "start at login is not available on this system",
         ));
     }
     shell

@@ -148,7 +148,9 @@ async fn open(launch: &Launch) -> Result<Hub, String> {
     for warning in &authorized.warnings {
         log::warn!("{warning}");
     }
-    let options = startup.hub_options(&config, authorized.auth, authorized.secrets);
+    let mut options = startup.hub_options(&config, authorized.auth, authorized.secrets);
+    // The login shell's PATH (found by the shell at launch), for `npx`, `uvx` & co.
+    options.relay.child_path = launch.child_path.clone();
     Hub::launch(&config, options)
         .await
         .map_err(|e| e.to_string())

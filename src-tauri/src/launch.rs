@@ -34,8 +34,12 @@ pub struct Launch {
     /// Where server secrets are kept: the OS keychain, or memory (tests).
     pub secrets: SecretsIn,
     /// The folder of XDG autostart entries (`$XDG_CONFIG_HOME/autostart`) that "Start at
-    /// login" writes to; `None` where that is not supported.
+    /// login" writes to, on Linux; `None` elsewhere (macOS and Windows use the OS's own
+    /// login items, see `autostart.rs`).
     pub autostart_dir: Option<PathBuf>,
+    /// The PATH the servers' children get instead of this process's own: the login
+    /// shell's, found by `run` (see `login_path`); `None` from `parse`, and in tests.
+    pub child_path: Option<OsString>,
 }
 
 /// Where the shell keeps server secrets and (without an explicit key) the API key.
@@ -120,6 +124,7 @@ impl Launch {
             program,
             secrets: SecretsIn::Keychain,
             autostart_dir,
+            child_path: None,
         })
     }
 

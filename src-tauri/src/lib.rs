@@ -5,6 +5,7 @@
 //! - [`commands`]: the IPC commands of the UI in `ui/`, and the `state-changed` event.
 //! - `tray`: the tray icon: the proxy and server switches, endpoint URLs, "Start at login".
 //! - [`autostart`], [`client_setup`]: "Start at login" and the snippets for MCP clients.
+//! - `login_path` (Unix): the login shell's PATH, given to the servers' children.
 //!
 //! The shell holds no business logic: it starts [`switchboard_core::Hub`], shows what it
 //! serves, and stops it (and with it every child process) before the app exits.
@@ -14,6 +15,8 @@ pub mod client_setup;
 pub mod commands;
 mod hub;
 pub mod launch;
+#[cfg(unix)]
+pub mod login_path;
 mod tray;
 
 use std::ffi::OsString;
@@ -117,10 +120,18 @@ fn init_logging() {
 /// The desktop app's entry point, given its arguments without the program name.
 pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     init_logging();
-    let launch = match Launch::from_env(args) {
+    #[cfg_attr(not(unix), allow(unused_mut))]
+    let mut launch = match Launch::from_env(args) {
         Ok(launch) => launch,
         Err(e) => return e.report(),
     };
+    // Started from the Dock or a desktop menu, this process lacks what the shell profile
+    // adds to PATH (nvm, Homebrew, ~/.local/bin); the servers' children get the login
+    // shell's. (Windows apps get the user's full PATH from the registry already.)
+    #[cfg(unix)]
+    {
+        launch.child_path = login_path::child_path();
+    }
     // Plugins that need a real desktop session (D-Bus, X11), so not in `build_app`: one
     // instance at a time (a second launch shows the first one's window), and the clipboard.
     let builder = tauri::Builder::default()
@@ -129,6 +140,13 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             show_main_window(app);
         }))
         .plugin(tauri_plugin_clipboard_manager::init());
+    // "Start at login" on macOS and Windows (Linux writes its XDG entry itself).
+    #[cfg(any(target_os = "macos", windows))]
+    let builder = builder.plugin(
+        tauri_plugin_autostart::Builder::new()
+            .app_name(autostart::APP_NAME)
+            .build(),
+    );
     match run_app(builder, launch) {
         Ok(0) => ExitCode::SUCCESS,
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
@@ -193,6 +211,7 @@ fn setup<R: Runtime>(app: &AppHandle<R>, launch: &Launch) {
     // Blocking here is brief (a config read and a bind) and means the window's first
     // `get_state` already sees the result.
     tauri::async_runtime::block_on(app.state::<HubSlot>().start(launch));
+    app.shell().autostart.attach(app);
     if let Err(e) = tray::build_tray(app) {
         log::error!("cannot create the tray icon (closing the window will quit): {e}");
     }

@@ -40,6 +40,7 @@ fn launch(dir: &tempfile::TempDir, port: u16) -> Launch {
         // Hermetic: no keychain, no user autostart folder.
         secrets: SecretsIn::Memory,
         autostart_dir: Some(dir.path().join("autostart")),
+        child_path: None,
     }
 }
 

@@ -222,3 +222,34 @@ async fn an_open_get_stream_keeps_a_session_alive() {
     drop(stream);
     hub.shutdown().await;
 }
+
+/// The desktop app gives children its user's login-shell PATH (`RelayOptions::child_path`):
+/// a bare command that only that PATH has starts, and without it the same one does not.
+#[tokio::test]
+async fn a_command_only_on_the_given_child_path_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = "switchboard-fixture-on-child-path";
+    std::os::unix::fs::symlink(fixture_path(), dir.path().join(name)).unwrap();
+    let mut server = fixture(&[], Sharing::PerSession);
+    server.command = Some(name.to_owned());
+    let initialize = json!({"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"blackbox","version":"1"}});
+
+    let hub = start_with(&[("fx", server.clone())], quick_options()).await;
+    let mut client = Client::new(url(&hub, "/servers/fx/mcp"));
+    let refused = client.request("initialize", initialize.clone()).await;
+    assert!(refused.get("error").is_some(), "{refused}");
+    hub.shutdown().await;
+
+    let child_path = std::env::join_paths([dir.path(), "/usr/bin".as_ref(), "/bin".as_ref()]);
+    let options = RelayOptions {
+        child_path: Some(child_path.unwrap()),
+        ..quick_options()
+    };
+    let hub = start_with(&[("fx", server)], options).await;
+    let mut client = Client::connect(url(&hub, "/servers/fx/mcp")).await;
+    assert_eq!(
+        text(&client.call("echo", json!({"message":"found"})).await),
+        "found"
+    );
+    hub.shutdown().await;
+}

@@ -70,6 +70,9 @@ pub struct RelayOptions {
     /// The largest message accepted in either direction.
     pub max_frame_bytes: usize,
     pub stop_grace: StopGrace,
+    /// The PATH children get instead of this process's own; the caller finds it (the
+    /// desktop app asks its user's login shell), core never looks.
+    pub child_path: Option<std::ffi::OsString>,
 }
 
 impl Default for RelayOptions {
@@ -78,6 +81,7 @@ impl Default for RelayOptions {
             idle_timeout: crate::config::DEFAULT_IDLE_TIMEOUT,
             max_frame_bytes: crate::mcp::protocol::MAX_MESSAGE_BYTES,
             stop_grace: StopGrace::default(),
+            child_path: None,
         }
     }
 }
@@ -93,6 +97,7 @@ pub struct ServerRelay {
     changes: Arc<tokio::sync::watch::Sender<u64>>,
     diagnostics: Arc<Diagnostics>,
     stop_grace: StopGrace,
+    child_path: Option<std::ffi::OsString>,
     shared: Option<Arc<SharedChild>>,
     spawns: AtomicU64,
     exits: AtomicU64,
@@ -123,6 +128,7 @@ impl ServerRelay {
             changes: context.changes.clone(),
             diagnostics: Arc::new(Diagnostics::default()),
             stop_grace: options.stop_grace,
+            child_path: options.child_path.clone(),
             // Remote sessions map 1:1 to upstream sessions; sharing is for stdio children.
             shared: (config.sharing == Sharing::Shared && !is_remote)
                 .then(|| SharedChild::new(me.clone())),
@@ -156,6 +162,7 @@ impl ServerRelay {
             args: self.config.args.clone(),
             env,
             cwd: self.config.cwd.clone(),
+            path: self.child_path.clone(),
             max_frame_bytes: self.max_frame_bytes,
         })
     }

@@ -1,64 +1,25 @@
-//! One stdio child: argv spawn (never a shell), its own process group, newline framing on
-//! stdout, stderr into [`Diagnostics`], and a stop sequence of close stdin → SIGTERM → SIGKILL.
+//! One stdio child: argv spawn (never a shell), its own process tree, newline framing on
+//! stdout, stderr into [`Diagnostics`], and a stop sequence of close stdin → terminate → kill.
+//!
+//! The process tree is a process group on Unix (SIGTERM, then SIGKILL, to the group) and a
+//! Job Object on Windows (terminated as a whole, and closed with kill-on-close, so the OS
+//! ends the tree even if Switchboard itself dies). Both come from `process-wrap`.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
+use process_wrap::tokio::{ChildWrapper, CommandWrap};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader, BufWriter};
 use tokio::process::{ChildStdin, Command};
 use tokio::sync::{mpsc, watch};
 
 use super::Diagnostics;
+use super::env::child_env;
 use crate::error::{Error, Result};
-
-/// Environment variables a child inherits from Switchboard. Everything else is left out, so
-/// Switchboard's own secrets (its API key, for one) never reach a child by accident; the
-/// server's `env` in the config is merged over this base.
-const INHERITED_ENV: &[&str] = &[
-    "PATH",
-    "HOME",
-    "USER",
-    "LOGNAME",
-    "SHELL",
-    "LANG",
-    "LANGUAGE",
-    "TZ",
-    "TMPDIR",
-    "TEMP",
-    "TMP",
-    "TERM",
-    "XDG_RUNTIME_DIR",
-    "XDG_CONFIG_HOME",
-    "XDG_DATA_HOME",
-    "XDG_CACHE_HOME",
-    "XDG_STATE_HOME",
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "NO_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "no_proxy",
-    "SSL_CERT_FILE",
-    "SSL_CERT_DIR",
-    "NODE_EXTRA_CA_CERTS",
-    "PYENV_ROOT",
-    // Windows needs these to start almost anything.
-    "SYSTEMROOT",
-    "SystemRoot",
-    "WINDIR",
-    "COMSPEC",
-    "PATHEXT",
-    "APPDATA",
-    "LOCALAPPDATA",
-    "USERPROFILE",
-    "PROGRAMDATA",
-    "PROGRAMFILES",
-    "HOMEDRIVE",
-    "HOMEPATH",
-];
 
 /// What to run. Built from a `ServerConfig`; values are final (secrets already resolved).
 #[derive(Clone)]
@@ -69,6 +30,9 @@ pub struct ChildSpec {
     /// Merged over the inherited base; values may be secrets and are never logged.
     pub env: Vec<(String, String)>,
     pub cwd: Option<PathBuf>,
+    /// The PATH the child gets instead of Switchboard's own (the server's `env` can still
+    /// set one). The desktop app passes its user's login-shell PATH here.
+    pub path: Option<OsString>,
     /// The longest stdout line accepted; longer lines are reported and skipped.
     pub max_frame_bytes: usize,
 }
@@ -81,6 +45,7 @@ impl std::fmt::Debug for ChildSpec {
             .field("args", &self.args)
             .field("env", &self.env.iter().map(|(k, _)| k).collect::<Vec<_>>())
             .field("cwd", &self.cwd)
+            .field("path", &self.path)
             .finish()
     }
 }
@@ -89,6 +54,8 @@ impl std::fmt::Debug for ChildSpec {
 #[derive(Debug, Clone, Copy)]
 pub struct StopGrace {
     pub after_stdin_close: Duration,
+    /// After SIGTERM to the group. Windows has no such signal for a console program: its
+    /// second step already ends the Job Object, so this is only how long that may take.
     pub after_sigterm: Duration,
 }
 
@@ -130,10 +97,22 @@ pub trait ChildSink: Send + Sync + 'static {
     fn on_exit(&self, exit: &ExitInfo);
 }
 
-/// The owner of one child process. Dropping it kills the child's process group.
+/// What [`ManagedChild::stop`] and drop ask of the task that owns the process.
+#[derive(Debug, Clone, Copy)]
+enum Ending {
+    /// SIGTERM to the group (Unix); the whole job ended (Windows).
+    Terminate,
+    /// SIGKILL to the group (Unix); the whole job ended (Windows).
+    Kill,
+}
+
+/// The owner of one child process. Dropping it kills the child's process group (Unix) or
+/// Job Object (Windows).
 pub struct ManagedChild {
     server: Arc<str>,
     pid: u32,
+    /// To the task that owns the process and waits for it.
+    ending: mpsc::UnboundedSender<Ending>,
     stdin: Mutex<Option<mpsc::UnboundedSender<Bytes>>>,
     exited: watch::Receiver<Option<ExitInfo>>,
     diagnostics: Arc<Diagnostics>,
@@ -146,27 +125,52 @@ impl ManagedChild {
         sink: Weak<dyn ChildSink>,
         diagnostics: Arc<Diagnostics>,
     ) -> Result<ManagedChild> {
-        let mut command = Command::new(&spec.program);
+        let env = child_env(
+            |name| std::env::var_os(name),
+            std::env::vars_os(),
+            spec.path.as_deref(),
+            &spec.env,
+        );
+        // Windows: `npx` is `npx.cmd`, found through the child's PATH and PATHEXT (see
+        // `program.rs`). Elsewhere the OS searches the child's PATH itself.
+        #[cfg(windows)]
+        let program: OsString = super::program::resolve_on_windows(
+            &spec.program,
+            super::env::value_of(&env, "PATH"),
+            super::env::value_of(&env, "PATHEXT"),
+            std::path::Path::is_file,
+        )
+        .map_or_else(|| OsString::from(&spec.program), PathBuf::into_os_string);
+        #[cfg(not(windows))]
+        let program = OsString::from(&spec.program);
+
+        let mut command = Command::new(&program);
         command
             .args(&spec.args)
             .env_clear()
-            .envs(
-                INHERITED_ENV
-                    .iter()
-                    .filter_map(|k| std::env::var_os(k).map(|v| (k, v))),
-            )
-            .envs(std::env::vars_os().filter(|(k, _)| k.to_string_lossy().starts_with("LC_")))
-            .envs(spec.env.iter().map(|(k, v)| (k, v)))
+            .envs(env)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         if let Some(cwd) = &spec.cwd {
             command.current_dir(cwd);
         }
+        let mut command = CommandWrap::from(command);
         // Its own process group, so a stop reaches grandchildren (npx → node, uvx → python)
         // and a Ctrl-C in our terminal does not reach the child before we stop it.
         #[cfg(unix)]
-        command.process_group(0);
+        command.wrap(process_wrap::tokio::ProcessGroup::leader());
+        // A Job Object that the child joins before it runs (it starts suspended), which its
+        // children join too, and which ends them all when its last handle closes: when the
+        // task below drops it, or when this process dies. No console window either: the
+        // desktop app has none to share, and a child would otherwise flash one up.
+        #[cfg(windows)]
+        command
+            .wrap(process_wrap::tokio::CreationFlags(
+                windows::Win32::System::Threading::CREATE_NO_WINDOW,
+            ))
+            .wrap(process_wrap::tokio::JobObject)
+            .wrap(process_wrap::tokio::KillOnDrop);
 
         let mut child = command.spawn().map_err(|source| Error::Spawn {
             server: spec.server.to_string(),
@@ -177,15 +181,16 @@ impl ManagedChild {
         log::info!(
             "started server '{}' (pid {pid}): {} {:?}",
             spec.server,
-            spec.program,
+            program.to_string_lossy(),
             spec.args
         );
 
         let (stdin_tx, stdin_rx) = mpsc::unbounded_channel();
         let (exit_tx, exit_rx) = watch::channel(None);
-        let stdin = child.stdin.take().expect("stdin is piped");
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let stderr = child.stderr.take().expect("stderr is piped");
+        let (ending_tx, ending_rx) = mpsc::unbounded_channel();
+        let stdin = child.stdin().take().expect("stdin is piped");
+        let stdout = child.stdout().take().expect("stdout is piped");
+        let stderr = child.stderr().take().expect("stderr is piped");
 
         tokio::spawn(write_stdin(stdin, stdin_rx));
         tokio::spawn(read_stderr(
@@ -203,19 +208,7 @@ impl ManagedChild {
         ));
         let server = spec.server.clone();
         tokio::spawn(async move {
-            let status = child.wait().await;
-            // Whatever the leader left behind in its group goes with it.
-            kill_group(pid, nix::sys::signal::Signal::SIGKILL);
-            let info = match status {
-                Ok(status) => exit_info(status),
-                Err(e) => {
-                    log::warn!("waiting for server '{server}' (pid {pid}) failed: {e}");
-                    ExitInfo {
-                        code: None,
-                        signal: None,
-                    }
-                }
-            };
+            let info = own_until_exit(child, ending_rx, &server, pid).await;
             log::info!("server '{server}' (pid {pid}) ended: {info}");
             let _ = exit_tx.send(Some(info));
         });
@@ -223,6 +216,7 @@ impl ManagedChild {
         Ok(ManagedChild {
             server: spec.server.clone(),
             pid,
+            ending: ending_tx,
             stdin: Mutex::new(Some(stdin_tx)),
             exited: exit_rx,
             diagnostics,
@@ -270,7 +264,8 @@ impl ManagedChild {
         }
     }
 
-    /// Close stdin and wait; then SIGTERM the group and wait; then SIGKILL the group.
+    /// Close stdin and wait; then SIGTERM the group (Unix) or end the Job Object (Windows)
+    /// and wait; then SIGKILL the group.
     pub async fn stop(&self, grace: StopGrace) -> ExitInfo {
         self.stdin.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Ok(info) = tokio::time::timeout(grace.after_stdin_close, self.wait()).await {
@@ -281,7 +276,7 @@ impl ManagedChild {
             self.server,
             self.pid
         );
-        kill_group(self.pid, nix::sys::signal::Signal::SIGTERM);
+        let _ = self.ending.send(Ending::Terminate);
         if let Ok(info) = tokio::time::timeout(grace.after_sigterm, self.wait()).await {
             return info;
         }
@@ -290,7 +285,7 @@ impl ManagedChild {
             self.server,
             self.pid
         );
-        kill_group(self.pid, nix::sys::signal::Signal::SIGKILL);
+        let _ = self.ending.send(Ending::Kill);
         self.wait().await
     }
 }
@@ -298,9 +293,74 @@ impl ManagedChild {
 impl Drop for ManagedChild {
     fn drop(&mut self) {
         if !self.has_exited() {
+            // Here and now, not through the task: when the runtime is shutting down, the
+            // task may never run again. (On Windows the task dropping the Job Object, or
+            // this process ending, closes it, and kill-on-close ends the tree.)
+            #[cfg(unix)]
             kill_group(self.pid, nix::sys::signal::Signal::SIGKILL);
+            let _ = self.ending.send(Ending::Kill);
         }
     }
+}
+
+/// Owns the process until its leader exits: delivers what `stop` and drop ask for (the
+/// channel closing means the [`ManagedChild`] is gone: kill), then, once the leader has
+/// exited, kills whatever it left behind in its group or job.
+async fn own_until_exit(
+    mut child: Box<dyn ChildWrapper>,
+    mut ending: mpsc::UnboundedReceiver<Ending>,
+    server: &str,
+    pid: u32,
+) -> ExitInfo {
+    let mut owner_gone = false;
+    let status = loop {
+        // The leader only: process-wrap's own `wait` on Windows waits for the whole job,
+        // and here the leader's exit is the end of the server, as on Unix.
+        let leader = child.inner_mut().wait();
+        let asked = tokio::select! {
+            status = leader => break status,
+            asked = ending.recv(), if !owner_gone => asked,
+        };
+        let asked = asked.unwrap_or_else(|| {
+            owner_gone = true;
+            Ending::Kill
+        });
+        if let Err(e) = end(child.as_mut(), asked) {
+            log::debug!("server '{server}' (pid {pid}): {asked:?} failed: {e}");
+        }
+    };
+    // Whatever the leader left behind in its group goes with it.
+    let _ = end(child.as_mut(), Ending::Kill);
+    match status {
+        Ok(status) => exit_info(status),
+        Err(e) => {
+            log::warn!("waiting for server '{server}' (pid {pid}) failed: {e}");
+            ExitInfo {
+                code: None,
+                signal: None,
+            }
+        }
+    }
+}
+
+#[cfg(unix)]
+fn end(child: &mut dyn ChildWrapper, ending: Ending) -> std::io::Result<()> {
+    use nix::sys::signal::Signal;
+    let signal = match ending {
+        Ending::Terminate => Signal::SIGTERM,
+        Ending::Kill => Signal::SIGKILL,
+    };
+    match child.signal(signal as i32) {
+        // Already gone: the common, harmless case.
+        Err(e) if e.raw_os_error() == Some(nix::errno::Errno::ESRCH as i32) => Ok(()),
+        other => other,
+    }
+}
+
+#[cfg(windows)]
+fn end(child: &mut dyn ChildWrapper, _ending: Ending) -> std::io::Result<()> {
+    // TerminateJobObject: every process of the job, at once.
+    child.start_kill()
 }
 
 #[cfg(unix)]
@@ -319,6 +379,14 @@ fn exit_info(status: std::process::ExitStatus) -> ExitInfo {
     ExitInfo {
         code: status.code(),
         signal: status.signal(),
+    }
+}
+
+#[cfg(not(unix))]
+fn exit_info(status: std::process::ExitStatus) -> ExitInfo {
+    ExitInfo {
+        code: status.code(),
+        signal: None,
     }
 }
 

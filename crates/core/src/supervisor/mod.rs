@@ -2,10 +2,13 @@
 //! and stopping them politely and then firmly.
 //!
 //! **Invariant:** every child belongs to exactly one [`ManagedChild`]; dropping it kills the
-//! child's whole process group.
+//! child's whole process group (Unix) or Job Object (Windows).
 
 mod child;
 mod diagnostics;
+mod env;
+mod program;
 
 pub use child::{ChildSink, ChildSpec, ExitInfo, FrameRejected, ManagedChild, StopGrace};
 pub use diagnostics::{Diagnostics, DiagnosticsSnapshot};
+pub use program::resolve_on_windows;
