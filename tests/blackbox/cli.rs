@@ -651,3 +651,95 @@ fn a_bad_switchboard_port_or_key_stops_serve_before_it_writes_anything() {
     assert!(!stderr.contains(short), "{stderr}");
     assert!(!config.exists(), "a config was written");
 }
+
+/// A credential typed as a plain `--env` or `--header` value is refused, not written into
+/// the config: the message says how to keep it in the keychain instead.
+#[test]
+fn add_refuses_credentials_given_in_plain_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.json");
+    for (args, value) in [
+        (
+            vec![
+                "gh",
+                "--env",
+                "GITHUB_TOKEN=ghp_plaintext0123",
+                "--",
+                "gh-mcp",
+            ],
+            "ghp_plaintext0123",
+        ),
+        (
+            vec!["tool", "--env", "OPTIONS=sk-looks-like-a-key", "--", "tool"],
+            "sk-looks-like-a-key",
+        ),
+        (
+            vec![
+                "api",
+                "--url",
+                "https://mcp.example.com/mcp",
+                "--header",
+                "Authorization=Bearer plaintext-token",
+            ],
+            "plaintext-token",
+        ),
+    ] {
+        let output = add(&config, &args);
+        assert!(!output.status.success(), "{args:?} was accepted");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("--store-secrets"), "{stderr}");
+        assert!(!stderr.contains(value), "the value was repeated: {stderr}");
+        assert!(
+            !std::fs::read_to_string(&config)
+                .unwrap_or_default()
+                .contains(value)
+        );
+    }
+    // A plain value that is no credential is fine.
+    let output = add(
+        &config,
+        &["plain", "--env", "LOG_LEVEL=debug", "--", "tool"],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// A credential over plain http to another host is refused when the server is added (and
+/// again at connect time): anyone on the network path could read it.
+#[test]
+fn add_refuses_a_credential_over_plain_http_to_another_host() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.json");
+    let output = add(
+        &config,
+        &[
+            "far",
+            "--url",
+            "http://mcp.example.com/mcp",
+            "--auth",
+            "bearer",
+            "--secret",
+            "tok",
+        ],
+    );
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("use https"), "{stderr}");
+    // Loopback over plain http is fine (a local server), and so is https.
+    for url in ["http://127.0.0.1:9/mcp", "https://mcp.example.com/mcp"] {
+        let output = add(
+            &config,
+            &[
+                "ok", "--force", "--url", url, "--auth", "bearer", "--secret", "tok",
+            ],
+        );
+        assert!(
+            output.status.success(),
+            "{url}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}

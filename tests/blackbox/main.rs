@@ -10,6 +10,7 @@ mod guard;
 mod http_edges;
 mod invariants;
 mod legacy_sse;
+mod limits;
 mod relay;
 mod rules;
 mod supervisor;

@@ -55,6 +55,10 @@ pub struct AddArgs {
     /// If the URL carries a credential, move it into the keychain instead of refusing.
     #[arg(long)]
     move_inline_secrets: bool,
+    /// Store `--env`/`--header` values that look like credentials in the keychain (as
+    /// `<server>.<NAME>`) and reference them, instead of refusing them.
+    #[arg(long)]
+    store_secrets: bool,
     /// A local server's command and arguments, after `--`.
     #[arg(last = true, value_name = "COMMAND")]
     command: Vec<String>,
@@ -107,8 +111,37 @@ pub fn add(
             args.name
         );
     }
+    let credentials = plaintext_credentials(&args)?;
+    if !credentials.is_empty() && !args.store_secrets {
+        let names: Vec<String> = credentials
+            .iter()
+            .map(|c| format!("{} {}", c.flag, c.name))
+            .collect();
+        bail!(
+            "{} look{} like a credential. Switchboard keeps credentials in the keychain, never in the config file,\n\
+             and a value on the command line is visible to other local users (ps, shell history).\n\
+             Run the same command with --store-secrets to move the value{} into the keychain, or store each one yourself with\n\
+             `switchboard secret set NAME` (it reads the value from a hidden prompt or stdin) and pass --env-secret KEY=NAME\n\
+             or --header-secret HEADER=NAME instead.",
+            names.join(", "),
+            if names.len() == 1 { "s" } else { "" },
+            if names.len() == 1 { "" } else { "s" },
+        );
+    }
+    // The keychain is opened once, and only if a secret has to move into it.
+    let mut opener = Some(keychain);
+    let mut opened: Option<std::sync::Arc<dyn SecretStore>> = None;
+    let mut store = move || -> anyhow::Result<std::sync::Arc<dyn SecretStore>> {
+        if let Some(store) = &opened {
+            return Ok(store.clone());
+        }
+        let open = opener.take().context("the keychain could not be opened")?;
+        let store = open()?;
+        opened = Some(store.clone());
+        Ok(store)
+    };
     let mut server = match (&args.url, args.command.split_first()) {
-        (Some(url), None) => remote(url, &args, keychain)?,
+        (Some(url), None) => remote(url, &args, &mut store)?,
         (None, Some((program, rest))) => {
             let mut server = ServerConfig::stdio(program.clone(), rest.iter().cloned());
             for (k, v) in pairs(&args.env, "--env")? {
@@ -125,6 +158,21 @@ pub fn add(
     };
     if args.shared {
         server.sharing = Sharing::Shared;
+    }
+    for credential in &credentials {
+        let name = derived_secret_name(&args.name, &credential.name)?;
+        let value = switchboard_core::secrets::Sensitive::new(credential.value.clone());
+        store()?.set(name.as_str(), &value)?;
+        let entries = if credential.flag == "--env" {
+            &mut server.env
+        } else {
+            &mut server.headers
+        };
+        entries.insert(credential.name.clone(), ValueSource::secret(name.clone()));
+        eprintln!(
+            "Stored the value of {} {} in the keychain as '{name}'.",
+            credential.flag, credential.name
+        );
     }
     // The same rules as the window's: the query-key gate, no credential over plain http.
     config.check_before_save(&args.name, &server)?;
@@ -251,4 +299,66 @@ fn remote(
     }
     switchboard_core::url_policy::validate_url(&url_text).map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(server)
+}
+
+/// A value given in plain text that looks like a credential.
+struct PlaintextCredential {
+    flag: &'static str,
+    name: String,
+    value: String,
+}
+
+/// Prefixes of well-known token formats (GitHub, GitLab, OpenAI/Anthropic-style `sk-`,
+/// Slack, AWS access keys, Google API keys, Switchboard's own key) and auth schemes.
+const TOKEN_PREFIXES: &[&str] = &[
+    "ghp_",
+    "gho_",
+    "ghu_",
+    "ghs_",
+    "github_pat_",
+    "glpat-",
+    "sk-",
+    "sk_live_",
+    "xoxb-",
+    "xoxp-",
+    "AKIA",
+    "AIza",
+    "sbk_",
+    "Bearer ",
+    "Basic ",
+];
+
+/// `--env` and `--header` values that look like credentials: by the name (`*TOKEN*`,
+/// `*KEY*`, `*SECRET*`, `*PASSWORD*`, `Authorization`, `Cookie`, …) or by a well-known
+/// token prefix of the value.
+fn plaintext_credentials(args: &AddArgs) -> anyhow::Result<Vec<PlaintextCredential>> {
+    let mut found = Vec::new();
+    for (flag, items) in [("--env", &args.env), ("--header", &args.headers)] {
+        for (name, value) in pairs(items, flag)? {
+            let secret_name = query_auth::looks_secret(&name)
+                || name.eq_ignore_ascii_case("cookie")
+                || name.eq_ignore_ascii_case("proxy-authorization");
+            let secret_value = TOKEN_PREFIXES.iter().any(|p| value.starts_with(p));
+            if !value.is_empty() && (secret_name || secret_value) {
+                found.push(PlaintextCredential { flag, name, value });
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// `<server>.<NAME>`, made a valid secret name.
+fn derived_secret_name(server: &str, name: &str) -> anyhow::Result<SecretName> {
+    let cleaned: String = format!("{server}.{name}")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(128)
+        .collect();
+    Ok(SecretName::new(&cleaned)?)
 }

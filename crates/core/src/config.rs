@@ -159,8 +159,53 @@ pub struct ProxySettings {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub query_param_auth_origins: Vec<String>,
+    /// Bounds on what clients can make the proxy hold (see [`Limits`]).
+    #[serde(skip_serializing_if = "Limits::is_default")]
+    pub limits: Limits,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+/// Bounds on every resource a client can make the proxy hold, under `switchboard.limits`.
+/// Past one, the client gets a clear HTTP or JSON-RPC error and the log says which bound
+/// was hit; nothing stalls. SECURITY.md says which threat each one meets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct Limits {
+    /// Open client connections. Past it, the oldest connection that is not in the middle
+    /// of a request (a half-sent header, an idle keep-alive) is closed to make room; when
+    /// every one is busy, the new one is refused.
+    pub max_connections: usize,
+    /// How long a client may take to send a request's headers.
+    pub header_read_timeout_secs: u64,
+    /// Live client sessions on one server.
+    pub max_sessions_per_server: usize,
+    /// Live client sessions in all.
+    pub max_sessions: usize,
+    /// Running children in all (one per session by default, one per shared server).
+    pub max_children: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: 512,
+            header_read_timeout_secs: 10,
+            max_sessions_per_server: 64,
+            max_sessions: 256,
+            max_children: 128,
+        }
+    }
+}
+
+impl Limits {
+    fn is_default(&self) -> bool {
+        *self == Limits::default()
+    }
+
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_read_timeout_secs)
+    }
 }
 
 fn is_true(b: &bool) -> bool {
@@ -186,6 +231,7 @@ impl Default for ProxySettings {
             allowed_origins: Vec::new(),
             allow_query_param_auth: false,
             query_param_auth_origins: Vec::new(),
+            limits: Limits::default(),
             extra: Map::new(),
         }
     }
@@ -199,6 +245,7 @@ impl ProxySettings {
             && self.allowed_origins.is_empty()
             && !self.allow_query_param_auth
             && self.query_param_auth_origins.is_empty()
+            && self.limits.is_default()
             && self.extra.is_empty()
     }
 
@@ -324,6 +371,23 @@ impl Config {
             if let UpstreamAuth::Query { param, .. } = &server.auth {
                 crate::url_policy::query_key::validate_param_name(param)
                     .map_err(|e| invalid(format!("server '{name}': auth.param: {e}")))?;
+            }
+        }
+        let limits = &self.proxy.limits;
+        for (name, value) in [
+            ("maxConnections", limits.max_connections),
+            ("maxSessionsPerServer", limits.max_sessions_per_server),
+            ("maxSessions", limits.max_sessions),
+            ("maxChildren", limits.max_children),
+            (
+                "headerReadTimeoutSecs",
+                limits.header_read_timeout_secs as usize,
+            ),
+        ] {
+            if value == 0 {
+                return Err(invalid(format!(
+                    "switchboard.limits.{name} must be at least 1"
+                )));
             }
         }
         if self.proxy.port == Some(0) {
@@ -548,6 +612,7 @@ keep_unknown_visitor!(ProxySettings, "Switchboard's settings object", {
     "allowedOrigins" => allowed_origins: Vec<String>,
     "allowQueryParamAuth" => allow_query_param_auth: bool,
     "queryParamAuthOrigins" => query_param_auth_origins: Vec<String>,
+    "limits" => limits: Limits,
 }, |f, extra| Ok(ProxySettings {
     port: f.port,
     require_api_key: f.require_api_key.unwrap_or(true),
@@ -555,6 +620,7 @@ keep_unknown_visitor!(ProxySettings, "Switchboard's settings object", {
     allowed_origins: f.allowed_origins.unwrap_or_default(),
     allow_query_param_auth: f.allow_query_param_auth.unwrap_or_default(),
     query_param_auth_origins: f.query_param_auth_origins.unwrap_or_default(),
+    limits: f.limits.unwrap_or_default(),
     extra,
 }));
 

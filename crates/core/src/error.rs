@@ -76,6 +76,15 @@ pub enum Error {
         source_name: &'static str,
         problem: crate::startup::ApiKeyProblem,
     },
+    /// A bound of `switchboard.limits` was reached; nothing was started.
+    #[error(
+        "Switchboard is at its limit of {limit} {what} (switchboard.limits.{setting}); close some and try again, or raise the limit"
+    )]
+    LimitReached {
+        what: &'static str,
+        setting: &'static str,
+        limit: usize,
+    },
     /// No server of that name is configured.
     #[error("no server named '{0}'")]
     UnknownServer(String),

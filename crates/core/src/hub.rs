@@ -610,6 +610,7 @@ fn serve(listener: TcpListener, relay: &Arc<Relay>, access: &Arc<Access>) -> Ser
         router,
         shutdown,
         announce_closed,
+        relay.options().limits,
     ));
     Serving { stop, task, closed }
 }

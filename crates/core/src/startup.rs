@@ -277,6 +277,7 @@ impl Startup {
             port: self.port(config),
             relay: RelayOptions {
                 idle_timeout: config.proxy.idle_timeout(),
+                limits: config.proxy.limits,
                 ..RelayOptions::default()
             },
             auth,

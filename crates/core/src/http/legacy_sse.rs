@@ -26,6 +26,13 @@ pub async fn open(State(state): State<AppState>, Path(name): Path<String>) -> Re
         .await
     {
         Ok(session) => session,
+        Err(e @ crate::Error::LimitReached { .. }) => {
+            return rpc_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                code::SERVER_UNAVAILABLE,
+                &e.to_string(),
+            );
+        }
         Err(e) => {
             log::warn!("{e}");
             let message = format!("Switchboard could not start server '{name}': {e}");

@@ -10,12 +10,11 @@
 pub mod guard;
 mod legacy_sse;
 mod reply;
+mod serve;
 mod sse;
 mod status;
 mod streamable;
 
-use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,8 +22,6 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 use axum::routing::{get, post};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
 
 use crate::relay::Relay;
 
@@ -40,6 +37,7 @@ pub struct AppState {
 }
 
 pub use guard::Access;
+pub use serve::serve;
 
 /// Every route Switchboard serves, all behind [`guard::guard`].
 pub fn router(relay: Arc<Relay>, access: Arc<Access>) -> Router {
@@ -64,58 +62,4 @@ pub fn router(relay: Arc<Relay>, access: Arc<Access>) -> Router {
         // Outermost: nothing is routed, parsed or spawned before the guard has passed it.
         .layer(middleware::from_fn_with_state(access, guard::guard))
         .with_state(state)
-}
-
-/// Serves `router` on `listener` until `shutdown` resolves. `closed` fires when the
-/// listener is closed (new connections are refused), which is as soon as `shutdown` has
-/// resolved, before the connections already open have finished.
-pub async fn serve(
-    listener: TcpListener,
-    router: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-    closed: oneshot::Sender<()>,
-) -> std::io::Result<()> {
-    let listener = Announced {
-        inner: listener,
-        _closed: SendOnDrop(Some(closed)),
-    };
-    // Nagle plus the client's delayed ACK would hold an SSE event written just after the
-    // headers for ~40 ms; a relay must not batch.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
-}
-
-/// A listener that says when it is closed: axum drops it as soon as it stops accepting.
-/// Fields drop in declaration order, so the socket is closed before the signal goes out.
-struct Announced {
-    inner: TcpListener,
-    /// Kept only for its `Drop`.
-    _closed: SendOnDrop,
-}
-
-struct SendOnDrop(Option<oneshot::Sender<()>>);
-
-impl Drop for SendOnDrop {
-    fn drop(&mut self) {
-        if let Some(closed) = self.0.take() {
-            let _ = closed.send(());
-        }
-    }
-}
-
-impl axum::serve::Listener for Announced {
-    type Io = TcpStream;
-    type Addr = SocketAddr;
-
-    fn accept(&mut self) -> impl Future<Output = (TcpStream, SocketAddr)> + Send {
-        axum::serve::Listener::accept(&mut self.inner)
-    }
-
-    fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.inner.local_addr()
-    }
 }

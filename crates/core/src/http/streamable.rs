@@ -53,6 +53,12 @@ pub async fn post(
             .await
         {
             Ok(session) => session,
+            Err(e @ crate::Error::LimitReached { .. }) => {
+                return reply::json(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    jsonrpc::error_response(envelope.id, code::SERVER_UNAVAILABLE, &e.to_string()),
+                );
+            }
             Err(e) => {
                 log::warn!("{e}");
                 let message = format!("Switchboard could not start server '{name}': {e}");

@@ -20,7 +20,7 @@ use serde::Serialize;
 pub use session::{RequestStream, SendError, Session, StreamRx, Transport};
 use shared::SharedChild;
 
-use crate::config::{Config, ServerConfig, Sharing};
+use crate::config::{Config, Limits, ServerConfig, Sharing};
 use crate::error::{Error, Result};
 use crate::mcp::jsonrpc;
 use crate::secrets::{Resolver, SecretStore};
@@ -73,6 +73,8 @@ pub struct RelayOptions {
     /// The PATH children get instead of this process's own; the caller finds it (the
     /// desktop app asks its user's login shell), core never looks.
     pub child_path: Option<std::ffi::OsString>,
+    /// Sessions and children (and, for the front door, connections).
+    pub limits: Limits,
 }
 
 impl Default for RelayOptions {
@@ -82,6 +84,7 @@ impl Default for RelayOptions {
             max_frame_bytes: crate::mcp::protocol::MAX_MESSAGE_BYTES,
             stop_grace: StopGrace::default(),
             child_path: None,
+            limits: Limits::default(),
         }
     }
 }
@@ -167,6 +170,11 @@ impl ServerRelay {
         })
     }
 
+    /// Whether each session of this server starts a child of its own.
+    fn starts_own_child(&self) -> bool {
+        self.remote.is_none() && self.shared.is_none()
+    }
+
     fn note_spawn(&self) {
         self.spawns.fetch_add(1, Ordering::Relaxed);
         self.diagnostics.push_event("started a server process");
@@ -208,8 +216,29 @@ pub struct ServerStatus {
 pub struct Relay {
     servers: RwLock<IndexMap<Arc<str>, Arc<ServerRelay>>>,
     sessions: Mutex<HashMap<Arc<str>, Arc<Session>>>,
+    /// Sessions being opened (their child starting, their remote connecting), per server:
+    /// they count against the limits before they are in `sessions`.
+    opening: Mutex<HashMap<Arc<str>, usize>>,
     options: RelayOptions,
     context: ServerContext,
+}
+
+/// A session being opened, counted against the limits until it drops.
+struct OpeningGuard<'a> {
+    relay: &'a Relay,
+    server: Arc<str>,
+}
+
+impl Drop for OpeningGuard<'_> {
+    fn drop(&mut self) {
+        let mut opening = self.relay.opening.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = opening.get_mut(&self.server) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                opening.remove(&self.server);
+            }
+        }
+    }
 }
 
 /// What a successful [`Relay::probe`] learned about a server.
@@ -235,6 +264,7 @@ impl Relay {
         Arc::new(Relay {
             servers: RwLock::new(servers),
             sessions: Mutex::new(HashMap::new()),
+            opening: Mutex::new(HashMap::new()),
             options,
             context,
         })
@@ -334,6 +364,7 @@ impl Relay {
         server: &Arc<ServerRelay>,
         transport: Transport,
     ) -> Result<Arc<Session>> {
+        let _reserved = self.reserve_session(server)?;
         let session = Session::new(new_session_id().into(), server.clone(), transport);
         attach(&session, server).await?;
         server.diagnostics.push_event(&format!(
@@ -349,6 +380,65 @@ impl Relay {
             .insert(session.id.clone(), session.clone());
         self.context.changed();
         Ok(session)
+    }
+
+    /// Counts a session about to open against `switchboard.limits`, or says which bound it
+    /// would pass. The count holds until the returned guard drops (by then the session is
+    /// in the table, or failed).
+    fn reserve_session(&self, server: &Arc<ServerRelay>) -> Result<OpeningGuard<'_>> {
+        let limits = &self.options.limits;
+        let sessions = self.lock_sessions();
+        let mut opening = self.opening.lock().unwrap_or_else(|p| p.into_inner());
+        let live: Vec<&Arc<Session>> = sessions.values().filter(|s| !s.is_closed()).collect();
+        let opening_all: usize = opening.values().sum();
+        let opening_here = opening.get(&server.name).copied().unwrap_or(0);
+        let refuse = |what, setting, limit| {
+            let error = Error::LimitReached {
+                what,
+                setting,
+                limit,
+            };
+            log::warn!("'{}': a client session was refused: {error}", server.name);
+            server
+                .diagnostics
+                .push_event(&format!("a client session was refused: {error}"));
+            Err(error)
+        };
+        if live.len() + opening_all >= limits.max_sessions {
+            return refuse("client sessions", "maxSessions", limits.max_sessions);
+        }
+        let here = live
+            .iter()
+            .filter(|s| Arc::ptr_eq(&s.server, server))
+            .count();
+        if here + opening_here >= limits.max_sessions_per_server {
+            return refuse(
+                "client sessions on one server",
+                "maxSessionsPerServer",
+                limits.max_sessions_per_server,
+            );
+        }
+        if server.starts_own_child() {
+            let servers = self.servers.read().unwrap_or_else(|p| p.into_inner());
+            let own: usize = live.iter().filter(|s| s.server.starts_own_child()).count()
+                + opening
+                    .iter()
+                    .filter(|(name, _)| servers.get(*name).is_some_and(|s| s.starts_own_child()))
+                    .map(|(_, n)| n)
+                    .sum::<usize>();
+            let shared = servers
+                .values()
+                .filter(|s| s.shared.as_ref().is_some_and(|c| c.pid().is_some()))
+                .count();
+            if own + shared >= limits.max_children {
+                return refuse("server processes", "maxChildren", limits.max_children);
+            }
+        }
+        *opening.entry(server.name.clone()).or_default() += 1;
+        Ok(OpeningGuard {
+            relay: self,
+            server: server.name.clone(),
+        })
     }
 
     /// The live session with this id on `server`. Closed sessions are forgotten here.
