@@ -4,6 +4,10 @@
 //! everything the proxy sends back (answers, notifications, server→client requests, the GET
 //! stream) to stdout, one message per line.
 //!
+//! The HTTP side is core's one MCP client session, [`mcp::client::Client`] (the bridge is its
+//! [`Inbound`] sink, the API key its [`Credentials`]); this module keeps the stdio side and
+//! what only a bridge needs: answering every request, and replacing a forgotten session.
+//!
 //! - The port comes from `--port`, else `SWITCHBOARD_PORT`, else the config file
 //!   (`--config`, else `SWITCHBOARD_CONFIG`, else the default one), else the default port:
 //!   the rule `serve` follows, so the bridge finds a proxy started in the same environment.
@@ -14,44 +18,49 @@
 //!   follows it.
 //! - stdout carries nothing but JSON-RPC: one writer thread, whole lines only; logs go to
 //!   stderr.
+//! - Every request gets an answer: the server's, or a JSON-RPC error with its id when it
+//!   cannot be sent or its stream ends without one.
 //! - When the proxy forgets the session (404, e.g. after a restart), the bridge re-sends the
-//!   client's `initialize` and carries on with a new session, invisibly to the client.
+//!   client's `initialize` (under an id of its own, its answer kept from the client) and
+//!   `notifications/initialized`, and carries on with a new session, invisibly to the client.
 //! - stdin EOF: answers still on their way get a few seconds, then the session ends (DELETE)
 //!   and the bridge exits 0. SIGTERM and Ctrl-C end it at once.
+//!
+//! [`mcp::client::Client`]: Client
 
+use std::collections::HashMap;
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
 use anyhow::Context;
 use bytes::Bytes;
-use futures::StreamExt;
-use reqwest::header::{self, HeaderValue};
-use reqwest::{RequestBuilder, Response, StatusCode};
+use reqwest::StatusCode;
+use reqwest::header::{self, HeaderMap, HeaderValue};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
-use serde_json::{Value, json};
+use serde_json::value::RawValue;
 use switchboard_core::api_key;
 use switchboard_core::config::{Config, DEFAULT_PORT};
+use switchboard_core::mcp::client::{self, Client, Credentials, Inbound, SendFailure, ServerError};
+use switchboard_core::mcp::jsonrpc::{self, Envelope, FrameError, Kind};
+use switchboard_core::mcp::protocol::MAX_MESSAGE_BYTES;
+use switchboard_core::mcp::protocol::code::{INVALID_REQUEST, PARSE_ERROR};
 use switchboard_core::startup::{self, ConfigSource, LaunchEnv};
 use tokio::sync::{mpsc, oneshot};
-use tokio::task::{AbortHandle, JoinSet};
+use tokio::task::JoinSet;
+use url::Url;
 
-use switchboard_core::mcp::protocol::code::{INVALID_REQUEST, PARSE_ERROR};
-use switchboard_core::mcp::protocol::{MAX_MESSAGE_BYTES, PROTOCOL_VERSION_HEADER, SESSION_HEADER};
-use switchboard_core::mcp::sse;
-
-const POST_ACCEPT: &str = "application/json, text/event-stream";
 /// JSON-RPC "internal error": the code of answers the bridge makes up itself.
 const BRIDGE_ERROR: i32 = switchboard_core::mcp::protocol::code::INTERNAL_ERROR;
 /// After stdin closes, answers already on their way may still reach a reader that only
 /// closed its end of stdin (`printf … | switchboard connect x`).
 const EOF_GRACE: Duration = Duration::from_secs(5);
-/// Bounds the goodbye (DELETE, final flush) so a wedged proxy or reader cannot keep us alive.
+/// Bounds the final flush so a wedged reader cannot keep us alive (the DELETE that ends the
+/// session is bounded by the client).
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
-const STREAM_RETRY_MIN: Duration = Duration::from_millis(500);
-const STREAM_RETRY_MAX: Duration = Duration::from_secs(5);
 
 /// Runs the bridge until stdin closes or a stop signal arrives.
 pub fn run(config: Option<PathBuf>, port: Option<u16>, name: &str) -> anyhow::Result<()> {
@@ -60,20 +69,20 @@ pub fn run(config: Option<PathBuf>, port: Option<u16>, name: &str) -> anyhow::Re
         Some(given) => given.port,
         None => configured_port(config, &env)?,
     };
-    let mut url = reqwest::Url::parse(&format!("http://127.0.0.1:{port}/"))
-        .context("cannot build the proxy URL")?;
+    let mut url =
+        Url::parse(&format!("http://127.0.0.1:{port}/")).context("cannot build the proxy URL")?;
     url.path_segments_mut()
         .map_err(|()| anyhow::anyhow!("cannot build the proxy URL"))?
         .extend(["servers", name, "mcp"]);
-    let auth = match api_key_value() {
-        Some(value) => Some(value),
-        None => {
-            log::warn!(
-                "no API key: set SWITCHBOARD_API_KEY to the key the proxy uses (`switchboard key show`)"
-            );
-            None
+    let mut headers = HeaderMap::new();
+    match api_key_value() {
+        Some(value) => {
+            headers.insert(header::AUTHORIZATION, value);
         }
-    };
+        None => log::warn!(
+            "no API key: set SWITCHBOARD_API_KEY to the key the proxy uses (`switchboard key show`)"
+        ),
+    }
     let http = reqwest::Client::builder()
         // Loopback only: an HTTP(S)_PROXY from the environment must never see the key.
         .no_proxy()
@@ -83,8 +92,18 @@ pub fn run(config: Option<PathBuf>, port: Option<u16>, name: &str) -> anyhow::Re
         .tcp_nodelay(true)
         .build()
         .context("cannot create the HTTP client")?;
+    log::debug!("bridging stdio to {url}");
+    let endpoint = Arc::new(client::Endpoint {
+        name: name.into(),
+        url,
+        transport: client::Transport::StreamableHttp,
+        http,
+        max_message_bytes: MAX_MESSAGE_BYTES,
+        // The proxy is Switchboard itself: its error answers say what to fix.
+        keeps_error_bodies: true,
+    });
 
-    let (out, out_rx) = mpsc::channel(64);
+    let (out, out_rx) = mpsc::unbounded_channel();
     let (in_tx, input) = mpsc::channel(16);
     spawn_stdout_writer(out_rx);
     spawn_stdin_reader(in_tx);
@@ -93,18 +112,10 @@ pub fn run(config: Option<PathBuf>, port: Option<u16>, name: &str) -> anyhow::Re
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let bridge = Arc::new(Bridge {
-        http,
-        url,
-        name: name.to_owned(),
-        port,
-        auth,
-        out,
-        state: Mutex::new(SessionState::default()),
-        reconnecting: tokio::sync::Mutex::new(()),
+    let result = runtime.block_on(async {
+        let bridge = Bridge::new(endpoint, Arc::new(ProxyKey { headers }), port, out);
+        bridge.run(input).await
     });
-    log::debug!("bridging stdio to {}", bridge.url);
-    let result = runtime.block_on(bridge.run(input));
     // Nothing may wait for tasks still parked on the network once we are done.
     runtime.shutdown_background();
     result
@@ -147,15 +158,37 @@ fn api_key_value() -> Option<HeaderValue> {
     Some(value)
 }
 
+/// The bridge's policy for every request: the API key, the URL as it is.
+struct ProxyKey {
+    headers: HeaderMap,
+}
+
+impl Credentials for ProxyKey {
+    fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    fn url(&self, url: &Url) -> Result<Url, String> {
+        Ok(url.clone())
+    }
+
+    fn endpoint(&self, _sse_url: &Url, _announced: &str) -> Result<Url, String> {
+        Err(
+            "`switchboard connect` speaks Streamable HTTP only, not the legacy SSE transport"
+                .into(),
+        )
+    }
+}
+
 /// What goes to the stdout thread.
 enum Out {
-    Line(Vec<u8>),
+    Line(Bytes),
     /// Flush, answer, and stop.
     Finish(oneshot::Sender<()>),
 }
 
 /// The only writer of stdout, so lines never interleave.
-fn spawn_stdout_writer(mut rx: mpsc::Receiver<Out>) {
+fn spawn_stdout_writer(mut rx: mpsc::UnboundedReceiver<Out>) {
     std::thread::spawn(move || {
         let stdout = std::io::stdout();
         let mut writer = std::io::BufWriter::new(stdout.lock());
@@ -212,45 +245,8 @@ fn spawn_stdin_reader(tx: mpsc::Sender<Vec<u8>>) {
     });
 }
 
-/// The fields of a JSON-RPC message the bridge looks at; the rest is skipped unparsed.
-#[derive(Deserialize)]
-struct Envelope {
-    #[serde(default)]
-    id: Option<Value>,
-    #[serde(default)]
-    method: Option<String>,
-}
-
-/// An initialize answer, for the negotiated version (or why it failed).
-#[derive(Deserialize)]
-struct InitializeAnswer {
-    #[serde(default)]
-    result: Option<InitializeResult>,
-    #[serde(default)]
-    error: Option<RpcError>,
-}
-
-#[derive(Deserialize)]
-struct InitializeResult {
-    #[serde(rename = "protocolVersion")]
-    protocol_version: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct RpcError {
-    #[serde(default)]
-    code: Option<i32>,
-    #[serde(default)]
-    message: Option<String>,
-}
-
-/// The body of the proxy's own error answers.
-#[derive(Deserialize)]
-struct ErrorBody {
-    error: RpcError,
-}
-
 /// A JSON-RPC error for the client.
+#[derive(Debug)]
 struct Failure {
     code: i32,
     message: String,
@@ -265,66 +261,85 @@ impl Failure {
     }
 }
 
-#[derive(Default)]
+/// How a request the bridge waits on came out.
+#[derive(Debug)]
+enum Outcome {
+    /// Its answer arrived (and, unless it is the bridge's own, went to stdout). For the
+    /// bridge's own requests, the error it carried.
+    Answered { error: Option<ServerError> },
+    /// Its stream ended without one, or its session was replaced.
+    Unanswered(String),
+}
+
+/// A request sent and not answered yet.
+struct Pending {
+    /// The bridge's own (a replayed `initialize`): its answer is kept from the client.
+    own: bool,
+    /// The session it was sent on.
+    generation: u64,
+    done: oneshot::Sender<Outcome>,
+}
+
 struct SessionState {
-    id: Option<String>,
-    version: Option<String>,
+    client: Arc<Client>,
     /// Bumped with every new session, so concurrent 404s reconnect only once.
     generation: u64,
-    /// The client's `initialize` (body and id), re-sent when the proxy forgets the session.
-    initialize: Option<(Bytes, Value)>,
+    /// The client's `initialize`, re-sent when the proxy forgets the session.
+    initialize: Option<Bytes>,
     /// Whether the client sent `notifications/initialized` (a new session needs it too).
     initialized: bool,
-    stream: Option<AbortHandle>,
-}
-
-/// The session headers of one moment; requests carry the one they were sent with.
-#[derive(Clone)]
-struct Snapshot {
-    id: Option<String>,
-    version: Option<String>,
-    generation: u64,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    /// Forward everything.
-    Forward,
-    /// Forward everything; read the version from the answer.
-    Initialize,
-    /// Read the version from the answer and keep the answer from the client: it has one.
-    Reinitialize,
-}
-
-#[derive(Default)]
-struct Answer {
-    /// The response to the request arrived.
-    seen: bool,
-    version: Option<String>,
-    /// The initialize answer was an error.
-    error: Option<Failure>,
-    /// Why the body ended early.
-    broken: Option<String>,
 }
 
 struct Bridge {
-    http: reqwest::Client,
-    url: reqwest::Url,
-    name: String,
+    endpoint: Arc<client::Endpoint>,
+    credentials: Arc<ProxyKey>,
     port: u16,
-    auth: Option<HeaderValue>,
-    out: mpsc::Sender<Out>,
+    out: mpsc::UnboundedSender<Out>,
     state: Mutex<SessionState>,
+    /// By id key (the id's JSON text).
+    pending: Mutex<HashMap<Box<str>, Pending>>,
     reconnecting: tokio::sync::Mutex<()>,
+    /// Numbers the bridge's own request ids.
+    own_ids: AtomicU64,
+    me: Weak<Bridge>,
 }
 
 impl Bridge {
+    fn new(
+        endpoint: Arc<client::Endpoint>,
+        credentials: Arc<ProxyKey>,
+        port: u16,
+        out: mpsc::UnboundedSender<Out>,
+    ) -> Arc<Bridge> {
+        Arc::new_cyclic(|me: &Weak<Bridge>| {
+            let inbound: Weak<dyn Inbound> = me.clone();
+            Bridge {
+                state: Mutex::new(SessionState {
+                    // Sends nothing until the client does.
+                    client: Client::new(endpoint.clone(), credentials.clone(), inbound),
+                    generation: 0,
+                    initialize: None,
+                    initialized: false,
+                }),
+                endpoint,
+                credentials,
+                port,
+                out,
+                pending: Mutex::new(HashMap::new()),
+                reconnecting: tokio::sync::Mutex::new(()),
+                own_ids: AtomicU64::new(1),
+                me: me.clone(),
+            }
+        })
+    }
+
     async fn run(self: &Arc<Self>, input: mpsc::Receiver<Vec<u8>>) -> anyhow::Result<()> {
         let result = self.pump(input).await;
-        self.close().await;
+        let client = self.state().client.clone();
+        client.close().await;
         // Whatever was answered reaches the client before we exit, fatal error or not.
         let (done, flushed) = oneshot::channel();
-        if self.out.send(Out::Finish(done)).await.is_ok() {
+        if self.out.send(Out::Finish(done)).is_ok() {
             let _ = tokio::time::timeout(CLOSE_TIMEOUT, flushed).await;
         }
         result
@@ -344,28 +359,30 @@ impl Bridge {
             let Some(line) = line else { break };
             while requests.try_join_next().is_some() {}
             let Some(line) = trim(line) else { continue };
-            let envelope = match parse_client_message(&line) {
-                Ok(envelope) => envelope,
-                Err(failure) => {
-                    self.emit_error(&Value::Null, failure).await;
+            let body = Bytes::from(line);
+            let (kind, is_initialize, is_initialized) = match parse_client_message(&body) {
+                Ok(envelope) => {
+                    let method = envelope.method.as_deref();
+                    (
+                        envelope.kind,
+                        method == Some("initialize"),
+                        method == Some("notifications/initialized"),
+                    )
+                }
+                Err((id, failure)) => {
+                    self.emit_error(id.as_deref(), failure);
                     continue;
                 }
             };
-            let body = Bytes::from(line);
             let handled = async {
-                match (envelope.method, envelope.id) {
-                    (Some(method), Some(id)) if method == "initialize" => {
-                        return self.initialize(body, id).await;
-                    }
-                    (Some(_), Some(id)) => {
+                match kind {
+                    Kind::Request if is_initialize => return self.initialize(body).await,
+                    Kind::Request => {
                         let bridge = Arc::clone(self);
-                        requests.spawn(async move { bridge.request(body, id).await });
+                        requests.spawn(async move { bridge.request(body).await });
                     }
-                    (Some(method), None) => {
-                        self.notify(body, method == "notifications/initialized")
-                            .await;
-                    }
-                    (None, _) => self.respond(body).await,
+                    Kind::Notification => self.notify(body, is_initialized).await,
+                    Kind::Response => self.respond(body).await,
                 }
                 Ok(())
             };
@@ -389,201 +406,261 @@ impl Bridge {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn snapshot(&self) -> Snapshot {
+    fn pending(&self) -> MutexGuard<'_, HashMap<Box<str>, Pending>> {
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The session messages go to now, and its generation.
+    fn current(&self) -> (Arc<Client>, u64) {
         let state = self.state();
-        Snapshot {
-            id: state.id.clone(),
-            version: state.version.clone(),
-            generation: state.generation,
-        }
+        (state.client.clone(), state.generation)
     }
 
-    fn with_headers(&self, mut request: RequestBuilder, session: &Snapshot) -> RequestBuilder {
-        if let Some(auth) = &self.auth {
-            request = request.header(header::AUTHORIZATION, auth.clone());
-        }
-        if let Some(id) = &session.id {
-            request = request.header(SESSION_HEADER, id);
-        }
-        if let Some(version) = &session.version {
-            request = request.header(PROTOCOL_VERSION_HEADER, version);
-        }
-        request
+    fn new_client(&self) -> Arc<Client> {
+        let inbound: Weak<dyn Inbound> = self.me.clone();
+        Client::new(self.endpoint.clone(), self.credentials.clone(), inbound)
     }
 
-    async fn post(&self, body: Bytes, session: &Snapshot) -> reqwest::Result<Response> {
-        let request = self
-            .http
-            .post(self.url.clone())
-            .header(header::CONTENT_TYPE, "application/json")
-            .header(header::ACCEPT, POST_ACCEPT)
-            .body(body);
-        self.with_headers(request, session).send().await
+    /// Waits for the answer to request `key`, sent on session `generation`. Refuses an id
+    /// already waiting: its answer could not be told apart.
+    fn expect_answer(
+        &self,
+        key: &str,
+        own: bool,
+        generation: u64,
+    ) -> Result<oneshot::Receiver<Outcome>, Failure> {
+        let mut pending = self.pending();
+        if pending.contains_key(key) {
+            return Err(Failure {
+                code: INVALID_REQUEST,
+                message: "A request with this id is already in flight in this session".into(),
+            });
+        }
+        let (done, outcome) = oneshot::channel();
+        pending.insert(
+            key.into(),
+            Pending {
+                own,
+                generation,
+                done,
+            },
+        );
+        Ok(outcome)
     }
 
-    /// The client's `initialize` opens a session. No proxy, an unknown server or a refused
-    /// key end the bridge: the client cannot do anything useful through it.
-    async fn initialize(self: &Arc<Self>, body: Bytes, id: Value) -> anyhow::Result<()> {
-        let fresh = Snapshot {
-            id: None,
-            version: None,
-            generation: 0,
+    fn forget(&self, key: &str) {
+        self.pending().remove(key);
+    }
+
+    /// The client's `initialize` opens a new session. No proxy, an unknown server or a
+    /// refused key end the bridge: the client cannot do anything useful through it.
+    async fn initialize(self: &Arc<Self>, frame: Bytes) -> anyhow::Result<()> {
+        let Ok(envelope) = Envelope::parse(&frame) else {
+            return Ok(());
         };
-        let response = match self.post(body.clone(), &fresh).await {
-            Ok(response) => response,
-            Err(e) => {
-                let failure = self.unreachable(&e);
-                self.emit_error(&id, Failure::new(failure.message.clone()))
-                    .await;
-                anyhow::bail!(failure.message);
+        let id = envelope.id;
+        let key = envelope.id_key().unwrap_or("null");
+        let client = self.new_client();
+        let (old, generation) = {
+            let mut state = self.state();
+            state.generation += 1;
+            state.initialized = false;
+            let old = std::mem::replace(&mut state.client, client.clone());
+            (old, state.generation)
+        };
+        self.replaced(old, generation - 1);
+        let answered = match self.expect_answer(key, false, generation) {
+            Ok(answered) => answered,
+            Err(failure) => {
+                self.emit_error(id, failure);
+                return Ok(());
             }
         };
-        let status = response.status();
-        if !status.is_success() {
-            let failure = http_failure(response).await;
-            let fatal = match status {
-                StatusCode::NOT_FOUND => Some(format!(
-                    "Switchboard on 127.0.0.1:{} has no enabled server named '{}' (check the name, or add it with `switchboard add`)",
-                    self.port, self.name
-                )),
-                StatusCode::UNAUTHORIZED => Some(format!(
-                    "Switchboard on 127.0.0.1:{} refused the API key: set SWITCHBOARD_API_KEY to the key it uses (`switchboard key show`)",
-                    self.port
-                )),
-                StatusCode::FORBIDDEN => Some(format!(
-                    "Switchboard on 127.0.0.1:{} refused the connection: {}",
-                    self.port, failure.message
-                )),
-                _ => None,
-            };
-            if let Some(message) = fatal {
-                self.emit_error(&id, Failure::new(message.clone())).await;
+        if let Err(failure) = client.send(&envelope, frame.clone()).await {
+            self.forget(key);
+            if let Some(message) = self.fatal(&failure) {
+                self.emit_error(id, Failure::new(message.clone()));
                 anyhow::bail!(message);
             }
+            let failure = self.failure(failure);
             log::warn!("initialize failed: {}", failure.message);
-            self.emit_error(&id, failure).await;
+            self.emit_error(id, failure);
             return Ok(());
         }
-        let session_id = session_header(&response);
-        let answer = self.relay(response, Some(&id), Mode::Initialize).await;
-        {
-            let mut state = self.state();
-            state.id = session_id;
-            state.version = answer.version;
-            state.generation += 1;
-            state.initialize = Some((body, id.clone()));
-            state.initialized = false;
-            if let Some(stream) = state.stream.take() {
-                stream.abort();
-            }
-        }
-        if !answer.seen {
-            let why = answer.broken.unwrap_or_else(|| "no answer".to_owned());
-            self.emit_error(
-                &id,
-                Failure::new(format!("Switchboard did not answer initialize: {why}")),
-            )
-            .await;
-        }
+        self.state().initialize = Some(frame.clone());
+        let why = match answered.await {
+            Ok(Outcome::Answered { .. }) => return Ok(()),
+            Ok(Outcome::Unanswered(why)) => why,
+            Err(_) => "no answer".to_owned(),
+        };
+        self.emit_error(
+            id,
+            Failure::new(format!("Switchboard did not answer initialize: {why}")),
+        );
         Ok(())
+    }
+
+    /// A new `initialize` replaced session `generation`: it ends, and its requests get an
+    /// error now (ending it stops their streams).
+    fn replaced(&self, old: Arc<Client>, generation: u64) {
+        let orphans: Vec<Pending> = {
+            let mut pending = self.pending();
+            let keys: Vec<Box<str>> = pending
+                .iter()
+                .filter(|(_, p)| p.generation == generation)
+                .map(|(k, _)| k.clone())
+                .collect();
+            keys.iter().filter_map(|k| pending.remove(k)).collect()
+        };
+        for orphan in orphans {
+            let _ = orphan.done.send(Outcome::Unanswered(
+                "the client started a new session".into(),
+            ));
+        }
+        tokio::spawn(async move { old.close().await });
+    }
+
+    /// What ends the bridge when its first `initialize` meets it.
+    fn fatal(&self, failure: &SendFailure) -> Option<String> {
+        let port = self.port;
+        match failure {
+            SendFailure::Unreachable { .. } => Some(self.unreachable(failure)),
+            SendFailure::Status {
+                status: StatusCode::NOT_FOUND,
+                ..
+            } => Some(format!(
+                "Switchboard on 127.0.0.1:{port} has no enabled server named '{}' (check the name, or add it with `switchboard add`)",
+                self.endpoint.name
+            )),
+            SendFailure::Status {
+                status: StatusCode::UNAUTHORIZED,
+                ..
+            } => Some(format!(
+                "Switchboard on 127.0.0.1:{port} refused the API key: set SWITCHBOARD_API_KEY to the key it uses (`switchboard key show`)"
+            )),
+            SendFailure::Status {
+                status: StatusCode::FORBIDDEN,
+                ..
+            } => Some(format!(
+                "Switchboard on 127.0.0.1:{port} refused the connection: {}",
+                self.failure(failure.clone()).message
+            )),
+            _ => None,
+        }
     }
 
     /// One client request, answered on its own task. Whatever goes wrong, the client gets
     /// an answer with the request's id.
-    async fn request(self: Arc<Self>, body: Bytes, id: Value) {
-        if let Err(failure) = self.try_request(body, &id).await {
-            log::warn!("{}", failure.message);
-            self.emit_error(&id, failure).await;
-        }
+    async fn request(self: Arc<Self>, frame: Bytes) {
+        let Ok(envelope) = Envelope::parse(&frame) else {
+            return;
+        };
+        let outcome = match self.send_request(&envelope, &frame).await {
+            Ok(answered) => answered.await,
+            Err(failure) => {
+                log::warn!("{}", failure.message);
+                self.emit_error(envelope.id, failure);
+                return;
+            }
+        };
+        let why = match outcome {
+            Ok(Outcome::Answered { .. }) => return,
+            Ok(Outcome::Unanswered(why)) => why,
+            Err(_) => "no answer".to_owned(),
+        };
+        let failure = Failure::new(format!("Switchboard did not answer the request: {why}"));
+        log::warn!("{}", failure.message);
+        self.emit_error(envelope.id, failure);
     }
 
-    async fn try_request(self: &Arc<Self>, body: Bytes, id: &Value) -> Result<(), Failure> {
+    /// Sends a request, on a new session if the proxy forgot the current one.
+    async fn send_request(
+        self: &Arc<Self>,
+        envelope: &Envelope<'_>,
+        frame: &Bytes,
+    ) -> Result<oneshot::Receiver<Outcome>, Failure> {
+        let key = envelope.id_key().unwrap_or("null");
+        let (mut client, generation) = self.current();
+        let answered = self.expect_answer(key, false, generation)?;
         let mut retried = false;
         loop {
-            let session = self.snapshot();
-            let response = self
-                .post(body.clone(), &session)
-                .await
-                .map_err(|e| self.unreachable(&e))?;
-            let status = response.status();
-            if status == StatusCode::NOT_FOUND && session.id.is_some() && !retried {
-                retried = true;
-                self.reconnect(session.generation).await?;
-                continue;
+            match client.send(envelope, frame.clone()).await {
+                Ok(()) => return Ok(answered),
+                Err(SendFailure::SessionExpired) if !retried => {
+                    retried = true;
+                    let stale = self.pending().get(key).map(|p| p.generation);
+                    if let Err(failure) = self.reconnect(stale.unwrap_or(generation)).await {
+                        self.forget(key);
+                        return Err(failure);
+                    }
+                    let (fresh, generation) = self.current();
+                    client = fresh;
+                    if let Some(pending) = self.pending().get_mut(key) {
+                        pending.generation = generation;
+                    }
+                }
+                Err(failure) => {
+                    self.forget(key);
+                    return Err(self.failure(failure));
+                }
             }
-            if !status.is_success() {
-                return Err(http_failure(response).await);
-            }
-            let answer = self.relay(response, Some(id), Mode::Forward).await;
-            if answer.seen {
-                return Ok(());
-            }
-            let why = answer
-                .broken
-                .unwrap_or_else(|| format!("HTTP {status} without an answer"));
-            return Err(Failure::new(format!(
-                "Switchboard did not answer the request: {why}"
-            )));
         }
     }
 
     /// Notifications go out in stdin order, before anything read after them.
-    async fn notify(self: &Arc<Self>, body: Bytes, initialized: bool) {
+    async fn notify(self: &Arc<Self>, frame: Bytes, initialized: bool) {
         if initialized {
             self.state().initialized = true;
         }
-        let session = self.snapshot();
-        match self.post(body.clone(), &session).await {
-            Ok(response) if response.status() == StatusCode::NOT_FOUND && session.id.is_some() => {
+        let Ok(envelope) = Envelope::parse(&frame) else {
+            return;
+        };
+        let (client, generation) = self.current();
+        match client.send(&envelope, frame.clone()).await {
+            Ok(()) => {}
+            Err(SendFailure::SessionExpired) => match self.reconnect(generation).await {
                 // A new session gets `initialized` from reconnect itself.
-                match self.reconnect(session.generation).await {
-                    Ok(()) if !initialized => {
-                        let session = self.snapshot();
-                        match self.post(body, &session).await {
-                            Ok(response) => discard(response).await,
-                            Err(e) => log::warn!("{}", self.unreachable(&e).message),
-                        }
+                Ok(()) if initialized => {}
+                Ok(()) => {
+                    let (client, _) = self.current();
+                    if let Err(failure) = client.send(&envelope, frame.clone()).await {
+                        log::warn!(
+                            "Switchboard refused a notification: {}",
+                            self.failure(failure).message
+                        );
                     }
-                    Ok(()) => {}
-                    Err(failure) => log::warn!("{}", failure.message),
                 }
-                return;
-            }
-            Ok(response) if !response.status().is_success() => {
-                log::warn!(
-                    "Switchboard refused a notification: {}",
-                    http_failure(response).await.message
-                );
-            }
-            Ok(response) => discard(response).await,
-            Err(e) => log::warn!("{}", self.unreachable(&e).message),
-        }
-        if initialized {
-            self.open_stream();
+                Err(failure) => log::warn!("{}", failure.message),
+            },
+            Err(failure) => log::warn!(
+                "Switchboard refused a notification: {}",
+                self.failure(failure).message
+            ),
         }
     }
 
     /// The client's answer to a server→client request (sampling, elicitation, roots).
-    async fn respond(&self, body: Bytes) {
-        let session = self.snapshot();
-        match self.post(body, &session).await {
+    async fn respond(&self, frame: Bytes) {
+        let Ok(envelope) = Envelope::parse(&frame) else {
+            return;
+        };
+        let (client, _) = self.current();
+        match client.send(&envelope, frame.clone()).await {
+            Ok(()) => {}
             // The question came from a session the proxy has forgotten; nobody waits for it.
-            Ok(response) if response.status() == StatusCode::NOT_FOUND => {
+            Err(SendFailure::SessionExpired) => {
                 log::warn!("dropped an answer for an expired session");
             }
-            Ok(response) if !response.status().is_success() => {
-                log::warn!(
-                    "Switchboard refused an answer: {}",
-                    http_failure(response).await.message
-                );
-            }
-            Ok(response) => discard(response).await,
-            Err(e) => log::warn!("{}", self.unreachable(&e).message),
+            Err(failure) => log::warn!(
+                "Switchboard refused an answer: {}",
+                self.failure(failure).message
+            ),
         }
     }
 
-    /// Replaces a session the proxy no longer knows: the client's own `initialize` again,
-    /// then `initialized` and the GET stream. Concurrent callers share one reconnect.
+    /// Replaces a session the proxy no longer knows: the client's own `initialize` again
+    /// (under an id of the bridge's), then `initialized`, which opens the GET stream.
+    /// Concurrent callers share one reconnect.
     async fn reconnect(self: &Arc<Self>, stale: u64) -> Result<(), Failure> {
         let _one_at_a_time = self.reconnecting.lock().await;
         let (initialize, initialized) = {
@@ -593,7 +670,7 @@ impl Bridge {
             }
             (state.initialize.clone(), state.initialized)
         };
-        let Some((body, id)) = initialize else {
+        let Some(initialize) = initialize else {
             return Err(Failure::new(
                 "Switchboard ended the session and there is no initialize to start a new one",
             ));
@@ -601,264 +678,151 @@ impl Bridge {
         log::info!(
             "Switchboard no longer knows this session (was it restarted?); starting a new one"
         );
-        let fresh = Snapshot {
-            id: None,
-            version: None,
-            generation: stale,
+        let not_started = |why: &str| {
+            Failure::new(format!(
+                "the session expired and a new one could not be started: {why}"
+            ))
         };
-        let response = self
-            .post(body, &fresh)
-            .await
-            .map_err(|e| self.unreachable(&e))?;
-        if !response.status().is_success() {
-            let failure = http_failure(response).await;
-            return Err(Failure::new(format!(
-                "the session expired and a new one could not be started: {}",
-                failure.message
-            )));
+        let n = self.own_ids.fetch_add(1, Ordering::Relaxed);
+        let id = jsonrpc::raw(format!("\"switchboard-connect-initialize-{n}\""));
+        let frame = jsonrpc::rewrite(&initialize, &["id"], &id)
+            .ok_or_else(|| not_started("the client's initialize has no id"))?;
+        let envelope =
+            Envelope::parse(&frame).map_err(|e| not_started(&format!("its initialize is {e}")))?;
+        let client = self.new_client();
+        let answered = self.expect_answer(id.get(), true, stale + 1)?;
+        if let Err(failure) = client.send(&envelope, frame.clone()).await {
+            self.forget(id.get());
+            return Err(not_started(&self.failure(failure).message));
         }
-        let session_id = session_header(&response);
-        let answer = self.relay(response, Some(&id), Mode::Reinitialize).await;
-        if let Some(failure) = answer.error {
-            return Err(Failure::new(format!(
-                "the session expired and a new one could not be started: {}",
-                failure.message
-            )));
-        }
-        if !answer.seen {
-            return Err(Failure::new(
-                "the session expired and Switchboard did not answer a new initialize",
-            ));
-        }
-        let session = Snapshot {
-            id: session_id,
-            version: answer.version,
-            generation: stale + 1,
-        };
-        // `initialized` reaches the new session before any request that waits for it.
-        if initialized {
-            let note =
-                Bytes::from_static(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
-            match self.post(note, &session).await {
-                Ok(response) => discard(response).await,
-                Err(e) => log::warn!("{}", self.unreachable(&e).message),
+        match answered.await {
+            Ok(Outcome::Answered { error: None }) => {}
+            Ok(Outcome::Answered { error: Some(error) }) => {
+                return Err(not_started(&error.message));
+            }
+            Ok(Outcome::Unanswered(_)) | Err(_) => {
+                return Err(Failure::new(
+                    "the session expired and Switchboard did not answer a new initialize",
+                ));
             }
         }
-        {
-            let mut state = self.state();
-            state.id = session.id;
-            state.version = session.version;
-            state.generation = session.generation;
-        }
+        // `initialized` reaches the new session before any request that waits for it.
         if initialized {
-            self.open_stream();
+            let note = br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+            if let Ok(envelope) = Envelope::parse(note)
+                && let Err(failure) = client.send(&envelope, Bytes::from_static(note)).await
+            {
+                log::warn!("{}", self.failure(failure).message);
+            }
         }
+        let mut state = self.state();
+        state.client = client;
+        state.generation = stale + 1;
         Ok(())
     }
 
-    /// (Re)starts the GET stream for the current session.
-    fn open_stream(self: &Arc<Self>) {
-        let session = self.snapshot();
-        let bridge = Arc::clone(self);
-        let task = tokio::spawn(async move { bridge.listen(session).await });
-        if let Some(old) = self.state().stream.replace(task.abort_handle()) {
-            old.abort();
+    /// A failure to send, as an error for the client.
+    fn failure(&self, failure: SendFailure) -> Failure {
+        match failure {
+            SendFailure::Unreachable { .. } => Failure::new(self.unreachable(&failure)),
+            SendFailure::Status {
+                status,
+                error: Some(error),
+                ..
+            } => Failure {
+                code: i32::try_from(error.code).unwrap_or(BRIDGE_ERROR),
+                message: format!("Switchboard answered HTTP {status}: {}", error.message),
+            },
+            SendFailure::Status { status, .. } => {
+                Failure::new(format!("Switchboard answered HTTP {status}"))
+            }
+            SendFailure::SessionExpired => Failure::new("Switchboard no longer knows this session"),
+            SendFailure::Failed(message) => Failure::new(message),
         }
     }
 
-    /// Messages the server sends on its own. Reopened after drops while the session lasts;
-    /// 404 means the session is gone (the next request reconnects), 405 means no stream.
-    async fn listen(&self, session: Snapshot) {
-        let mut delay = STREAM_RETRY_MIN;
-        loop {
-            let request = self
-                .http
-                .get(self.url.clone())
-                .header(header::ACCEPT, "text/event-stream");
-            match self.with_headers(request, &session).send().await {
-                Ok(response) if response.status() == StatusCode::METHOD_NOT_ALLOWED => return,
-                Ok(response) if response.status() == StatusCode::NOT_FOUND => {
-                    log::debug!("the GET stream's session is gone");
-                    return;
-                }
-                Ok(response) if response.status().is_success() => {
-                    delay = STREAM_RETRY_MIN;
-                    self.relay(response, None, Mode::Forward).await;
-                }
-                Ok(response) => {
-                    log::warn!(
-                        "Switchboard refused the GET stream: {}",
-                        http_failure(response).await.message
-                    );
-                    return;
-                }
-                Err(e) => log::debug!("GET stream: {e}"),
-            }
-            if self.snapshot().generation != session.generation {
-                return;
-            }
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(STREAM_RETRY_MAX);
-        }
-    }
-
-    /// Forwards a response body (one JSON message, or an SSE stream of them) to stdout, until
-    /// the answer to `id` has passed.
-    async fn relay(&self, response: Response, id: Option<&Value>, mode: Mode) -> Answer {
-        let mut answer = Answer::default();
-        let is_sse = response
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.trim_start().starts_with("text/event-stream"));
-        if !is_sse {
-            match response.bytes().await {
-                Ok(body) if body.iter().all(u8::is_ascii_whitespace) => {}
-                Ok(body) => self.message(body.to_vec(), id, mode, &mut answer).await,
-                Err(e) => answer.broken = Some(root_cause(&e)),
-            }
-            return answer;
-        }
-        let mut decoder = sse::Decoder::new(MAX_MESSAGE_BYTES);
-        let mut body = response.bytes_stream();
-        while let Some(chunk) = body.next().await {
-            match chunk {
-                Ok(chunk) => {
-                    for event in decoder.push(&chunk) {
-                        match event {
-                            // MCP sends only `message` events; others are not JSON-RPC.
-                            Ok(event) if event.event == "message" => {
-                                self.message(event.data, id, mode, &mut answer).await;
-                            }
-                            Ok(_) => {}
-                            Err(e) => log::warn!("{e}"),
-                        }
-                        if answer.seen {
-                            return answer;
-                        }
-                    }
-                }
-                Err(e) => {
-                    answer.broken = Some(root_cause(&e));
-                    break;
-                }
-            }
-        }
-        answer
-    }
-
-    async fn message(&self, data: Vec<u8>, id: Option<&Value>, mode: Mode, answer: &mut Answer) {
-        let Some((line, envelope)) = one_line(data) else {
-            log::warn!("dropped a message from Switchboard that is not JSON");
-            return;
-        };
-        let is_answer =
-            id.is_some_and(|id| envelope.method.is_none() && envelope.id.as_ref() == Some(id));
-        if is_answer {
-            answer.seen = true;
-            if mode != Mode::Forward
-                && let Ok(init) = serde_json::from_slice::<InitializeAnswer>(&line)
-            {
-                answer.version = init.result.and_then(|r| r.protocol_version);
-                answer.error = init.error.map(|e| Failure {
-                    code: e.code.unwrap_or(BRIDGE_ERROR),
-                    message: e.message.unwrap_or_default(),
-                });
-            }
-            if mode == Mode::Reinitialize {
-                return;
-            }
-        }
-        self.emit(line).await;
-    }
-
-    async fn emit(&self, line: Vec<u8>) {
-        // Fails only when stdout is gone, and then there is no one to tell.
-        let _ = self.out.send(Out::Line(line)).await;
-    }
-
-    async fn emit_error(&self, id: &Value, failure: Failure) {
-        let message = json!({
-            "jsonrpc": "2.0",
-            "id": id,
-            "error": {"code": failure.code, "message": failure.message},
-        });
-        self.emit(message.to_string().into_bytes()).await;
-    }
-
-    fn unreachable(&self, e: &reqwest::Error) -> Failure {
-        let cause = root_cause(e);
-        if e.is_connect() {
-            Failure::new(format!(
+    fn unreachable(&self, failure: &SendFailure) -> String {
+        match failure {
+            SendFailure::Unreachable {
+                connect: true,
+                cause,
+                ..
+            } => format!(
                 "cannot reach Switchboard on 127.0.0.1:{} ({cause}). Start Switchboard (the desktop app, or `switchboard serve`) and try again",
                 self.port
-            ))
-        } else {
-            Failure::new(format!("the request to Switchboard failed: {cause}"))
+            ),
+            SendFailure::Unreachable { cause, .. } => {
+                format!("the request to Switchboard failed: {cause}")
+            }
+            other => other.message().to_owned(),
         }
     }
 
-    /// Ends the session, so its server stops now instead of after the idle timeout.
-    async fn close(&self) {
-        let session = {
-            let mut state = self.state();
-            if let Some(stream) = state.stream.take() {
-                stream.abort();
+    fn emit(&self, line: Bytes) {
+        // Fails only when stdout is gone, and then there is no one to tell.
+        let _ = self.out.send(Out::Line(line));
+    }
+
+    fn emit_error(&self, id: Option<&RawValue>, failure: Failure) {
+        self.emit(jsonrpc::error_response(id, failure.code, &failure.message));
+    }
+}
+
+/// What the proxy sends: to stdout, one line each, except the answers to the bridge's own
+/// requests; an answer settles the request that waits for it.
+impl Inbound for Bridge {
+    fn on_message(&self, frame: Bytes) {
+        if frame.iter().all(u8::is_ascii_whitespace) {
+            return; // an SSE priming event
+        }
+        let envelope = match Envelope::parse(&frame) {
+            Ok(envelope) => envelope,
+            // Not ours to judge: JSON the client may know goes through.
+            Err(FrameError::Invalid(_) | FrameError::Batch) => {
+                self.emit(frame);
+                return;
             }
-            Snapshot {
-                id: state.id.take(),
-                version: state.version.clone(),
-                generation: state.generation,
+            Err(FrameError::Parse(_)) => {
+                log::warn!("dropped a message from Switchboard that is not JSON");
+                return;
             }
         };
-        if session.id.is_none() {
-            return;
+        let waiting = match (envelope.kind, envelope.id_key()) {
+            (Kind::Response, Some(key)) => self.pending().remove(key),
+            _ => None,
+        };
+        match waiting {
+            Some(own) if own.own => {
+                let error = serde_json::from_slice::<ErrorAnswer>(&frame)
+                    .ok()
+                    .and_then(|a| a.error);
+                let _ = own.done.send(Outcome::Answered { error });
+            }
+            Some(request) => {
+                self.emit(frame);
+                let _ = request.done.send(Outcome::Answered { error: None });
+            }
+            None => self.emit(frame),
         }
-        let request = self.with_headers(self.http.delete(self.url.clone()), &session);
-        match tokio::time::timeout(CLOSE_TIMEOUT, request.send()).await {
-            Ok(Ok(response)) => log::debug!("ended the session: {}", response.status()),
-            Ok(Err(e)) => log::debug!("cannot end the session: {}", root_cause(&e)),
-            Err(_) => log::debug!("cannot end the session: no answer"),
+    }
+
+    fn on_unanswered(&self, id_key: &str, message: &str) {
+        if let Some(request) = self.pending().remove(id_key) {
+            let _ = request.done.send(Outcome::Unanswered(message.to_owned()));
         }
     }
-}
 
-fn session_header(response: &Response) -> Option<String> {
-    response
-        .headers()
-        .get(SESSION_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-}
-
-/// Lets the connection be reused.
-async fn discard(response: Response) {
-    let _ = response.bytes().await;
-}
-
-/// The proxy's own error answer (a JSON-RPC error body), as an error for the client.
-async fn http_failure(response: Response) -> Failure {
-    let status = response.status();
-    let body = response.bytes().await.unwrap_or_default();
-    match serde_json::from_slice::<ErrorBody>(&body) {
-        Ok(ErrorBody { error }) => Failure {
-            code: error.code.unwrap_or(BRIDGE_ERROR),
-            message: format!(
-                "Switchboard answered HTTP {status}: {}",
-                error.message.unwrap_or_default()
-            ),
-        },
-        Err(_) => Failure::new(format!("Switchboard answered HTTP {status}")),
+    fn on_ended(&self, message: &str) {
+        // The next message meets 404 and starts a new session.
+        log::debug!("{message}");
     }
 }
 
-/// The innermost cause ("Connection refused"), not reqwest's "error sending request".
-fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut cause = e;
-    while let Some(source) = cause.source() {
-        cause = source;
-    }
-    cause.to_string()
+/// An answer, for its error.
+#[derive(Deserialize)]
+struct ErrorAnswer {
+    #[serde(default)]
+    error: Option<ServerError>,
 }
 
 /// The line without its line ending; `None` for a blank line.
@@ -871,37 +835,45 @@ fn trim(mut line: Vec<u8>) -> Option<Vec<u8>> {
     Some(line)
 }
 
-fn parse_client_message(line: &[u8]) -> Result<Envelope, Failure> {
-    // A JSON array would deserialize into the struct field by field; batches are not
-    // part of the protocol versions the proxy serves.
+/// One line from the client as a JSON-RPC message, or the error to answer it with (and the
+/// id to answer, when there is one).
+fn parse_client_message(line: &[u8]) -> Result<Envelope<'_>, (Option<Box<RawValue>>, Failure)> {
+    // A JSON array would be a batch; batches are not part of the protocol versions the proxy
+    // serves.
     if line.first() != Some(&b'{') {
         let code = if serde_json::from_slice::<IgnoredAny>(line).is_ok() {
             INVALID_REQUEST
         } else {
             PARSE_ERROR
         };
-        return Err(Failure {
+        let failure = Failure {
             code,
             message: "each line must be one JSON-RPC message (a JSON object)".to_owned(),
-        });
+        };
+        return Err((None, failure));
     }
-    serde_json::from_slice(line).map_err(|e| Failure {
-        code: PARSE_ERROR,
-        message: format!("Parse error: {e}"),
+    Envelope::parse(line).map_err(|e| match e {
+        FrameError::Parse(detail) => (
+            None,
+            Failure {
+                code: PARSE_ERROR,
+                message: format!("Parse error: {detail}"),
+            },
+        ),
+        other => {
+            #[derive(Deserialize)]
+            struct Id {
+                #[serde(default)]
+                id: Option<Box<RawValue>>,
+            }
+            let id = serde_json::from_slice::<Id>(line).ok().and_then(|i| i.id);
+            let failure = Failure {
+                code: INVALID_REQUEST,
+                message: format!("Invalid Request: {other}"),
+            };
+            (id, failure)
+        }
     })
-}
-
-/// A message from the proxy as one stdout line: forwarded byte for byte, unless it spans
-/// lines (re-serialized compactly then). `None` if it is not JSON.
-fn one_line(data: Vec<u8>) -> Option<(Vec<u8>, Envelope)> {
-    let data = if data.iter().any(|&b| b == b'\n' || b == b'\r') {
-        let value: Value = serde_json::from_slice(&data).ok()?;
-        serde_json::to_vec(&value).ok()?
-    } else {
-        data
-    };
-    let envelope = serde_json::from_slice::<Envelope>(&data).ok()?;
-    Some((data, envelope))
 }
 
 /// SIGTERM or Ctrl-C.
@@ -932,33 +904,162 @@ mod tests {
     use super::*;
 
     #[test]
-    fn messages_become_single_lines() {
-        let (line, envelope) =
-            one_line(b"{\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{}}".to_vec()).expect("json");
-        assert_eq!(line, b"{\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{}}");
-        assert_eq!(envelope.id, Some(json!(7)));
-        let (line, _) =
-            one_line(b"{\n \"jsonrpc\": \"2.0\",\r\n \"method\": \"x\"\n}".to_vec()).expect("json");
-        assert_eq!(line, b"{\"jsonrpc\":\"2.0\",\"method\":\"x\"}");
-        assert!(one_line(b"not json".to_vec()).is_none());
+    fn client_lines_are_classified() {
+        let request = parse_client_message(br#"{"jsonrpc":"2.0","id":"a","method":"ping"}"#)
+            .expect("request");
+        assert_eq!(request.id_key(), Some(r#""a""#));
+        assert_eq!(request.kind, Kind::Request);
+        assert_eq!(request.method.as_deref(), Some("ping"));
+        let response =
+            parse_client_message(br#"{"jsonrpc":"2.0","id":1,"result":{}}"#).expect("response");
+        assert_eq!(response.kind, Kind::Response);
+        let (_, batch) = parse_client_message(b"[1]").expect_err("batch");
+        assert_eq!(batch.code, INVALID_REQUEST);
+        let (_, garbage) = parse_client_message(b"{nope").expect_err("garbage");
+        assert_eq!(garbage.code, PARSE_ERROR);
+        // Not JSON-RPC: answered with the id it carries.
+        let (id, invalid) =
+            parse_client_message(br#"{"id":4,"method":"x","result":1}"#).expect_err("invalid");
+        assert_eq!(invalid.code, INVALID_REQUEST);
+        assert_eq!(id.as_deref().map(RawValue::get), Some("4"));
+        assert_eq!(trim(b"  {}\r\n".to_vec()), Some(b"{}".to_vec()));
+        assert_eq!(trim(b" \r\n".to_vec()), None);
+    }
+
+    /// A bridge to a port nothing listens on (nothing here sends), and what it writes.
+    fn bridge() -> (Arc<Bridge>, mpsc::UnboundedReceiver<Out>) {
+        let endpoint = Arc::new(client::Endpoint {
+            name: "demo".into(),
+            url: Url::parse("http://127.0.0.1:9/servers/demo/mcp").expect("url"),
+            transport: client::Transport::StreamableHttp,
+            http: reqwest::Client::new(),
+            max_message_bytes: MAX_MESSAGE_BYTES,
+            keeps_error_bodies: true,
+        });
+        let key = Arc::new(ProxyKey {
+            headers: HeaderMap::new(),
+        });
+        let (out, written) = mpsc::unbounded_channel();
+        (Bridge::new(endpoint, key, 9, out), written)
+    }
+
+    fn lines(written: &mut mpsc::UnboundedReceiver<Out>) -> Vec<String> {
+        let mut lines = Vec::new();
+        while let Ok(Out::Line(line)) = written.try_recv() {
+            lines.push(String::from_utf8_lossy(&line).into_owned());
+        }
+        lines
     }
 
     #[test]
-    fn client_lines_are_classified() {
-        let request = parse_client_message(br#"{"jsonrpc":"2.0","id":"a","method":"ping"}"#)
-            .ok()
-            .expect("request");
-        assert_eq!(request.id, Some(json!("a")));
-        assert_eq!(request.method.as_deref(), Some("ping"));
-        let response = parse_client_message(br#"{"jsonrpc":"2.0","id":1,"result":{}}"#)
-            .ok()
-            .expect("response");
-        assert!(response.method.is_none());
-        let batch = parse_client_message(b"[1]").err().expect("batch");
-        assert_eq!(batch.code, INVALID_REQUEST);
-        let garbage = parse_client_message(b"{nope").err().expect("garbage");
-        assert_eq!(garbage.code, PARSE_ERROR);
-        assert_eq!(trim(b"  {}\r\n".to_vec()), Some(b"{}".to_vec()));
-        assert_eq!(trim(b" \r\n".to_vec()), None);
+    fn answers_reach_stdout_and_settle_their_request() {
+        let (bridge, mut written) = bridge();
+        let mut answered = bridge
+            .expect_answer("7", false, 0)
+            .expect("not waiting yet");
+        assert!(
+            bridge.expect_answer("7", false, 0).is_err(),
+            "one request per id"
+        );
+        bridge.on_message(Bytes::from_static(b""));
+        bridge.on_message(Bytes::from_static(b"not json"));
+        bridge.on_message(Bytes::from_static(br#"{"jsonrpc":"2.0","method":"note"}"#));
+        assert!(
+            answered.try_recv().is_err(),
+            "a notification answers nothing"
+        );
+        bridge.on_message(Bytes::from_static(
+            br#"{"jsonrpc":"2.0","id":7,"result":{}}"#,
+        ));
+        assert!(matches!(
+            answered.try_recv(),
+            Ok(Outcome::Answered { error: None })
+        ));
+        // The stream that carried it ends later: nothing more happens.
+        bridge.on_unanswered("7", "closed");
+        assert_eq!(
+            lines(&mut written),
+            [
+                r#"{"jsonrpc":"2.0","method":"note"}"#,
+                r#"{"jsonrpc":"2.0","id":7,"result":{}}"#
+            ]
+        );
+    }
+
+    #[test]
+    fn the_bridges_own_answers_are_kept_from_the_client() {
+        let (bridge, mut written) = bridge();
+        let mut answered = bridge
+            .expect_answer(r#""switchboard-connect-initialize-1""#, true, 1)
+            .expect("not waiting yet");
+        bridge.on_message(Bytes::from_static(
+            br#"{"jsonrpc":"2.0","id":"switchboard-connect-initialize-1","error":{"code":-32000,"message":"down"}}"#,
+        ));
+        let Ok(Outcome::Answered { error: Some(error) }) = answered.try_recv() else {
+            panic!("the error reaches the bridge");
+        };
+        assert_eq!((error.code, error.message.as_str()), (-32000, "down"));
+        assert!(lines(&mut written).is_empty());
+    }
+
+    #[test]
+    fn a_stream_without_the_answer_settles_its_request_once() {
+        let (bridge, mut written) = bridge();
+        let mut unanswered = bridge
+            .expect_answer("3", false, 0)
+            .expect("not waiting yet");
+        bridge.on_unanswered(
+            "3",
+            "remote server 'demo' closed the stream without answering",
+        );
+        let Ok(Outcome::Unanswered(why)) = unanswered.try_recv() else {
+            panic!("settled");
+        };
+        assert!(why.contains("without answering"), "{why}");
+        // A late answer has no one waiting: it still reaches the client, as is.
+        bridge.on_message(Bytes::from_static(
+            br#"{"jsonrpc":"2.0","id":3,"result":{}}"#,
+        ));
+        assert_eq!(lines(&mut written).len(), 1);
+    }
+
+    #[test]
+    fn failures_say_what_to_do() {
+        let (bridge, _written) = bridge();
+        let refused = SendFailure::Unreachable {
+            connect: true,
+            cause: "cannot connect: Connection refused".into(),
+            message: String::new(),
+        };
+        let message = bridge.fatal(&refused).expect("fatal");
+        assert!(
+            message.starts_with("cannot reach Switchboard on 127.0.0.1:9 ("),
+            "{message}"
+        );
+        assert!(message.contains("Start Switchboard (the desktop app, or `switchboard serve`)"));
+        let status = |status| SendFailure::Status {
+            status,
+            message: String::new(),
+            error: Some(ServerError {
+                code: -32600,
+                message: "Bad Request: no".into(),
+            }),
+        };
+        let unknown = bridge.fatal(&status(StatusCode::NOT_FOUND)).expect("fatal");
+        assert!(
+            unknown.contains("has no enabled server named 'demo'"),
+            "{unknown}"
+        );
+        let key = bridge
+            .fatal(&status(StatusCode::UNAUTHORIZED))
+            .expect("fatal");
+        assert!(key.contains("refused the API key") && key.contains("SWITCHBOARD_API_KEY"));
+        assert!(bridge.fatal(&status(StatusCode::BAD_REQUEST)).is_none());
+        let failure = bridge.failure(status(StatusCode::BAD_REQUEST));
+        assert_eq!(failure.code, -32600);
+        assert_eq!(
+            failure.message,
+            "Switchboard answered HTTP 400 Bad Request: Bad Request: no"
+        );
     }
 }

@@ -7,8 +7,9 @@
 //!
 //! What to add to each request (headers, a query key) and where a legacy endpoint may point
 //! are the caller's policy, given as [`Credentials`]: this module names nothing else in the
-//! crate. Errors say what happened (status, cause) but never carry the server's own error
-//! body or a URL (which may hold a key).
+//! crate. Errors say what happened (status, cause) but never carry a URL (which may hold a
+//! key), nor the server's own error body unless the caller trusts that server with its words
+//! ([`Endpoint::keeps_error_bodies`]: `switchboard connect`, talking to its own proxy).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -32,7 +33,8 @@ const ENDPOINT_TIMEOUT: Duration = Duration::from_secs(30);
 pub trait Inbound: Send + Sync + 'static {
     /// One message from the server, as a single-line frame.
     fn on_message(&self, frame: Bytes);
-    /// The server closed the stream of request `id_key` without answering it.
+    /// The server closed the stream of request `id_key` without answering it. Not called
+    /// for a request whose answer reached [`Inbound::on_message`].
     fn on_unanswered(&self, id_key: &str, message: &str);
     /// The server ended the session (or its legacy stream): nothing more will come.
     fn on_ended(&self, message: &str);
@@ -70,6 +72,10 @@ pub struct Endpoint {
     pub http: reqwest::Client,
     /// The largest message accepted from the server (a JSON body or one SSE event).
     pub max_message_bytes: usize,
+    /// Whether the JSON-RPC error in the body of an HTTP error answer reaches the caller
+    /// ([`SendFailure::Status`]'s `error`). Only for a server trusted with its own words: a
+    /// remote server's body may echo a credential, so the remote backend says `false`.
+    pub keeps_error_bodies: bool,
 }
 
 /// Why a message could not be sent.
@@ -77,9 +83,49 @@ pub struct Endpoint {
 pub enum SendFailure {
     /// The server no longer knows our session: the client must initialize again.
     SessionExpired,
+    /// No HTTP answer: the connection could not be made (`connect`), or the request failed
+    /// on the way. `cause` is what went wrong, down to the root cause ("cannot connect:
+    /// Connection refused (os error 111)"); `message` says it with the server's name. Both
+    /// are safe to show.
+    Unreachable {
+        connect: bool,
+        cause: String,
+        message: String,
+    },
+    /// The server answered with an error status (or a redirect, which is not followed).
+    /// `message` is safe to show; `error` is the JSON-RPC error the body carried, only when
+    /// the endpoint [keeps error bodies](Endpoint::keeps_error_bodies).
+    Status {
+        status: StatusCode,
+        message: String,
+        error: Option<ServerError>,
+    },
     /// Anything else; the text is safe to show to a client.
     Failed(String),
 }
+
+impl SendFailure {
+    /// What went wrong, safe to show to a client.
+    pub fn message(&self) -> &str {
+        match self {
+            SendFailure::SessionExpired => "the server no longer knows this session",
+            SendFailure::Unreachable { message, .. }
+            | SendFailure::Status { message, .. }
+            | SendFailure::Failed(message) => message,
+        }
+    }
+}
+
+/// The JSON-RPC error a server put in the body of an HTTP error answer.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct ServerError {
+    pub code: i64,
+    #[serde(default)]
+    pub message: String,
+}
+
+/// The most of an error answer's body read for its JSON-RPC error.
+const ERROR_BODY_LIMIT: usize = 64 * 1024;
 
 #[derive(Clone)]
 enum Mode {
@@ -246,8 +292,8 @@ impl Client {
         if status == StatusCode::NOT_FOUND && had_session {
             return Ok(Err(SendFailure::SessionExpired));
         }
-        if let Some(failure) = self.status_failure(status) {
-            return Ok(Err(failure));
+        if !status.is_success() {
+            return Ok(Err(self.answer_failure(response).await));
         }
         if let Some(id) = response.headers().get(SESSION_HEADER) {
             *lock(&self.session_id) = Some(id.clone());
@@ -263,9 +309,15 @@ impl Client {
         let me = self.me.clone();
         self.spawn(async move {
             let Some(client) = me.upgrade() else { return };
-            let problem = client.read_body(response, is_sse).await;
-            if let (Some(id), Some(inbound)) = (request_id, client.inbound.upgrade()) {
-                let why = problem.unwrap_or_else(|| "closed the stream without answering".into());
+            let read = client
+                .read_body(response, is_sse, request_id.as_deref())
+                .await;
+            if let (Some(id), Some(inbound)) = (request_id, client.inbound.upgrade())
+                && !read.answered
+            {
+                let why = read
+                    .problem
+                    .unwrap_or_else(|| "closed the stream without answering".into());
                 inbound.on_unanswered(
                     &id,
                     &format!("remote server '{}' {why}", client.endpoint.name),
@@ -275,55 +327,70 @@ impl Client {
         Ok(Ok(()))
     }
 
-    /// Messages from a response body (SSE events or one JSON object) to the sink. Returns
-    /// what went wrong, if anything did, in words that follow "remote server 'x' ".
-    async fn read_body(&self, response: reqwest::Response, is_sse: bool) -> Option<String> {
+    /// Messages from a response body (SSE events or one JSON object) to the sink, until the
+    /// body ends. `answering` is the id of the request the body answers, if any.
+    async fn read_body(
+        &self,
+        response: reqwest::Response,
+        is_sse: bool,
+        answering: Option<&str>,
+    ) -> BodyRead {
         let limit = self.endpoint.max_message_bytes;
+        let mut read = BodyRead::default();
         let mut body = response.bytes_stream();
         if !is_sse {
             let mut all = Vec::new();
             while let Some(chunk) = body.next().await {
                 let Ok(chunk) = chunk else {
-                    return Some("broke off its answer".into());
+                    read.problem = Some("broke off its answer".into());
+                    return read;
                 };
                 if all.len() + chunk.len() > limit {
                     log::warn!(
                         "remote server '{}' sent an answer larger than {limit} bytes; dropped",
                         self.endpoint.name
                     );
-                    return Some(format!("sent an answer larger than {limit} bytes"));
+                    read.problem = Some(format!("sent an answer larger than {limit} bytes"));
+                    return read;
                 }
                 all.extend_from_slice(&chunk);
             }
-            self.deliver(Bytes::from(all));
-            return None;
+            read.answered |= self.deliver(Bytes::from(all), answering);
+            return read;
         }
         let mut decoder = sse::Decoder::new(limit);
         while let Some(Ok(chunk)) = body.next().await {
             for event in decoder.push(&chunk) {
                 match event {
-                    Ok(event) if event.event == "message" => self.deliver(Bytes::from(event.data)),
+                    Ok(event) if event.event == "message" => {
+                        read.answered |= self.deliver(Bytes::from(event.data), answering);
+                    }
                     Ok(_) => {}
                     Err(e) => log::warn!("remote server '{}': {e}", self.endpoint.name),
                 }
             }
         }
-        None
+        read
     }
 
-    /// One message from the server to the sink.
-    fn deliver(&self, frame: Bytes) {
+    /// One message from the server to the sink. Returns whether it is the response to
+    /// request `answering`.
+    fn deliver(&self, frame: Bytes, answering: Option<&str>) -> bool {
         let Some(inbound) = self.inbound.upgrade() else {
-            return;
+            return false;
         };
+        let mut is_answer = false;
         if let Ok(envelope) = Envelope::parse(&frame)
             && envelope.kind == Kind::Response
-            && envelope.id_key().is_some()
-            && lock(&self.initialize_id).as_deref() == envelope.id_key()
+            && let Some(id) = envelope.id_key()
         {
-            *lock(&self.protocol_version) = negotiated_version(&frame);
+            is_answer = answering == Some(id);
+            if lock(&self.initialize_id).as_deref() == Some(id) {
+                *lock(&self.protocol_version) = negotiated_version(&frame);
+            }
         }
         inbound.on_message(jsonrpc::to_single_line(frame));
+        is_answer
     }
 
     /// After the handshake: a GET stream for what the server sends on its own, kept open
@@ -358,7 +425,7 @@ impl Client {
                     }
                     Ok(r) if r.status().is_success() => {
                         delay = Duration::from_millis(500);
-                        client.read_body(r, true).await;
+                        client.read_body(r, true, None).await;
                     }
                     Ok(r) => log::debug!(
                         "'{}': GET stream refused ({})",
@@ -407,7 +474,7 @@ impl Client {
                             }
                         }
                         Ok(event) if event.event == "message" => {
-                            client.deliver(Bytes::from(event.data));
+                            client.deliver(Bytes::from(event.data), None);
                         }
                         Ok(_) => {}
                         Err(e) => log::warn!("remote server '{}': {e}", client.endpoint.name),
@@ -449,10 +516,10 @@ impl Client {
         if response.status() == StatusCode::NOT_FOUND {
             return Err(SendFailure::SessionExpired);
         }
-        match self.status_failure(response.status()) {
-            Some(failure) => Err(failure),
-            None => Ok(()),
+        if !response.status().is_success() {
+            return Err(self.answer_failure(response).await);
         }
+        Ok(())
     }
 
     /// Ends the session: DELETE for Streamable HTTP, and every stream closed.
@@ -471,15 +538,38 @@ impl Client {
     }
 
     fn status_failure(&self, status: StatusCode) -> Option<SendFailure> {
-        describe_status(status).map(|message| self.failed(message))
+        describe_status(status).map(|message| SendFailure::Status {
+            status,
+            message: format!("remote server '{}' {message}", self.endpoint.name),
+            error: None,
+        })
+    }
+
+    /// An error answer as a failure: its status, and the JSON-RPC error its body carries
+    /// when the endpoint keeps error bodies (otherwise the body is not read).
+    async fn answer_failure(&self, response: reqwest::Response) -> SendFailure {
+        let status = response.status();
+        let mut failure = self
+            .status_failure(status)
+            .unwrap_or_else(|| self.failed(format!("answered HTTP {}", status.as_u16())));
+        if self.endpoint.keeps_error_bodies
+            && let SendFailure::Status { error, .. } = &mut failure
+        {
+            *error = read_error_body(response).await;
+        }
+        failure
     }
 
     fn transport_failure(&self, e: &reqwest::Error) -> SendFailure {
-        SendFailure::Failed(format!(
-            "cannot reach remote server '{}': {}",
-            self.endpoint.name,
-            error_chain(e)
-        ))
+        let cause = error_chain(e);
+        SendFailure::Unreachable {
+            connect: e.is_connect(),
+            message: format!(
+                "cannot reach remote server '{}': {cause}",
+                self.endpoint.name
+            ),
+            cause,
+        }
     }
 
     fn failed(&self, message: String) -> SendFailure {
@@ -518,6 +608,37 @@ fn describe_status(status: StatusCode) -> Option<String> {
     } else {
         None
     }
+}
+
+/// What reading a response body came to.
+#[derive(Default)]
+struct BodyRead {
+    /// The response to the request it answers was delivered.
+    answered: bool,
+    /// What went wrong, in words that follow "remote server 'x' ".
+    problem: Option<String>,
+}
+
+/// The JSON-RPC error in an error answer's body (`{"error": {"code", "message"}}`), read up
+/// to [`ERROR_BODY_LIMIT`] bytes.
+async fn read_error_body(response: reqwest::Response) -> Option<ServerError> {
+    let mut body = response.bytes_stream();
+    let mut all = Vec::new();
+    while let Some(Ok(chunk)) = body.next().await {
+        if all.len() + chunk.len() > ERROR_BODY_LIMIT {
+            return None;
+        }
+        all.extend_from_slice(&chunk);
+    }
+    parse_error_body(&all)
+}
+
+fn parse_error_body(body: &[u8]) -> Option<ServerError> {
+    #[derive(serde::Deserialize)]
+    struct Body {
+        error: ServerError,
+    }
+    serde_json::from_slice::<Body>(body).ok().map(|b| b.error)
 }
 
 /// The `protocolVersion` of an `initialize` answer, as a header value.
@@ -592,6 +713,204 @@ mod tests {
         assert_eq!(
             describe_status(StatusCode::BAD_GATEWAY).as_deref(),
             Some("answered HTTP 502")
+        );
+    }
+
+    #[test]
+    fn error_bodies_are_read_for_their_json_rpc_error_only() {
+        let body =
+            br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"Bad Request: no"}}"#;
+        assert_eq!(
+            parse_error_body(body),
+            Some(ServerError {
+                code: -32600,
+                message: "Bad Request: no".into()
+            })
+        );
+        assert_eq!(parse_error_body(b"<html>oops</html>"), None);
+        assert_eq!(parse_error_body(br#"{"result":{}}"#), None);
+    }
+
+    /// What a client hands its sink.
+    #[derive(Default)]
+    struct Recorder {
+        messages: Mutex<Vec<Bytes>>,
+        unanswered: Mutex<Vec<String>>,
+    }
+
+    impl Inbound for Recorder {
+        fn on_message(&self, frame: Bytes) {
+            lock(&self.messages).push(frame);
+        }
+        fn on_unanswered(&self, id_key: &str, _message: &str) {
+            lock(&self.unanswered).push(id_key.to_owned());
+        }
+        fn on_ended(&self, _message: &str) {}
+    }
+
+    struct NoCredentials(HeaderMap);
+
+    impl Credentials for NoCredentials {
+        fn headers(&self) -> &HeaderMap {
+            &self.0
+        }
+        fn url(&self, url: &Url) -> Result<Url, String> {
+            Ok(url.clone())
+        }
+        fn endpoint(&self, _: &Url, _: &str) -> Result<Url, String> {
+            Err("no legacy transport here".into())
+        }
+    }
+
+    /// A Streamable HTTP server on loopback: a request whose method is "answer" gets an SSE
+    /// stream with its answer, "silence" a stream that ends without one, and "refuse" a
+    /// 400 with a JSON-RPC error body.
+    async fn server() -> Url {
+        use axum::http::StatusCode as Status;
+        async fn post(body: Bytes) -> axum::response::Response {
+            use axum::response::IntoResponse;
+            let envelope = Envelope::parse(&body).expect("a message");
+            let id = envelope.id_key().unwrap_or("null").to_owned();
+            let sse = |events: String| {
+                (
+                    [(header::CONTENT_TYPE, "text/event-stream")],
+                    [(SESSION_HEADER, "s1")],
+                    events,
+                )
+                    .into_response()
+            };
+            match envelope.method.as_deref() {
+                Some("answer") => sse(format!(
+                    "data: {{\"jsonrpc\":\"2.0\",\"method\":\"note\"}}\n\ndata: {{\"jsonrpc\":\"2.0\",\"id\":{id},\"result\":{{}}}}\n\n"
+                )),
+                Some("silence") => sse(": nothing\n\n".into()),
+                _ => (
+                    Status::BAD_REQUEST,
+                    [(header::CONTENT_TYPE, "application/json")],
+                    r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"no such thing"}}"#,
+                )
+                    .into_response(),
+            }
+        }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("port").port();
+        let app = axum::Router::new().route("/mcp", axum::routing::post(post));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Url::parse(&format!("http://127.0.0.1:{port}/mcp")).expect("url")
+    }
+
+    fn client(url: Url, keeps_error_bodies: bool, sink: &Arc<Recorder>) -> Arc<Client> {
+        let endpoint = Endpoint {
+            name: "t".into(),
+            url,
+            transport: Transport::StreamableHttp,
+            http: reqwest::Client::builder().no_proxy().build().expect("http"),
+            max_message_bytes: 1 << 20,
+            keeps_error_bodies,
+        };
+        let sink: Arc<dyn Inbound> = sink.clone();
+        Client::new(
+            Arc::new(endpoint),
+            Arc::new(NoCredentials(HeaderMap::new())),
+            Arc::downgrade(&sink),
+        )
+    }
+
+    async fn send(client: &Client, frame: &'static str) -> Result<(), SendFailure> {
+        let envelope = Envelope::parse(frame.as_bytes()).expect("a message");
+        client
+            .send(&envelope, Bytes::from_static(frame.as_bytes()))
+            .await
+    }
+
+    /// Waits (bounded) until `done` holds.
+    async fn until(done: impl Fn() -> bool) {
+        for _ in 0..200 {
+            if done() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("timed out");
+    }
+
+    #[tokio::test]
+    async fn only_a_stream_that_ends_without_the_answer_is_unanswered() {
+        let url = server().await;
+        let sink = Arc::new(Recorder::default());
+        let client = client(url, false, &sink);
+        send(&client, r#"{"jsonrpc":"2.0","id":1,"method":"answer"}"#)
+            .await
+            .expect("sent");
+        send(
+            &client,
+            r#"{"jsonrpc":"2.0","id":"two","method":"silence"}"#,
+        )
+        .await
+        .expect("sent");
+        until(|| lock(&sink.unanswered).len() == 1 && lock(&sink.messages).len() == 2).await;
+        // Give a wrong report for request 1 (its stream also ended) time to show.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(*lock(&sink.unanswered), vec![r#""two""#.to_owned()]);
+    }
+
+    #[tokio::test]
+    async fn error_bodies_reach_the_caller_only_when_the_endpoint_keeps_them() {
+        let url = server().await;
+        let sink = Arc::new(Recorder::default());
+        let refuse = r#"{"jsonrpc":"2.0","id":3,"method":"refuse"}"#;
+        let kept = send(&client(url.clone(), true, &sink), refuse).await;
+        let Err(SendFailure::Status {
+            status,
+            message,
+            error,
+        }) = kept
+        else {
+            panic!("{kept:?}");
+        };
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(message, "remote server 't' answered HTTP 400");
+        assert_eq!(
+            error.map(|e| (e.code, e.message)),
+            Some((-32600, "no such thing".into()))
+        );
+        let dropped = send(&client(url, false, &sink), refuse).await;
+        assert!(
+            matches!(&dropped, Err(SendFailure::Status { error: None, .. })),
+            "{dropped:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_unreachable() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("port").port();
+        drop(listener);
+        let url = Url::parse(&format!("http://127.0.0.1:{port}/mcp")).expect("url");
+        let sink = Arc::new(Recorder::default());
+        let failed = send(
+            &client(url, false, &sink),
+            r#"{"jsonrpc":"2.0","id":1,"method":"answer"}"#,
+        )
+        .await;
+        let Err(SendFailure::Unreachable {
+            connect: true,
+            cause,
+            message,
+        }) = failed
+        else {
+            panic!("{failed:?}");
+        };
+        assert!(cause.starts_with("cannot connect"), "{cause}");
+        assert!(
+            message.starts_with("cannot reach remote server 't': cannot connect"),
+            "{message}"
+        );
+        assert!(
+            !message.contains("127.0.0.1"),
+            "no URL in the message: {message}"
         );
     }
 

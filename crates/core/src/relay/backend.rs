@@ -81,9 +81,7 @@ impl Backend {
                 return match client.send(envelope, frame).await {
                     Ok(()) => Sent::Ok,
                     Err(SendFailure::SessionExpired) => Sent::SessionEnded,
-                    Err(SendFailure::Failed(message)) => {
-                        Sent::Failed(crate::redact::redact_error(&message))
-                    }
+                    Err(failure) => Sent::Failed(crate::redact::redact_error(&failure.message())),
                 };
             }
         };

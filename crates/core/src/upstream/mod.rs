@@ -59,6 +59,8 @@ impl RemoteServer {
                 },
                 http: http_client(config.sends_credentials()),
                 max_message_bytes,
+                // A remote server's error body may echo a credential: never passed on.
+                keeps_error_bodies: false,
             }),
             sends_credentials: config.sends_credentials(),
             headers: config
