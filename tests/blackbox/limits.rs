@@ -199,3 +199,74 @@ async fn a_burst_of_initialize_calls_stays_within_the_bounds() {
     assert!(status_of(&hub).await["servers"].is_array());
     hub.shutdown().await;
 }
+
+/// Request bodies held at once are bounded: while one large body is being received, a
+/// second that would pass the budget gets 503 before it is read; once the first is done,
+/// there is room again.
+#[tokio::test]
+async fn request_bodies_held_at_once_are_bounded() {
+    let limits = Limits {
+        max_buffered_body_bytes: 1024 * 1024,
+        ..Limits::default()
+    };
+    let hub = start_with(
+        &[("fx", fixture(&[], Sharing::PerSession))],
+        options(limits),
+    )
+    .await;
+    let size = 800 * 1024;
+    // A client that declares a large body and sends only part of it (with the key).
+    let mut slow = TcpStream::connect(hub.local_addr()).await.unwrap();
+    let head = format!(
+        "POST /servers/fx/mcp HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nAuthorization: Bearer {TEST_KEY}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: {size}\r\n\r\n",
+        hub.local_addr().port()
+    );
+    slow.write_all(head.as_bytes()).await.unwrap();
+    slow.write_all(&vec![b' '; 1024]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let big = format!(
+        "{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"pad\":\"{}\"}}",
+        "x".repeat(size)
+    );
+    let refused = http()
+        .post(url(&hub, "/servers/fx/mcp"))
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(big.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 503);
+    let body: Value = refused.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("maxBufferedBodyBytes"),
+        "{body}"
+    );
+    // Small requests still pass meanwhile.
+    assert!(status_of(&hub).await["servers"].is_array());
+
+    drop(slow);
+    let mut answered = 0;
+    for _ in 0..50 {
+        let response = http()
+            .post(url(&hub, "/servers/fx/mcp"))
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .body(big.clone())
+            .send()
+            .await
+            .unwrap();
+        if response.status() != 503 {
+            answered = response.status().as_u16();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Not refused for lack of room any more (the proxy answers it: no session id, 400).
+    assert_eq!(answered, 400);
+    hub.shutdown().await;
+}

@@ -184,6 +184,10 @@ pub struct Limits {
     pub max_sessions: usize,
     /// Running children in all (one per session by default, one per shared server).
     pub max_children: usize,
+    /// Request bodies held in memory at once, in bytes (each may be up to the 64 MiB
+    /// message limit). Past it, a request that declares a large body gets 503 at once,
+    /// before its body is read.
+    pub max_buffered_body_bytes: usize,
 }
 
 impl Default for Limits {
@@ -194,6 +198,7 @@ impl Default for Limits {
             max_sessions_per_server: 64,
             max_sessions: 256,
             max_children: 128,
+            max_buffered_body_bytes: 256 * 1024 * 1024,
         }
     }
 }
@@ -379,6 +384,7 @@ impl Config {
             ("maxSessionsPerServer", limits.max_sessions_per_server),
             ("maxSessions", limits.max_sessions),
             ("maxChildren", limits.max_children),
+            ("maxBufferedBodyBytes", limits.max_buffered_body_bytes),
             (
                 "headerReadTimeoutSecs",
                 limits.header_read_timeout_secs as usize,

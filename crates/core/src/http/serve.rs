@@ -51,6 +51,10 @@ pub async fn serve(
         .keep_alive(true);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let connections = Arc::new(Connections::new(limits.max_connections));
+    let budget = Arc::new(BodyBudget {
+        limit: limits.max_buffered_body_bytes,
+        held: AtomicUsize::new(0),
+    });
     tokio::pin!(shutdown);
     loop {
         let accepted = tokio::select! {
@@ -80,10 +84,22 @@ pub async fn serve(
         let _ = tcp.set_nodelay(true);
         let busy = admitted.slot.busy.clone();
         let router = router.clone();
+        let budget = budget.clone();
         let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
             let busy = Busy::start(&busy);
             let router = router.clone();
+            let reserved = budget.reserve(declared_length(&request));
             async move {
+                let Some(_reserved) = reserved else {
+                    return Ok(super::reply::rpc_error(
+                        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                        crate::mcp::protocol::code::SERVER_UNAVAILABLE,
+                        "Switchboard is holding as many request bodies as it may \
+                         (switchboard.limits.maxBufferedBodyBytes); try again shortly",
+                    ));
+                };
+                // The handlers read the whole body before they answer: the reservation
+                // holds until then.
                 let response = router.oneshot(request.map(Body::new)).await?;
                 // The connection stays busy until the response body is done (an SSE stream
                 // can last hours), so it is never evicted mid-answer.
@@ -173,6 +189,56 @@ impl Drop for Admitted {
         let mut open = self.connections.lock();
         open.retain(|slot| !Arc::ptr_eq(slot, &self.slot));
     }
+}
+
+/// The bytes of request bodies held at once. A body is counted by its declared
+/// `Content-Length` (a chunked body without one is bounded by the per-message limit alone).
+struct BodyBudget {
+    limit: usize,
+    held: AtomicUsize,
+}
+
+impl BodyBudget {
+    /// `None` when `bytes` more would pass the limit (one body alone always fits: the
+    /// per-message limit refuses what is too big on its own, with a 413).
+    fn reserve(self: &Arc<Self>, bytes: usize) -> Option<ReservedOwned> {
+        let mut held = self.held.load(Ordering::Acquire);
+        loop {
+            if held > 0 && held.saturating_add(bytes) > self.limit {
+                log::warn!(
+                    "refused a request: {held} bytes of request bodies are held already (switchboard.limits.maxBufferedBodyBytes)"
+                );
+                return None;
+            }
+            match self.held.compare_exchange_weak(
+                held,
+                held + bytes,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return Some(ReservedOwned(self.clone(), bytes)),
+                Err(now) => held = now,
+            }
+        }
+    }
+}
+
+/// A body's share of the budget, given back on drop.
+struct ReservedOwned(Arc<BodyBudget>, usize);
+
+impl Drop for ReservedOwned {
+    fn drop(&mut self) {
+        self.0.held.fetch_sub(self.1, Ordering::AcqRel);
+    }
+}
+
+fn declared_length(request: &hyper::Request<Incoming>) -> usize {
+    request
+        .headers()
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 /// One request in progress on a connection.
