@@ -5,6 +5,7 @@
 
 mod admin;
 mod cli;
+mod faults;
 mod gateway;
 mod guard;
 mod http_edges;

@@ -3,6 +3,10 @@
 //!
 //! Flags: `--ignore-sigterm` (only SIGKILL stops it), `--ignore-stdin-eof` (keeps running
 //! after stdin closes), `--banner` (writes a non-JSON line to stdout at start).
+//!
+//! Faults on demand (tools): `crash` (exits 3), `half_answer` (half a JSON line, then
+//! exits 4), `flood` (megabytes of notifications), `huge_line` (one line of any size),
+//! `close_stdout` (stdout gone, process running), `grandchild` (a `sleep` in its group).
 
 use std::io::{BufRead, Write};
 use std::process::Command;
@@ -163,6 +167,61 @@ fn tool(
         "crash" => {
             eprintln!("fixture-server crashing on purpose");
             std::process::exit(3);
+        }
+        // Dies halfway through writing its answer: half a JSON line, no newline, exit 4.
+        "half_answer" => {
+            let mut out = out.lock().unwrap_or_else(|p| p.into_inner());
+            let _ = out.write_all(br#"{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"te"#);
+            let _ = out.flush();
+            eprintln!("fixture-server dying mid-answer");
+            std::process::exit(4);
+        }
+        // Writes `bytes` of `notifications/message` lines (about 1 KiB each) as fast as the
+        // pipe takes them, then answers.
+        "flood" => {
+            let total = number("bytes", 1 << 20);
+            let filler = "f".repeat(1000);
+            let (mut written, mut lines) = (0, 0u64);
+            while written < total {
+                let line = json!({"jsonrpc":"2.0","method":"notifications/message",
+                    "params":{"level":"debug","data":{"n":lines,"filler":filler}}});
+                let mut line = serde_json::to_vec(&line).expect("serializable");
+                line.push(b'\n');
+                written += line.len() as u64;
+                lines += 1;
+                let mut out = out.lock().unwrap_or_else(|p| p.into_inner());
+                let _ = out.write_all(&line);
+            }
+            let _ = out.lock().unwrap_or_else(|p| p.into_inner()).flush();
+            Ok(text_result(format!("flooded {lines} lines")))
+        }
+        // One stdout line of `bytes` bytes (written in 1 MiB pieces), then the answer.
+        "huge_line" => {
+            let total = number("bytes", 1 << 20) as usize;
+            let piece = vec![b'x'; 1 << 20];
+            {
+                let mut out = out.lock().unwrap_or_else(|p| p.into_inner());
+                let mut left = total;
+                while left > 0 {
+                    let n = left.min(piece.len());
+                    let _ = out.write_all(&piece[..n]);
+                    left -= n;
+                }
+                let _ = out.write_all(b"\n");
+                let _ = out.flush();
+            }
+            Ok(text_result("after the huge line"))
+        }
+        // Points stdout at /dev/null (closing the pipe) and keeps running and reading stdin;
+        // this answer, like every later one, goes nowhere.
+        #[cfg(unix)]
+        "close_stdout" => {
+            let out = out.lock().unwrap_or_else(|p| p.into_inner());
+            let null = std::fs::File::create("/dev/null").map_err(|e| e.to_string())?;
+            nix::unistd::dup2_stdout(&null).map_err(|e| e.to_string())?;
+            drop(out);
+            eprintln!("fixture-server closed its stdout");
+            Ok(text_result("stdout closed"))
         }
         "noise" => {
             send_raw(

@@ -150,6 +150,9 @@ pub struct Client {
     initialize_id: Mutex<Option<Box<str>>>,
     get_stream_started: AtomicBool,
     closed: AtomicBool,
+    /// Turns true when the session is closed; a send in flight gives up then, so a server
+    /// that never answers cannot hold the caller (and its connection) past the session.
+    closing: tokio::sync::watch::Sender<bool>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     me: Weak<Client>,
 }
@@ -171,13 +174,26 @@ impl Client {
             initialize_id: Mutex::new(None),
             get_stream_started: AtomicBool::new(false),
             closed: AtomicBool::new(false),
+            closing: tokio::sync::watch::Sender::new(false),
             tasks: Mutex::new(Vec::new()),
             me: me.clone(),
         })
     }
 
-    /// Sends one message. Answers arrive through the [`Inbound`] sink.
+    /// Sends one message. Answers arrive through the [`Inbound`] sink. Fails at once if
+    /// the session is closed, or is closed while the server has not taken the message yet
+    /// (the request is dropped, which frees its connection).
     pub async fn send(&self, envelope: &Envelope<'_>, frame: Bytes) -> Result<(), SendFailure> {
+        let mut closing = self.closing.subscribe();
+        tokio::select! {
+            sent = self.send_now(envelope, frame) => sent,
+            _ = closing.wait_for(|closed| *closed) => {
+                Err(self.failed("was not reached: the session was closed".into()))
+            }
+        }
+    }
+
+    async fn send_now(&self, envelope: &Envelope<'_>, frame: Bytes) -> Result<(), SendFailure> {
         let is_initialize =
             envelope.kind == Kind::Request && envelope.method.as_deref() == Some("initialize");
         if is_initialize {
@@ -527,6 +543,7 @@ impl Client {
         if self.closed.swap(true, Ordering::AcqRel) {
             return;
         }
+        self.closing.send_replace(true);
         for task in lock(&self.tasks).drain(..) {
             task.abort();
         }
@@ -698,6 +715,90 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    struct NoCredentials(HeaderMap);
+
+    impl Credentials for NoCredentials {
+        fn headers(&self) -> &HeaderMap {
+            &self.0
+        }
+        fn url(&self, url: &Url) -> Result<Url, String> {
+            Ok(url.clone())
+        }
+        fn endpoint(&self, _sse_url: &Url, announced: &str) -> Result<Url, String> {
+            Err(format!("not in this test: {announced}"))
+        }
+    }
+
+    struct Nowhere;
+
+    impl Inbound for Nowhere {
+        fn on_message(&self, _frame: Bytes) {}
+        fn on_unanswered(&self, _id_key: &str, _message: &str) {}
+        fn on_ended(&self, _message: &str) {}
+    }
+
+    /// A server that accepts and never answers (not even headers) must not hold a send past
+    /// the session's end: closing fails the send and drops its connection.
+    #[tokio::test]
+    async fn closing_the_session_ends_a_send_the_server_never_answers() {
+        use tokio::io::AsyncReadExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = Url::parse(&format!(
+            "http://{}/mcp",
+            listener.local_addr().expect("addr")
+        ))
+        .expect("url");
+        let (dropped_tx, dropped_rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.expect("accept");
+            let mut buf = [0u8; 1024];
+            while matches!(stream.read(&mut buf).await, Ok(n) if n > 0) {}
+            let _ = dropped_tx.send(());
+        });
+        let endpoint = Arc::new(Endpoint {
+            name: "hangs".into(),
+            url,
+            transport: Transport::StreamableHttp,
+            http: reqwest::Client::new(),
+            max_message_bytes: 1024,
+        });
+        let inbound: Arc<dyn Inbound> = Arc::new(Nowhere);
+        let client = Client::new(
+            endpoint,
+            Arc::new(NoCredentials(HeaderMap::new())),
+            Arc::downgrade(&inbound),
+        );
+        let frame =
+            Bytes::from_static(br#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}"#);
+        let sending = {
+            let client = client.clone();
+            tokio::spawn(async move {
+                let envelope = Envelope::parse(&frame).expect("an envelope");
+                client.send(&envelope, frame.clone()).await
+            })
+        };
+        // Not answered: the send waits as long as the session lives.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!sending.is_finished());
+        client.close().await;
+        let sent = tokio::time::timeout(Duration::from_secs(10), sending)
+            .await
+            .expect("the send ended with the session")
+            .expect("no panic");
+        match sent {
+            Err(SendFailure::Failed(message)) => {
+                assert!(message.contains("the session was closed"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        tokio::time::timeout(Duration::from_secs(10), dropped_rx)
+            .await
+            .expect("the connection was let go")
+            .expect("the server task ran");
+    }
 
     #[test]
     fn statuses_say_what_happened_without_the_servers_body() {

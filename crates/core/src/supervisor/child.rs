@@ -205,6 +205,7 @@ impl ManagedChild {
             spec.max_frame_bytes,
             diagnostics.clone(),
             exit_rx.clone(),
+            ending_tx.clone(),
         ));
         let server = spec.server.clone();
         tokio::spawn(async move {
@@ -447,6 +448,7 @@ async fn read_stdout(
     max_frame_bytes: usize,
     diagnostics: Arc<Diagnostics>,
     mut exited: watch::Receiver<Option<ExitInfo>>,
+    ending: mpsc::UnboundedSender<Ending>,
 ) {
     // A pipe read returns at most 64 KiB; a bigger buffer only costs memory per session.
     let mut reader = BufReader::with_capacity(16 * 1024, stdout);
@@ -496,9 +498,16 @@ async fn read_stdout(
         }
     })
     .await
-    .unwrap_or(ExitInfo {
-        code: None,
-        signal: None,
+    .unwrap_or_else(|_| {
+        // It runs on without a way to answer: nobody can use it, and its session is about
+        // to end without stopping it (the session ends because of this very exit). End it
+        // now rather than leave it running, unlisted, until its `ManagedChild` is dropped.
+        log::warn!("server '{server}' closed its stdout but kept running; killing it");
+        let _ = ending.send(Ending::Kill);
+        ExitInfo {
+            code: None,
+            signal: None,
+        }
     });
     if let Some(sink) = sink.upgrade() {
         sink.on_exit(&info);
