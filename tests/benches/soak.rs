@@ -31,6 +31,10 @@ const KEY: &str = "sbk_soak-test-key-0123456789abcdef";
 struct Counters {
     calls: AtomicU64,
     cross_talk: AtomicU64,
+    /// Requests that failed because their session had ended (its child crashed, or its
+    /// server was replaced): the client must open a new session, as it does.
+    ended: AtomicU64,
+    /// Anything else (the proxy unreachable, a timeout, an answer without a result).
     errors: AtomicU64,
     crashes: AtomicU64,
     sessions: AtomicU64,
@@ -60,6 +64,18 @@ fn binary(name: &str) -> Result<PathBuf> {
         .into())
     }
 }
+
+/// The session is over (404): a new one is needed.
+#[derive(Debug)]
+struct Ended;
+
+impl std::fmt::Display for Ended {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the session ended")
+    }
+}
+
+impl std::error::Error for Ended {}
 
 struct Session {
     http: reqwest::Client,
@@ -113,6 +129,9 @@ impl Session {
         if let Some(id) = response.headers().get("mcp-session-id") {
             self.id = Some(id.to_str()?.to_owned());
         }
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            return Err(Ended.into());
+        }
         Ok(response.json().await?)
     }
 
@@ -162,17 +181,32 @@ async fn client_task(task: u64, port: u16, until: Instant, counters: Arc<Counter
                 .await
             {
                 Ok(answer) => {
-                    counters.calls.fetch_add(1, Ordering::Relaxed);
                     let text = answer["result"]["content"][0]["text"].as_str();
+                    // A JSON-RPC error that says the server went away is a session ending
+                    // under its client (the crash of a sibling on the shared server is
+                    // not: that one restarts in place).
+                    let gone = answer["error"]["message"]
+                        .as_str()
+                        .is_some_and(|m| m.contains("exited") || m.contains("session closed"));
                     match text {
-                        Some(text) if text == payload => {}
+                        Some(text) if text == payload => {
+                            counters.calls.fetch_add(1, Ordering::Relaxed);
+                        }
                         Some(_) => {
                             counters.cross_talk.fetch_add(1, Ordering::Relaxed);
+                        }
+                        None if gone => {
+                            counters.ended.fetch_add(1, Ordering::Relaxed);
+                            break;
                         }
                         None => {
                             counters.errors.fetch_add(1, Ordering::Relaxed);
                         }
                     }
+                }
+                Err(e) if e.is::<Ended>() => {
+                    counters.ended.fetch_add(1, Ordering::Relaxed);
+                    break;
                 }
                 Err(_) => {
                     counters.errors.fetch_add(1, Ordering::Relaxed);
@@ -212,11 +246,20 @@ async fn config_task(hub: Arc<Hub>, fixture: PathBuf, until: Instant) -> u64 {
     changes
 }
 
+/// The children of every thread of `pid` (a child belongs to the thread that spawned it).
 fn children_of(pid: u32) -> Vec<u32> {
-    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
-        .unwrap_or_default()
-        .split_whitespace()
-        .filter_map(|p| p.parse().ok())
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .filter_map(|task| task.ok())
+        .flat_map(|task| {
+            std::fs::read_to_string(task.path().join("children"))
+                .unwrap_or_default()
+                .split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<u32>>()
+        })
         .collect()
 }
 
@@ -332,7 +375,11 @@ async fn main() -> Result<()> {
     );
     println!("  config changes      {config_changes}");
     println!(
-        "  errors              {}",
+        "  calls on an ended session (its child crashed or its server was replaced; the client opened a new one) {}",
+        counters.ended.load(Ordering::Relaxed)
+    );
+    println!(
+        "  other errors        {}",
         counters.errors.load(Ordering::Relaxed)
     );
     println!(

@@ -716,20 +716,6 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 mod tests {
     use super::*;
 
-    struct NoCredentials(HeaderMap);
-
-    impl Credentials for NoCredentials {
-        fn headers(&self) -> &HeaderMap {
-            &self.0
-        }
-        fn url(&self, url: &Url) -> Result<Url, String> {
-            Ok(url.clone())
-        }
-        fn endpoint(&self, _sse_url: &Url, announced: &str) -> Result<Url, String> {
-            Err(format!("not in this test: {announced}"))
-        }
-    }
-
     struct Nowhere;
 
     impl Inbound for Nowhere {
@@ -764,6 +750,7 @@ mod tests {
             transport: Transport::StreamableHttp,
             http: reqwest::Client::new(),
             max_message_bytes: 1024,
+            keeps_error_bodies: false,
         });
         let inbound: Arc<dyn Inbound> = Arc::new(Nowhere);
         let client = Client::new(
