@@ -31,9 +31,11 @@
 //!
 //! Limitations: a secret shorter than [`MIN_SECRET_LEN`] bytes is not matched by value (too
 //! many false hits), nor is a secret that has been transformed some other way (hashed,
-//! split, encoded in another scheme). Path segments (`/bot<token>/…`) are only redacted by
-//! exact value. Redaction works on the formatted message only: `log`'s structured
-//! key-values (the unstable `kv` feature) are not forwarded.
+//! split, encoded in another scheme), nor a percent-encoded secret right after a cut-short
+//! escape (`…%4` then `1ab%20cd` decodes as `…Aab cd`; found by tests/fuzz). Path segments
+//! (`/bot<token>/…`) are only redacted by exact value. Redaction works on the formatted
+//! message only: `log`'s structured key-values (the unstable `kv` feature) are not
+//! forwarded.
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};

@@ -81,26 +81,31 @@ struct RawEnvelope<'a> {
 impl<'a> Envelope<'a> {
     /// Parses the envelope of one message. Anything but a single JSON-RPC object is refused.
     pub fn parse(bytes: &'a [u8]) -> Result<Envelope<'a>, FrameError> {
+        // JSON is UTF-8. serde_json skips the strings of ignored values (`result`, `error`,
+        // unknown fields) without checking them, so check the whole frame here: otherwise
+        // a frame was accepted or refused depending on where a bad byte sat, and one
+        // accepted here could not be rewritten later (the shared child dropped such a
+        // response without a word).
+        let text = std::str::from_utf8(bytes)
+            .map_err(|e| FrameError::Parse(format!("invalid UTF-8 at byte {}", e.valid_up_to())))?;
         let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
         match first {
             Some(b'{') => {}
             Some(b'[') => {
                 // Tell a batch from garbage that happens to start with '['.
-                return match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+                return match serde_json::from_str::<serde::de::IgnoredAny>(text) {
                     Ok(_) => Err(FrameError::Batch),
                     Err(e) => Err(FrameError::Parse(e.to_string())),
                 };
             }
             _ => {
-                return Err(
-                    match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
-                        Ok(_) => FrameError::Invalid("not an object"),
-                        Err(e) => FrameError::Parse(e.to_string()),
-                    },
-                );
+                return Err(match serde_json::from_str::<serde::de::IgnoredAny>(text) {
+                    Ok(_) => FrameError::Invalid("not an object"),
+                    Err(e) => FrameError::Parse(e.to_string()),
+                });
             }
         }
-        let raw: RawEnvelope<'a> = serde_json::from_slice(bytes).map_err(|e| {
+        let raw: RawEnvelope<'a> = serde_json::from_str(text).map_err(|e| {
             if e.is_data() {
                 FrameError::Invalid("a field has the wrong type")
             } else {
@@ -249,6 +254,24 @@ mod tests {
         assert!(matches!(k("42"), Err(FrameError::Invalid(_))));
         assert!(matches!(k(r#"{"id":1}"#), Err(FrameError::Invalid(_))));
         assert!(matches!(k(r#"{"method":5}"#), Err(FrameError::Invalid(_))));
+    }
+
+    /// Found by tests/fuzz: a bad UTF-8 byte inside an ignored value (here `result`) was
+    /// accepted, and the shared child's id rewrite, which needs text, then dropped the
+    /// response. Anywhere in the frame, it is now a parse error.
+    #[test]
+    fn invalid_utf8_anywhere_is_a_parse_error() {
+        for frame in [
+            &b"{\"id\":1,\"result\":{\"text\":\"caf\xe9\"}}"[..],
+            b"{\"id\":1,\"error\":{\"\xab\":0}}",
+            b"{\"method\":\"x\",\"x-future\":\"\xff\"}",
+            b"[\"\xff\"]",
+        ] {
+            assert!(
+                matches!(Envelope::parse(frame), Err(FrameError::Parse(_))),
+                "{frame:?}"
+            );
+        }
     }
 
     #[test]

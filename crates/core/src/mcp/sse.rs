@@ -88,7 +88,8 @@ impl Decoder {
     pub fn push(&mut self, chunk: &[u8]) -> Vec<Result<Event, SseError>> {
         let mut out = Vec::new();
         let mut rest = chunk;
-        if self.after_cr {
+        // An empty chunk says nothing about what follows a `\r`: keep waiting for the byte.
+        if self.after_cr && !rest.is_empty() {
             self.after_cr = false;
             if let Some(after) = rest.strip_prefix(b"\n") {
                 rest = after;
@@ -256,6 +257,17 @@ mod tests {
         );
     }
 
+    /// Found by tests/fuzz: an empty chunk between a `\r` and its `\n` made the `\n` a
+    /// blank line of its own, which ended the event early (or split one event in two).
+    #[test]
+    fn an_empty_chunk_does_not_split_a_crlf() {
+        let mut decoder = Decoder::new(1 << 20);
+        let mut got = decoder.push(b"data: a\r");
+        got.extend(decoder.push(b""));
+        got.extend(decoder.push(b"\ndata: b\n\n"));
+        assert_eq!(events(got), vec![("message".into(), "a\nb".into())]);
+    }
+
     #[test]
     fn ids_and_retry_are_kept() {
         let mut decoder = Decoder::new(1 << 20);
@@ -282,6 +294,64 @@ mod tests {
         let mut decoder = Decoder::new(16);
         let got = decoder.push(b"data: 12345\ndata: 12345\ndata: 12345\n\n");
         assert_eq!(got, vec![Err(SseError::TooLarge { limit: 16 })]);
+    }
+
+    /// What the decoder holds between pushes never exceeds its limit (the line being read
+    /// plus the data gathered, and each kept field), and no byte is searched twice,
+    /// whatever the input and the chunking. Beside the code because it reads private
+    /// fields; the chunking and reference-model properties are in tests/fuzz/sse.rs.
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn config() -> ProptestConfig {
+            let mut config = ProptestConfig::default();
+            if std::env::var_os("PROPTEST_CASES").is_none() {
+                config.cases = 256;
+            }
+            config
+        }
+
+        fn input() -> impl Strategy<Value = Vec<u8>> {
+            let piece = prop_oneof![
+                4 => prop::sample::select(vec![
+                    &b"data: "[..], b"event: ", b"id: ", b"retry: 9", b":", b"\n", b"\r",
+                    b"\r\n", b"xyz", b"0123456789abcdef",
+                ])
+                .prop_map(<[u8]>::to_vec),
+                1 => any::<u8>().prop_map(|b| vec![b]),
+            ];
+            prop::collection::vec(piece, 0..100).prop_map(|pieces| pieces.concat())
+        }
+
+        proptest! {
+            #![proptest_config(config())]
+
+            #[test]
+            fn holds_no_more_than_its_limit(
+                input in input(),
+                limit in 0usize..48,
+                cuts in prop::collection::vec(any::<usize>(), 0..16),
+            ) {
+                let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
+                cuts.push(input.len());
+                cuts.sort_unstable();
+                let mut decoder = Decoder::new(limit);
+                let mut from = 0;
+                for cut in cuts {
+                    for event in decoder.push(&input[from..cut]).into_iter().flatten() {
+                        prop_assert!(event.data.len() <= limit);
+                    }
+                    from = cut;
+                    prop_assert!(decoder.line.len() + decoder.data.len() <= limit);
+                    // Kept as lossy UTF-8: a bad byte becomes a 3-byte U+FFFD.
+                    prop_assert!(decoder.event.as_ref().is_none_or(|e| e.len() <= 3 * limit));
+                    prop_assert!(decoder.last_id.as_ref().is_none_or(|i| i.len() <= 3 * limit));
+                }
+                // At most once: the `\n` of a `\r\n` is stepped over, not searched.
+                prop_assert!(decoder.scanned <= input.len());
+            }
+        }
     }
 
     /// Linear time: a 32 MiB event fed a byte at a time and in 64 KiB chunks, each byte

@@ -1,0 +1,30 @@
+//! Property-based fuzzing of the parsers and rewriters that take untrusted input (issue 10).
+//!
+//! One integration-test binary, one module per target. Each property is checked on a
+//! bounded number of generated cases by default, so `cargo test --workspace` stays fast; set
+//! `PROPTEST_CASES` for a long run (see docs/fuzzing.md):
+//!
+//! ```text
+//! PROPTEST_CASES=20000 cargo test -p switchboard-core --release --test fuzz
+//! ```
+//!
+//! Why proptest and not cargo-fuzz, and where failing seeds are kept: docs/fuzzing.md.
+
+mod config;
+mod json;
+mod jsonrpc;
+mod query_key;
+mod redact;
+mod sse;
+
+use proptest::test_runner::Config;
+
+/// The proptest config for a property: `default_cases` cases, unless `PROPTEST_CASES` is
+/// set (proptest reads it into its default config; an explicit `with_cases` would hide it).
+pub fn cases(default_cases: u32) -> Config {
+    let mut config = Config::default();
+    if std::env::var_os("PROPTEST_CASES").is_none() {
+        config.cases = default_cases;
+    }
+    config
+}
