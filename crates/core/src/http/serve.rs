@@ -22,7 +22,6 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use futures::StreamExt;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
@@ -103,12 +102,9 @@ pub async fn serve(
                 let response = router.oneshot(request.map(Body::new)).await?;
                 // The connection stays busy until the response body is done (an SSE stream
                 // can last hours), so it is never evicted mid-answer.
-                Ok::<_, std::convert::Infallible>(response.map(|body| {
-                    Body::from_stream(body.into_data_stream().map(move |chunk| {
-                        let _still_busy = &busy;
-                        chunk
-                    }))
-                }))
+                Ok::<_, std::convert::Infallible>(
+                    response.map(|inner| Body::new(BusyBody { inner, _busy: busy })),
+                )
             }
         });
         let connection = graceful.watch(http.serve_connection(TokioIo::new(tcp), service));
@@ -239,6 +235,33 @@ fn declared_length(request: &hyper::Request<Incoming>) -> usize {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0)
+}
+
+/// A response body that keeps its connection marked busy until it is done or dropped. It
+/// forwards the size hint, so a JSON answer keeps its `Content-Length` (no chunking).
+struct BusyBody {
+    inner: Body,
+    _busy: Busy,
+}
+
+impl http_body::Body for BusyBody {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 /// One request in progress on a connection.

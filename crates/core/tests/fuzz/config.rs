@@ -142,13 +142,16 @@ fn origin() -> impl Strategy<Value = String> {
 fn proxy() -> impl Strategy<Value = ProxySettings> {
     let limits = prop_oneof![
         Just(Limits::default()),
-        (1usize.., 1u64.., 1usize.., 1usize.., 1usize..).prop_map(|(c, h, sps, s, ch)| Limits {
-            max_connections: c,
-            header_read_timeout_secs: h,
-            max_sessions_per_server: sps,
-            max_sessions: s,
-            max_children: ch,
-        }),
+        (1usize.., 1u64.., 1usize.., 1usize.., 1usize.., 1usize..).prop_map(
+            |(c, h, sps, s, ch, b)| Limits {
+                max_connections: c,
+                header_read_timeout_secs: h,
+                max_sessions_per_server: sps,
+                max_sessions: s,
+                max_children: ch,
+                max_buffered_body_bytes: b,
+            }
+        ),
     ];
     (
         proptest::option::of(1u16..),
