@@ -190,7 +190,9 @@ fn http_client(sends_credentials: bool) -> reqwest::Client {
 struct ProxyEnv {
     https: Option<Url>,
     http: Option<Url>,
-    no_proxy: Option<reqwest::NoProxy>,
+    /// `NO_PROXY` entries, lowercased, without a leading dot: `*`, a domain (which covers
+    /// its subdomains too), or an IP address.
+    no_proxy: Vec<String>,
 }
 
 impl ProxyEnv {
@@ -205,9 +207,42 @@ impl ProxyEnv {
         ProxyEnv {
             https: first(&["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]),
             http: first(&["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]),
-            no_proxy: reqwest::NoProxy::from_env(),
+            no_proxy: ["NO_PROXY", "no_proxy"]
+                .iter()
+                .find_map(|n| std::env::var(n).ok())
+                .map(|list| parse_no_proxy(&list))
+                .unwrap_or_default(),
         }
     }
+
+    /// Whether `NO_PROXY` sends requests to `host` direct.
+    fn bypasses(&self, host: &str) -> bool {
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        self.no_proxy
+            .iter()
+            .any(|entry| entry == "*" || entry == host || host.ends_with(&format!(".{entry}")))
+    }
+}
+
+fn parse_no_proxy(list: &str) -> Vec<String> {
+    list.split(',')
+        // `.example.com` and `example.com` both cover example.com and its subdomains.
+        .map(|e| {
+            e.trim()
+                .trim_end_matches('.')
+                .trim_start_matches('.')
+                .to_ascii_lowercase()
+        })
+        // A port in an entry is ignored, as most tools do.
+        .map(|e| match e.rsplit_once(':') {
+            Some((host, port)) if !host.contains(':') && port.parse::<u16>().is_ok() => {
+                host.to_owned()
+            }
+            _ => e,
+        })
+        .filter(|e| !e.is_empty())
+        .collect()
 }
 
 /// Which requests may go through an HTTP proxy. People behind a corporate proxy need it for
@@ -223,13 +258,18 @@ fn proxy_policy(sends_credentials: bool, env: &ProxyEnv) -> reqwest::Proxy {
         if url_policy::Origin::of(url).is_none_or(|origin| origin.is_loopback()) {
             return None;
         }
+        if url
+            .host_str()
+            .is_some_and(|host| env_for_requests.bypasses(host))
+        {
+            return None;
+        }
         match url.scheme() {
             "https" => env_for_requests.https.clone(),
             "http" if !sends_credentials => env_for_requests.http.clone(),
             _ => None,
         }
     })
-    .no_proxy(env.no_proxy.clone())
 }
 
 /// The credential of one upstream session, and the policy that guards the query key.
@@ -260,5 +300,89 @@ impl client::Credentials for UpstreamCredentials {
 
     fn endpoint(&self, sse_url: &Url, announced: &str) -> std::result::Result<Url, String> {
         query_auth::resolve_endpoint(sse_url, announced).map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A stand-in HTTP proxy on loopback that answers 502 to everything and reports the
+    /// first line of each request it gets ("GET http://…" or "CONNECT host:443").
+    async fn fake_proxy() -> (Url, tokio::sync::mpsc::UnboundedReceiver<String>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url =
+            Url::parse(&format!("http://{}", listener.local_addr().expect("addr"))).expect("a URL");
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let mut buf = vec![0u8; 4096];
+                let n = stream.read(&mut buf).await.unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n]);
+                let _ = tx.send(head.lines().next().unwrap_or_default().to_owned());
+                let _ = stream
+                    .write_all(b"HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\n\r\n")
+                    .await;
+            }
+        });
+        (url, rx)
+    }
+
+    async fn through(
+        sends_credentials: bool,
+        target: &str,
+        env: &ProxyEnv,
+        seen: &mut tokio::sync::mpsc::UnboundedReceiver<String>,
+    ) -> Option<String> {
+        let client = reqwest::Client::builder()
+            .proxy(proxy_policy(sends_credentials, env))
+            .connect_timeout(Duration::from_secs(2))
+            .timeout(Duration::from_secs(5))
+            .build()
+            .expect("a client");
+        let _ = client.get(target).send().await;
+        seen.try_recv().ok()
+    }
+
+    /// With HTTP_PROXY/HTTPS_PROXY set: https goes through the proxy as a CONNECT tunnel
+    /// (the credential stays inside TLS); plain http goes through it only without a
+    /// credential; loopback never does; NO_PROXY is honoured.
+    #[tokio::test]
+    async fn a_credential_never_crosses_a_proxy_in_clear_and_loopback_never_leaves() {
+        let (proxy, mut seen) = fake_proxy().await;
+        let env = ProxyEnv {
+            https: Some(proxy.clone()),
+            http: Some(proxy.clone()),
+            no_proxy: parse_no_proxy("other.test, .skip.invalid:443"),
+        };
+        let https = through(true, "https://mcp.example.invalid/mcp", &env, &mut seen).await;
+        assert!(
+            https
+                .as_deref()
+                .is_some_and(|l| l.starts_with("CONNECT mcp.example.invalid:443")),
+            "{https:?}"
+        );
+        // Plain http with a credential: straight to the host (which does not resolve here),
+        // never to the proxy, which would read the credential.
+        let with_key = through(true, "http://mcp.example.invalid/mcp", &env, &mut seen).await;
+        assert_eq!(with_key, None);
+        let without = through(false, "http://mcp.example.invalid/mcp", &env, &mut seen).await;
+        assert!(
+            without
+                .as_deref()
+                .is_some_and(|l| l.starts_with("GET http://mcp.example.invalid/mcp")),
+            "{without:?}"
+        );
+        let loopback = through(false, "http://127.0.0.1:9/mcp", &env, &mut seen).await;
+        assert_eq!(loopback, None);
+        let localhost = through(false, "https://localhost:9/mcp", &env, &mut seen).await;
+        assert_eq!(localhost, None);
+        let skipped = through(false, "https://a.skip.invalid/mcp", &env, &mut seen).await;
+        assert_eq!(skipped, None);
+        assert!(env.bypasses("skip.invalid") && env.bypasses("OTHER.test."));
+        assert!(!env.bypasses("notskip.invalid") && !env.bypasses("test"));
     }
 }
