@@ -743,3 +743,89 @@ fn add_refuses_a_credential_over_plain_http_to_another_host() {
         );
     }
 }
+
+/// `switchboard serve` with 1,024 open files at most (`ulimit -n 1024`, hard and soft) and
+/// 600 session attempts, 50 at a time: those past the bounds get a clear 503, the proxy
+/// keeps answering, and once the sessions end no child is left.
+#[tokio::test]
+async fn serve_under_ulimit_1024_refuses_past_its_bounds_and_stays_healthy() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.json");
+    std::fs::write(
+        &config,
+        json!({"mcpServers": {"fx": {"command": fixture_path(), "args": []}}}).to_string(),
+    )
+    .unwrap();
+    let port = free_port();
+    let script = format!("ulimit -n 1024 && exec \"$0\" serve --config \"$1\" --port {port}");
+    let serve = spawn_serve(
+        Command::new("sh")
+            .args(["-c", &script])
+            .arg(switchboard_binary())
+            .arg(&config)
+            .env("SWITCHBOARD_API_KEY", TEST_KEY),
+        port,
+    );
+    let endpoint = format!("http://127.0.0.1:{port}/servers/fx/mcp");
+    let http = http();
+    let (mut opened, mut refused, mut other) = (Vec::new(), 0, Vec::new());
+    for _ in 0..12 {
+        let batch = (0..50).map(|_| {
+            let request = http
+                .post(&endpoint)
+                .header("content-type", "application/json")
+                .header("accept", "application/json, text/event-stream")
+                .body(json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}).to_string())
+                .send();
+            async move {
+                let response = request.await.expect("answered");
+                let status = response.status().as_u16();
+                let session = response
+                    .headers()
+                    .get("mcp-session-id")
+                    .map(|v| v.to_str().unwrap().to_owned());
+                let body = response.text().await.unwrap_or_default();
+                (status, session, body)
+            }
+        });
+        for (status, session, body) in futures::future::join_all(batch).await {
+            match (status, session) {
+                (200, Some(session)) => opened.push(session),
+                (503, None) if body.contains("switchboard.limits") => refused += 1,
+                _ => other.push(format!("{status}: {body}")),
+            }
+        }
+    }
+    assert!(other.is_empty(), "{other:?}");
+    assert_eq!(opened.len(), 64, "the default bound of sessions per server");
+    assert_eq!(refused, 600 - 64);
+    // Healthy: the sessions work and /status answers.
+    let mut client = Client::with_session(endpoint.clone(), Some(opened[0].clone()));
+    assert_eq!(
+        text(&client.call("echo", json!({"message": "fine"})).await),
+        "fine"
+    );
+    assert_eq!(status_code(port).await, 200);
+    // Every session ends: no child is left.
+    for session in &opened {
+        let ended = Client::with_session(endpoint.clone(), Some(session.clone()));
+        ended.delete().await;
+    }
+    let pid = serve.child.id();
+    let mut children = String::new();
+    for _ in 0..100 {
+        children = std::fs::read_dir(format!("/proc/{pid}/task"))
+            .map(|tasks| {
+                tasks
+                    .filter_map(|t| t.ok())
+                    .map(|t| std::fs::read_to_string(t.path().join("children")).unwrap_or_default())
+                    .collect::<String>()
+            })
+            .unwrap_or_default();
+        if children.trim().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(children.trim().is_empty(), "children left: {children}");
+}
