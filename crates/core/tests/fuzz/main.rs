@@ -19,12 +19,16 @@ mod sse;
 
 use proptest::test_runner::Config;
 
-/// The proptest config for a property: `default_cases` cases, unless `PROPTEST_CASES` is
-/// set (proptest reads it into its default config; an explicit `with_cases` would hide it).
+/// The proptest config for a property: `default_cases` cases from a fixed seed, unless
+/// `PROPTEST_CASES` is set (proptest reads it into its default config; an explicit
+/// `with_cases` would hide it), and then from a random seed. The bounded run in the test
+/// command is thus the same on every machine, and a test run never fails for a case it has
+/// never tried before; new cases are what the long runs by hand are for.
 pub fn cases(default_cases: u32) -> Config {
     let mut config = Config::default();
     if std::env::var_os("PROPTEST_CASES").is_none() {
         config.cases = default_cases;
+        config.rng_seed = proptest::test_runner::RngSeed::Fixed(0x5357_4954_4348);
     }
     config
 }
