@@ -259,9 +259,7 @@ pub async fn save_server<R: Runtime>(
     // the person's acknowledgement. Asked for last, so the person first learns whether the
     // server can be saved at all.
     if matches!(server.auth, UpstreamAuth::Query { .. }) && acknowledge_insecure != Some(true) {
-        let mut gated = server.clone();
-        gated.enabled = false;
-        hub.check_server(&name, &gated)?;
+        hub.check_server(&name, &server)?;
         return Err(CommandError::new(
             "needs_acknowledgement",
             "query-parameter auth sends the secret in the URL, where logs and proxies can see it; confirm to save",

@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 use switchboard_core::config::{Config, Sharing};
-use switchboard_core::secrets::{MemoryStore, SecretStore, Sensitive};
-use switchboard_core::{Auth, Error, Hub, HubOptions};
+use switchboard_core::secrets::{SecretStore, Sensitive};
+use switchboard_core::{Auth, Error, Hub};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::support::*;
@@ -16,23 +16,6 @@ async fn hub_with_file(dir: &tempfile::TempDir) -> (Hub, Arc<dyn SecretStore>) {
         .servers
         .insert("fx".into(), fixture(&[], Sharing::PerSession));
     hub_for(dir, &config, Auth::fixed(Sensitive::new(TEST_KEY.into()))).await
-}
-
-async fn hub_for(
-    dir: &tempfile::TempDir,
-    config: &Config,
-    auth: Auth,
-) -> (Hub, Arc<dyn SecretStore>) {
-    let store: Arc<dyn SecretStore> = Arc::new(MemoryStore::default());
-    let options = HubOptions {
-        port: 0,
-        relay: quick_options(),
-        auth,
-        extra_origins: vec![],
-        secrets: Some(store.clone()),
-        config_path: Some(dir.path().join("config.json")),
-    };
-    (Hub::launch(config, options).await.unwrap(), store)
 }
 
 fn saved(dir: &tempfile::TempDir) -> Config {

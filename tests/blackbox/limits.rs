@@ -2,7 +2,7 @@
 //! hold, with the key or without it, is bounded; past a bound the client gets a clear
 //! error, the proxy keeps serving, and nothing is left behind.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use switchboard_core::config::{Limits, Sharing};
@@ -46,22 +46,16 @@ async fn half_open_connections_without_a_key_do_not_stall_a_keyed_call() {
     );
 
     // A fresh connection (the flood may have closed the client's pooled one), a whole
-    // request: answered at once, in a bounded wait.
+    // request: answered, not stalled behind the flood (how fast is the benchmark's business;
+    // `bounded` only guards against a hang).
     let mut fresh = client.fork(1000);
     fresh.http = http();
-    let started = Instant::now();
-    let answer = tokio::time::timeout(
-        Duration::from_secs(2),
+    let answer = bounded(
+        "a keyed call while the flood holds its connections",
         fresh.call("echo", json!({"message": "still here"})),
     )
-    .await
-    .expect("a keyed call is answered while the flood holds its connections");
+    .await;
     assert_eq!(text(&answer), "still here");
-    eprintln!(
-        "keyed call during a flood of {} half-open connections: {:?}",
-        flood.len(),
-        started.elapsed()
-    );
     drop(flood);
     hub.shutdown().await;
 }

@@ -8,31 +8,24 @@ use std::sync::Arc;
 
 use serde_json::json;
 use switchboard_core::config::{Config, ServerConfig, UpstreamAuth};
-use switchboard_core::secrets::{API_KEY_ITEM, MemoryStore, SecretStore, Sensitive};
-use switchboard_core::{Auth, Error, Hub, HubOptions};
+use switchboard_core::secrets::{API_KEY_ITEM, SecretStore, Sensitive};
+use switchboard_core::{Auth, Error, Hub};
 
 use crate::support::*;
 
 /// A hub whose API key is also kept in `store`, under its keychain item, as on a desktop:
 /// the store a server's secret references read from holds the key too.
 async fn keychain_hub(dir: &tempfile::TempDir, config: &Config) -> (Hub, Arc<dyn SecretStore>) {
-    let store: Arc<dyn SecretStore> = Arc::new(MemoryStore::default());
+    let (hub, store) = hub_for(
+        dir,
+        config,
+        Auth::fixed(Sensitive::new(TEST_KEY.to_owned())),
+    )
+    .await;
     store
         .set(API_KEY_ITEM, &Sensitive::new(TEST_KEY.to_owned()))
         .expect("stored");
-    let auth = Auth::fixed(Sensitive::new(TEST_KEY.to_owned()));
-    let options = HubOptions {
-        port: 0,
-        relay: quick_options(),
-        auth,
-        extra_origins: vec![],
-        secrets: Some(store.clone()),
-        config_path: Some(dir.path().join("config.json")),
-    };
-    (
-        Hub::launch(config, options).await.expect("hub starts"),
-        store,
-    )
+    (hub, store)
 }
 
 #[tokio::test]

@@ -96,6 +96,28 @@ async fn launch(
     Hub::launch(config, options).await.expect("hub starts")
 }
 
+/// A hub that saves its config in `dir` and keeps its secrets in a fresh in-memory store
+/// (returned, for the test to look into).
+pub async fn hub_for(
+    dir: &tempfile::TempDir,
+    config: &Config,
+    auth: Auth,
+) -> (Hub, Arc<dyn SecretStore>) {
+    let store: Arc<dyn SecretStore> = Arc::new(switchboard_core::secrets::MemoryStore::default());
+    let options = HubOptions {
+        port: 0,
+        relay: quick_options(),
+        auth,
+        extra_origins: vec![],
+        secrets: Some(store.clone()),
+        config_path: Some(dir.path().join("config.json")),
+    };
+    (
+        Hub::launch(config, options).await.expect("hub starts"),
+        store,
+    )
+}
+
 /// An HTTP client that sends the test key on every request.
 pub fn http() -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();
