@@ -8,6 +8,14 @@
 //! - `a_flooding_child_does_not_hold_up_another_session`: one child writes 16 MiB of
 //!   notifications; another session is answered meanwhile, and the flooding call's stream
 //!   delivers every notification, in order, then its answer.
+//!   (With a 1 MiB stream queue: the child is held back to its client's pace.)
+//! - `a_client_that_stops_reading_a_shared_childs_flood_has_its_stream_cut_and_resumes`: with
+//!   a 1 MiB stream queue, a 48 MiB flood from a shared child that the client does not read
+//!   is not held for it: the stream is cut (with a log line), and the answer comes on the
+//!   resumed stream.
+//! - `a_child_that_stops_reading_its_stdin_gets_no_more_and_the_client_an_error`: what
+//!   waits for a deaf child is bounded; past it, requests get a JSON-RPC error at once
+//!   (per-session and shared children).
 //! - `a_line_over_the_frame_limit_is_skipped_and_the_next_message_arrives`: a single 100 MB
 //!   line (over the 64 MiB limit) is reported in the status and skipped whole; the answer
 //!   written after it arrives, and the session goes on working.
@@ -40,7 +48,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use switchboard_core::config::{ServerConfig, Sharing};
+use switchboard_core::config::{Limits, ServerConfig, Sharing};
 use switchboard_core::relay::RelayOptions;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -57,6 +65,20 @@ async fn eventually(mut condition: impl FnMut() -> bool) -> bool {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     condition()
+}
+
+/// [`eventually`] for a condition that has to await.
+async fn eventually_async<F: std::future::Future<Output = bool>>(
+    mut condition: impl FnMut() -> F,
+) -> bool {
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    while tokio::time::Instant::now() < deadline {
+        if condition().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    condition().await
 }
 
 async fn pid_of(client: &mut Client) -> u32 {
@@ -112,7 +134,7 @@ async fn a_child_dying_mid_answer_fails_the_call() {
 #[tokio::test]
 async fn a_flooding_child_does_not_hold_up_another_session() {
     const FLOOD: u64 = 16 << 20;
-    let hub = start(&[("fx", fixture(&[], Sharing::PerSession))]).await;
+    let hub = start_with(&[("fx", fixture(&[], Sharing::PerSession))], small_queues()).await;
     let endpoint = url(&hub, "/servers/fx/mcp");
     let mut flooder = Client::connect(endpoint.clone()).await;
     let mut other = Client::connect(endpoint.clone()).await;
@@ -157,6 +179,135 @@ async fn a_flooding_child_does_not_hold_up_another_session() {
     assert!(wait_until_gone(other_pid).await);
     a_fresh_child_works_and_goes(&hub, "fx").await;
     hub.shutdown().await;
+}
+
+/// Options with a small per-stream queue, so the tests overflow it cheaply.
+fn small_queues() -> RelayOptions {
+    RelayOptions {
+        limits: Limits {
+            max_stream_queue_bytes: 1 << 20,
+            ..Limits::default()
+        },
+        ..quick_options()
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_a_shared_childs_flood_has_its_stream_cut_and_resumes() {
+    capture_warnings();
+    const FLOOD: u64 = 48 << 20;
+    let hub = start_with(&[("fx", fixture(&[], Sharing::Shared))], small_queues()).await;
+    let client = Client::connect(url(&hub, "/servers/fx/mcp")).await;
+    let call = json!({"jsonrpc":"2.0","id":"flood-1","method":"tools/call",
+        "params":{"name":"flood","arguments":{"bytes":FLOOD}}});
+    let response = bounded(
+        "the flood's POST",
+        client
+            .post(call.to_string())
+            .header("mcp-protocol-version", "2025-11-25")
+            .send(),
+    )
+    .await
+    .unwrap();
+    let mut body = response.bytes_stream();
+    let mut seen = String::new();
+    while !seen.contains("\n\n") {
+        let chunk = bounded("the priming event", futures::StreamExt::next(&mut body))
+            .await
+            .unwrap()
+            .unwrap();
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let last_event_id = seen
+        .lines()
+        .find_map(|l| l.strip_prefix("id: "))
+        .unwrap()
+        .to_owned();
+
+    // The client reads nothing more: the proxy cuts the stream rather than hold the flood.
+    assert!(
+        eventually(|| warnings_containing("fell")
+            .iter()
+            .any(|w| w.contains("maxStreamQueueBytes")))
+        .await,
+        "no log line about the cut stream"
+    );
+    // What was already on its way drains, then the stream ends, without the answer.
+    let mut rest = Vec::new();
+    while let Some(chunk) =
+        bounded("the cut stream's end", futures::StreamExt::next(&mut body)).await
+    {
+        rest.extend_from_slice(&chunk.unwrap_or_default());
+    }
+    assert!(
+        !String::from_utf8_lossy(&rest).contains("flooded"),
+        "the answer came on the stream that was cut"
+    );
+
+    // The client resumes once the flood is over: its answer was kept for it.
+    assert!(
+        eventually_async(|| async {
+            let status = status_of(&hub).await;
+            status["servers"][0]["stderr_tail"]
+                .to_string()
+                .contains("flood done")
+        })
+        .await,
+        "the flood never ended"
+    );
+    let resumed = client
+        .http
+        .get(&client.endpoint)
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", client.session.clone().unwrap())
+        .header("last-event-id", &last_event_id)
+        .send();
+    let mut events = Events::from_response(bounded("resume", resumed).await.unwrap());
+    let answer = bounded("the kept answer", events.next()).await.unwrap();
+    assert_eq!(answer["id"], "flood-1", "{answer}");
+    assert!(text(&answer).starts_with("flooded "), "{answer}");
+    drop(events);
+    assert_eq!(client.delete().await, 200);
+    a_fresh_session_works(&hub, "fx").await;
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_child_that_stops_reading_its_stdin_gets_no_more_and_the_client_an_error() {
+    for sharing in [Sharing::PerSession, Sharing::Shared] {
+        let hub = start_with(&[("fx", fixture(&[], sharing))], small_queues()).await;
+        let mut client = Client::connect(url(&hub, "/servers/fx/mcp")).await;
+        let pid = pid_of(&mut client).await;
+        let answer = client.call("stop_reading", json!({})).await;
+        assert_eq!(text(&answer), "not reading any more", "{answer}");
+
+        // 20 calls of 256 KiB each: far more than the pipe and the 1 MiB queue hold. The
+        // ones that fit wait (the child never answers); the rest are refused at once.
+        let payload = "x".repeat(256 << 10);
+        let mut calls = futures::stream::FuturesUnordered::new();
+        for i in 0..20 {
+            let mut caller = client.fork(1000 + i * 10);
+            let payload = payload.clone();
+            calls.push(async move { caller.call("echo", json!({"message": payload})).await });
+        }
+        let refused = bounded(
+            "the first refused call",
+            futures::StreamExt::next(&mut calls),
+        )
+        .await
+        .unwrap();
+        assert!(
+            server_error(&refused).contains("not reading its input"),
+            "{sharing:?}: {refused}"
+        );
+        drop(calls);
+        assert_eq!(client.delete().await, 200);
+        hub.shutdown().await;
+        assert!(
+            wait_until_gone(pid).await,
+            "{sharing:?}: the deaf child {pid} survived"
+        );
+    }
 }
 
 #[tokio::test]
@@ -562,12 +713,15 @@ fn capture_warnings() {
 }
 
 fn warnings_about(server: &str) -> Vec<String> {
-    let needle = format!("remote server '{server}'");
+    warnings_containing(&format!("remote server '{server}'"))
+}
+
+fn warnings_containing(needle: &str) -> Vec<String> {
     WARNINGS
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .iter()
-        .filter(|w| w.contains(&needle))
+        .filter(|w| w.contains(needle))
         .cloned()
         .collect()
 }

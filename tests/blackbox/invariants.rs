@@ -52,7 +52,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("secrets", &["sensitive", "redact"]),
     ("api_key", &["secrets", "sensitive"]),
     ("config", &["secrets", "url_policy"]),
-    ("supervisor", &["redact"]),
+    ("supervisor", &["mcp", "redact"]),
     // Remote servers: the protocol client, with config and secrets. Never the relay.
     (
         "upstream",

@@ -188,6 +188,23 @@ pub struct Limits {
     /// message limit). Past it, a request that declares a large body gets 503 at once,
     /// before its body is read.
     pub max_buffered_body_bytes: usize,
+    /// Bytes waiting for one client stream (a POST's answer stream, a GET or legacy SSE
+    /// stream) or for one child's stdin. A client stream that falls this far behind is
+    /// closed (what it missed waits for resumption, within the kept-answer bounds); a child
+    /// that stops reading its stdin gets no more messages, and the client an error. One
+    /// message always gets through to a queue under the bound.
+    pub max_stream_queue_bytes: usize,
+    /// Answers kept for a client to resume a lost stream with `Last-Event-ID`, per session,
+    /// by count and by bytes; past either, the oldest go.
+    pub max_kept_answers: usize,
+    pub max_kept_answer_bytes: usize,
+    /// Messages for a session that has no stream open to take them, by count and bytes;
+    /// past either, the oldest go.
+    pub max_backlog_messages: usize,
+    pub max_backlog_bytes: usize,
+    /// Lines kept of each server's stderr and events (the log ring), and the longest line.
+    pub max_log_lines: usize,
+    pub max_log_line_bytes: usize,
 }
 
 impl Default for Limits {
@@ -199,6 +216,13 @@ impl Default for Limits {
             max_sessions: 256,
             max_children: 128,
             max_buffered_body_bytes: 256 * 1024 * 1024,
+            max_stream_queue_bytes: 16 * 1024 * 1024,
+            max_kept_answers: 256,
+            max_kept_answer_bytes: 16 * 1024 * 1024,
+            max_backlog_messages: 1024,
+            max_backlog_bytes: 16 * 1024 * 1024,
+            max_log_lines: 200,
+            max_log_line_bytes: 4096,
         }
     }
 }
@@ -385,6 +409,13 @@ impl Config {
             ("maxSessions", limits.max_sessions),
             ("maxChildren", limits.max_children),
             ("maxBufferedBodyBytes", limits.max_buffered_body_bytes),
+            ("maxStreamQueueBytes", limits.max_stream_queue_bytes),
+            ("maxKeptAnswers", limits.max_kept_answers),
+            ("maxKeptAnswerBytes", limits.max_kept_answer_bytes),
+            ("maxBacklogMessages", limits.max_backlog_messages),
+            ("maxBacklogBytes", limits.max_backlog_bytes),
+            ("maxLogLines", limits.max_log_lines),
+            ("maxLogLineBytes", limits.max_log_line_bytes),
             (
                 "headerReadTimeoutSecs",
                 limits.header_read_timeout_secs as usize,

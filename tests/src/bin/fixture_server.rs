@@ -6,7 +6,8 @@
 //!
 //! Faults on demand (tools): `crash` (exits 3), `half_answer` (half a JSON line, then
 //! exits 4), `flood` (megabytes of notifications), `huge_line` (one line of any size),
-//! `close_stdout` (stdout gone, process running), `grandchild` (a `sleep` in its group).
+//! `close_stdout` (stdout gone, process running), `grandchild` (a `sleep` in its group),
+//! `stop_reading` (answers, then never reads stdin again).
 
 use std::io::{BufRead, Write};
 use std::process::Command;
@@ -85,6 +86,16 @@ fn main() {
         let Some(id) = message.get("id").cloned() else {
             continue;
         }; // notifications
+        if message["method"] == "tools/call" && message["params"]["name"] == "stop_reading" {
+            send(
+                &out,
+                &json!({"jsonrpc":"2.0","id":id,"result":text_result("not reading any more")}),
+            );
+            // Alive, writing if asked, but deaf: stdin fills up and stays full.
+            loop {
+                std::thread::sleep(Duration::from_secs(60));
+            }
+        }
         let (out, waiters, next_id, line) =
             (out.clone(), waiters.clone(), next_id.clone(), line.clone());
         // Each request on its own thread, so slow calls do not block others.
@@ -193,6 +204,7 @@ fn tool(
                 let _ = out.write_all(&line);
             }
             let _ = out.lock().unwrap_or_else(|p| p.into_inner()).flush();
+            eprintln!("flood done: {lines} lines");
             Ok(text_result(format!("flooded {lines} lines")))
         }
         // One stdout line of `bytes` bytes (written in 1 MiB pieces), then the answer.

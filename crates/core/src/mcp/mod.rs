@@ -7,4 +7,5 @@
 pub mod client;
 pub mod jsonrpc;
 pub mod protocol;
+pub mod queue;
 pub mod sse;

@@ -16,7 +16,7 @@ use super::Session;
 use super::shared::SharedChild;
 use crate::mcp::client::{Client, Inbound, SendFailure};
 use crate::mcp::jsonrpc::Envelope;
-use crate::supervisor::{ChildSink, ManagedChild};
+use crate::supervisor::{ChildSink, ManagedChild, NotQueued};
 
 pub(super) enum Backend {
     Child(ManagedChild),
@@ -75,7 +75,13 @@ impl Backend {
         frame: Bytes,
     ) -> Sent {
         let running = match self {
-            Backend::Child(child) => child.send(frame),
+            Backend::Child(child) => match child.queue(frame) {
+                Ok(()) => true,
+                Err(NotQueued::Gone) => false,
+                Err(NotQueued::NotReading { waiting }) => {
+                    return Sent::Failed(not_reading(&session.server.name, waiting));
+                }
+            },
             Backend::Shared(shared) => shared.forward(session, envelope, frame).await,
             Backend::Remote(client) => {
                 return match client.send(envelope, frame).await {
@@ -99,4 +105,13 @@ impl Backend {
             Backend::Remote(client) => client.close().await,
         }
     }
+}
+
+/// What a client is told when its server has stopped reading its input.
+pub(super) fn not_reading(server: &str, waiting: usize) -> String {
+    format!(
+        "server '{server}' is not reading its input ({} KiB wait for it, \
+         switchboard.limits.maxStreamQueueBytes); try again later",
+        waiting / 1024
+    )
 }

@@ -94,6 +94,8 @@ pub struct ServerRelay {
     pub name: Arc<str>,
     pub config: ServerConfig,
     max_frame_bytes: usize,
+    /// The bounds that apply to this server's sessions and children.
+    limits: Limits,
     secrets: Resolver,
     /// Set for a remote server (`url` in the config).
     remote: Option<Arc<RemoteServer>>,
@@ -126,10 +128,14 @@ impl ServerRelay {
             name,
             config: config.clone(),
             max_frame_bytes: options.max_frame_bytes,
+            limits: options.limits,
             secrets: context.secrets.clone(),
             remote: remote.map(Arc::new),
             changes: context.changes.clone(),
-            diagnostics: Arc::new(Diagnostics::default()),
+            diagnostics: Arc::new(Diagnostics::new(
+                options.limits.max_log_lines,
+                options.limits.max_log_line_bytes,
+            )),
             stop_grace: options.stop_grace,
             child_path: options.child_path.clone(),
             // Remote sessions map 1:1 to upstream sessions; sharing is for stdio children.
@@ -167,6 +173,7 @@ impl ServerRelay {
             cwd: self.config.cwd.clone(),
             path: self.child_path.clone(),
             max_frame_bytes: self.max_frame_bytes,
+            max_stdin_queue_bytes: self.limits.max_stream_queue_bytes,
         })
     }
 

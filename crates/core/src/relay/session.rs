@@ -15,17 +15,21 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use tokio::sync::mpsc;
 
 use super::ServerRelay;
 use super::backend::{Backend, Sent};
+use crate::config::Limits;
 use crate::mcp::client::Inbound;
 use crate::mcp::jsonrpc::{self, Envelope, Kind};
+use crate::mcp::queue::{self, FrameRx, FrameTx, Refused};
 use crate::supervisor::{ChildSink, ExitInfo, FrameRejected};
 
-/// Where a stream's frames go: the HTTP response body that is streaming them out.
-pub type StreamTx = mpsc::UnboundedSender<Bytes>;
-pub type StreamRx = mpsc::UnboundedReceiver<Bytes>;
+/// Where a stream's frames go: the HTTP response body that is streaming them out. The
+/// queue is bounded (`switchboard.limits.maxStreamQueueBytes`): a client that falls that
+/// far behind has its stream cut, so a server that floods never makes the proxy hold
+/// unbounded memory for a reader that does not read.
+pub type StreamTx = FrameTx;
+pub type StreamRx = FrameRx;
 
 /// The transport a session was opened on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,9 +39,6 @@ pub enum Transport {
     /// The 2024-11-05 HTTP+SSE transport: one SSE stream carries everything.
     LegacySse,
 }
-
-/// Messages kept for a session that has no stream open yet. Past this, the oldest go.
-const BACKLOG_LIMIT: usize = 1024;
 
 pub struct Session {
     pub id: Arc<str>,
@@ -60,6 +61,10 @@ struct Routes {
     /// Open GET streams (or the one legacy SSE stream).
     streams: Vec<StreamTx>,
     backlog: VecDeque<Bytes>,
+    /// Total size of `backlog`.
+    backlog_bytes: usize,
+    /// Messages dropped from the backlog since a stream last took it.
+    backlog_dropped: u64,
     /// Answers whose request stream had closed before they came, by stream id, kept for a
     /// client that resumes with `Last-Event-ID` (bounded by count and bytes).
     orphans: VecDeque<(u64, Bytes)>,
@@ -69,24 +74,58 @@ struct Routes {
     seq: u64,
 }
 
-/// Orphaned answers kept per session for resumption; past either limit, the oldest go (the
-/// newest is always kept: it was in memory anyway). Answers can be large (images, files), so
-/// a count alone would not bound memory.
-const ORPHAN_LIMIT: usize = 256;
-const ORPHAN_BYTES: usize = 16 * 1024 * 1024;
-
 impl Routes {
-    fn keep_orphan(&mut self, stream: u64, frame: Bytes) {
+    /// Keeps an orphaned answer for resumption; past either bound of `limits`
+    /// (`maxKeptAnswers`, `maxKeptAnswerBytes`) the oldest go. The newest is always kept: it
+    /// was in memory anyway. Answers can be large (images, files), so a count alone would
+    /// not bound memory.
+    fn keep_orphan(&mut self, stream: u64, frame: Bytes, limits: &Limits) {
         self.orphan_bytes += frame.len();
         self.orphans.push_back((stream, frame));
-        while self.orphans.len() > ORPHAN_LIMIT
-            || (self.orphan_bytes > ORPHAN_BYTES && self.orphans.len() > 1)
+        while self.orphans.len() > limits.max_kept_answers
+            || (self.orphan_bytes > limits.max_kept_answer_bytes && self.orphans.len() > 1)
         {
             if let Some((_, old)) = self.orphans.pop_front() {
                 self.orphan_bytes -= old.len();
                 log::debug!("dropping an unclaimed answer kept for resumption");
             }
         }
+    }
+
+    /// Keeps a message for the next stream the session opens; past either bound of
+    /// `limits` (`maxBacklogMessages`, `maxBacklogBytes`) the oldest go.
+    fn keep_in_backlog(&mut self, frame: Bytes, limits: &Limits) {
+        self.backlog_bytes += frame.len();
+        self.backlog.push_back(frame);
+        let mut dropped = 0;
+        while self.backlog.len() > limits.max_backlog_messages
+            || (self.backlog_bytes > limits.max_backlog_bytes && self.backlog.len() > 1)
+        {
+            if let Some(old) = self.backlog.pop_front() {
+                self.backlog_bytes -= old.len();
+                dropped += 1;
+            }
+        }
+        // Once per overflow, not per message: a server that floods would flood the log too.
+        if dropped > 0 && self.backlog_dropped == 0 {
+            log::warn!(
+                "a session's backlog is full (switchboard.limits.maxBacklogMessages / \
+                 maxBacklogBytes); dropping its oldest messages until a stream takes them"
+            );
+        }
+        self.backlog_dropped += dropped;
+    }
+
+    fn take_backlog(&mut self) -> VecDeque<Bytes> {
+        if self.backlog_dropped > 0 {
+            log::info!(
+                "a session's stream opened after {} message(s) were dropped from its backlog",
+                self.backlog_dropped
+            );
+            self.backlog_dropped = 0;
+        }
+        self.backlog_bytes = 0;
+        std::mem::take(&mut self.backlog)
     }
 
     /// Removes and returns the answers kept for request stream `stream`, oldest first.
@@ -107,6 +146,7 @@ impl Routes {
     fn clear_streams(&mut self) {
         self.streams.clear();
         self.backlog.clear();
+        self.backlog_bytes = 0;
         self.orphans.clear();
         self.orphan_bytes = 0;
     }
@@ -256,8 +296,8 @@ impl Session {
         }
         let (tx, rx) = match (self.transport, routes.streams.first()) {
             // Legacy SSE: every answer travels on the session's one stream.
-            (Transport::LegacySse, Some(stream)) => (stream.clone(), mpsc::unbounded_channel().1),
-            _ => mpsc::unbounded_channel(),
+            (Transport::LegacySse, Some(stream)) => (stream.clone(), queue::channel(0).1),
+            _ => queue::channel(self.limits().max_stream_queue_bytes),
         };
         if let Some(token) = &progress_token {
             routes.progress.insert(token.clone(), key.clone());
@@ -285,11 +325,11 @@ impl Session {
     /// (the client reconnected with a `Last-Event-ID` from it), then the backlog.
     pub fn open_stream_resuming(&self, resumed: Option<u64>) -> StreamRx {
         self.touch();
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = queue::channel(self.limits().max_stream_queue_bytes);
         let mut routes = self.lock();
         if let Some(stream) = resumed {
             for frame in routes.take_orphans(stream) {
-                let _ = tx.send(frame);
+                tx.refill(frame);
             }
             // Still in flight: its answer comes here now, not to the stream the client lost.
             if let Some(pending) = routes
@@ -300,8 +340,8 @@ impl Session {
                 pending.tx = tx.clone();
             }
         }
-        while let Some(frame) = routes.backlog.pop_front() {
-            let _ = tx.send(frame);
+        for frame in routes.take_backlog() {
+            tx.refill(frame);
         }
         routes.streams.retain(|tx| !tx.is_closed());
         routes.streams.push(tx);
@@ -322,12 +362,13 @@ impl Session {
                 // answer then waits for the client to resume the stream with Last-Event-ID
                 // (the legacy transport has no resumption: its session ends with its stream;
                 // a closed session has nobody left to resume).
-                if let Err(mpsc::error::SendError(frame)) = pending.tx.send(frame)
+                if let Err(frame) = self.offer(&pending.tx, frame)
                     && pending.streaming
                     && self.transport == Transport::StreamableHttp
                     && !self.is_closed()
                 {
-                    routes.keep_orphan(pending.seq, frame);
+                    let limits = self.limits();
+                    routes.keep_orphan(pending.seq, frame, limits);
                 }
             }
             None => log::debug!(
@@ -346,28 +387,32 @@ impl Session {
             .and_then(|id| routes.pending.get(id))
             .filter(|p| p.streaming)
             .map(|p| p.tx.clone());
-        match target {
-            Some(tx) if tx.send(frame.clone()).is_ok() => {}
-            _ => Self::route_unsolicited(&mut routes, frame, self.transport),
-        }
+        let frame = match target {
+            Some(tx) => match self.offer(&tx, frame) {
+                Ok(()) => return,
+                Err(frame) => frame,
+            },
+            None => frame,
+        };
+        self.route_unsolicited(&mut routes, frame);
     }
 
     /// A message that answers no request of the client's.
     pub fn deliver_unsolicited(&self, frame: Bytes) {
         let mut routes = self.lock();
-        Self::route_unsolicited(&mut routes, frame, self.transport);
+        self.route_unsolicited(&mut routes, frame);
     }
 
-    fn route_unsolicited(routes: &mut Routes, frame: Bytes, transport: Transport) {
+    fn route_unsolicited(&self, routes: &mut Routes, frame: Bytes) {
         let mut frame = Some(frame);
         let try_send = |tx: &StreamTx, frame: &mut Option<Bytes>| {
             if let Some(f) = frame.take()
-                && let Err(mpsc::error::SendError(f)) = tx.send(f)
+                && let Err(f) = self.offer(tx, f)
             {
                 *frame = Some(f);
             }
         };
-        if transport == Transport::StreamableHttp {
+        if self.transport == Transport::StreamableHttp {
             let mut streaming = routes.pending.values().filter(|p| p.streaming);
             if let (Some(only), None) = (streaming.next(), streaming.next()) {
                 try_send(&only.tx, &mut frame);
@@ -385,11 +430,7 @@ impl Session {
             try_send(&newest.tx, &mut frame);
         }
         if let Some(frame) = frame {
-            if routes.backlog.len() == BACKLOG_LIMIT {
-                routes.backlog.pop_front();
-                log::warn!("a session's backlog is full; dropping its oldest message");
-            }
-            routes.backlog.push_back(frame);
+            routes.keep_in_backlog(frame, self.limits());
         }
     }
 
@@ -454,6 +495,37 @@ impl Session {
     fn lock(&self) -> MutexGuard<'_, Routes> {
         self.routes.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    fn limits(&self) -> &Limits {
+        &self.server.limits
+    }
+
+    /// Sends `frame` to a client stream, or gives it back.
+    ///
+    /// A stream `maxStreamQueueBytes` behind: when the session has its own child, the
+    /// frame is queued and the child's reader then waits for room ([`ChildSink::room`]),
+    /// so a fast child is slowed to its one client's pace. Otherwise (a shared child, whose
+    /// other sessions must not wait for this one; a remote server) the stream is cut: the
+    /// client sees it end and may resume, what was queued is freed, and the log says so.
+    fn offer(&self, tx: &StreamTx, frame: Bytes) -> Result<(), Bytes> {
+        if self.server.starts_own_child() {
+            return tx.force(frame).map_err(Refused::into_frame);
+        }
+        offer_or_cut(tx, frame)
+    }
+}
+
+fn offer_or_cut(tx: &StreamTx, frame: Bytes) -> Result<(), Bytes> {
+    tx.send_or_cut(frame).map_err(|refused| {
+        if let Refused::Full { waiting, .. } = &refused {
+            log::warn!(
+                "closed a client stream that fell {} KiB behind \
+                 (switchboard.limits.maxStreamQueueBytes); the client may resume it",
+                waiting / 1024
+            );
+        }
+        refused.into_frame()
+    })
 }
 
 impl Session {
@@ -489,6 +561,20 @@ impl Session {
 impl ChildSink for Session {
     fn on_frame(&self, frame: Bytes) -> Result<(), FrameRejected> {
         self.route(frame)
+    }
+
+    fn room(&self) -> Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>> {
+        let full = {
+            let routes = self.lock();
+            routes
+                .pending
+                .values()
+                .map(|p| &p.tx)
+                .chain(&routes.streams)
+                .find(|tx| tx.is_full())?
+                .clone()
+        };
+        Some(Box::pin(async move { full.room().await }))
     }
 
     fn on_exit(&self, exit: &ExitInfo) {
@@ -671,29 +757,146 @@ mod tests {
 
     #[test]
     fn orphans_are_bounded_by_count_and_bytes_and_claimed_once() {
+        let limits = Limits {
+            max_kept_answers: 8,
+            max_kept_answer_bytes: 1000,
+            ..Limits::default()
+        };
         let mut routes = Routes::default();
-        for stream in 0..(ORPHAN_LIMIT as u64 + 10) {
-            routes.keep_orphan(stream, Bytes::from_static(b"{}"));
+        for stream in 0..18 {
+            routes.keep_orphan(stream, Bytes::from_static(b"{}"), &limits);
         }
-        assert_eq!(routes.orphans.len(), ORPHAN_LIMIT);
+        assert_eq!(routes.orphans.len(), 8);
         // The oldest went first.
         assert!(routes.take_orphans(0).is_empty());
         assert_eq!(routes.take_orphans(10), vec![Bytes::from_static(b"{}")]);
         assert!(routes.take_orphans(10).is_empty());
-        assert_eq!(routes.orphan_bytes, 2 * (ORPHAN_LIMIT - 1));
+        assert_eq!(routes.orphan_bytes, 2 * 7);
 
-        let big = Bytes::from(vec![b'x'; ORPHAN_BYTES / 2 + 1]);
-        routes.keep_orphan(1000, big.clone());
-        routes.keep_orphan(1001, big.clone());
-        assert!(routes.orphan_bytes <= ORPHAN_BYTES);
+        let big = Bytes::from(vec![b'x'; 501]);
+        routes.keep_orphan(1000, big.clone(), &limits);
+        routes.keep_orphan(1001, big.clone(), &limits);
+        assert!(routes.orphan_bytes <= 1000);
         assert!(routes.take_orphans(1000).is_empty());
         assert_eq!(routes.take_orphans(1001), vec![big.clone()]);
 
         // One answer larger than the budget is still kept: it was in memory anyway.
-        let huge = Bytes::from(vec![b'x'; ORPHAN_BYTES + 1]);
-        routes.keep_orphan(2000, huge.clone());
+        let huge = Bytes::from(vec![b'x'; 1001]);
+        routes.keep_orphan(2000, huge.clone(), &limits);
         assert_eq!(routes.orphans.len(), 1);
         routes.clear_streams();
         assert!(routes.orphans.is_empty() && routes.orphan_bytes == 0);
+    }
+
+    #[test]
+    fn the_backlog_is_bounded_by_count_and_bytes_and_keeps_the_newest() {
+        let limits = Limits {
+            max_backlog_messages: 4,
+            max_backlog_bytes: 100,
+            ..Limits::default()
+        };
+        let mut routes = Routes::default();
+        for i in 0..10u8 {
+            routes.keep_in_backlog(Bytes::from(vec![i; 1]), &limits);
+        }
+        assert_eq!(routes.backlog.len(), 4);
+        assert_eq!(routes.backlog.front().map(|f| f[0]), Some(6));
+        routes.keep_in_backlog(Bytes::from(vec![b'x'; 99]), &limits);
+        assert!(routes.backlog_bytes <= 100);
+        assert_eq!(routes.backlog.back().map(|f| f.len()), Some(99));
+        let taken = routes.take_backlog();
+        assert_eq!(taken.len(), 2);
+        assert_eq!(routes.backlog_bytes, 0);
+    }
+
+    #[test]
+    fn a_shared_childs_stream_that_falls_behind_is_cut_and_its_answer_kept_for_resumption() {
+        let config = Config::default();
+        let options = RelayOptions {
+            limits: Limits {
+                max_stream_queue_bytes: 1000,
+                ..Limits::default()
+            },
+            ..RelayOptions::default()
+        };
+        // A shared child's session: the others on that child must not wait for this one.
+        let mut shared = ServerConfig::stdio("unused", Vec::<String>::new());
+        shared.sharing = crate::config::Sharing::Shared;
+        let server = ServerRelay::new("srv", &shared, &options, &ServerContext::new(&config, None));
+        let s = Session::new("0123456789abcdef".into(), server, Transport::StreamableHttp);
+        let mut slow = request(
+            &s,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"_meta":{"progressToken":"t"}}}"#,
+            true,
+        );
+        // A flood of progress the client does not read: the stream takes about the bound,
+        // then it is cut and nothing more is held for it.
+        let progress = format!(
+            r#"{{"jsonrpc":"2.0","method":"notifications/progress","params":{{"progressToken":"t","progress":1,"message":"{}"}}}}"#,
+            "p".repeat(200)
+        );
+        for _ in 0..50 {
+            server_says(&s, &progress);
+        }
+        assert_eq!(
+            slow.rx.try_recv(),
+            Err(queue::TryRecvError::Ended),
+            "the stream of a client that does not read is cut"
+        );
+        // Its answer is kept for a client that comes back with Last-Event-ID.
+        server_says(&s, r#"{"jsonrpc":"2.0","id":1,"result":{}}"#);
+        let mut resumed = s.open_stream_resuming(Some(slow.stream_id));
+        let replayed = got(&mut resumed);
+        assert!(
+            replayed.iter().any(|f| f.contains(r#""id":1"#)),
+            "{replayed:?}"
+        );
+        // What went to the backlog instead is bounded too.
+        assert!(s.lock().backlog_bytes <= Limits::default().max_backlog_bytes);
+    }
+
+    #[tokio::test]
+    async fn an_own_childs_stream_that_falls_behind_holds_the_child_back_instead() {
+        let config = Config::default();
+        let options = RelayOptions {
+            limits: Limits {
+                max_stream_queue_bytes: 1000,
+                ..Limits::default()
+            },
+            ..RelayOptions::default()
+        };
+        let server = ServerRelay::new(
+            "srv",
+            &ServerConfig::stdio("unused", Vec::<String>::new()),
+            &options,
+            &ServerContext::new(&config, None),
+        );
+        let s = Session::new("0123456789abcdef".into(), server, Transport::StreamableHttp);
+        let mut slow = request(
+            &s,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"_meta":{"progressToken":"t"}}}"#,
+            true,
+        );
+        let progress = format!(
+            r#"{{"jsonrpc":"2.0","method":"notifications/progress","params":{{"progressToken":"t","progress":1,"message":"{}"}}}}"#,
+            "p".repeat(200)
+        );
+        let mut sent = 0;
+        while ChildSink::room(&*s).is_none() {
+            server_says(&s, &progress);
+            sent += 1;
+            assert!(sent < 100, "the stream never filled");
+        }
+        // The reader waits; once the client reads, it may go on, and nothing was lost.
+        let room = ChildSink::room(&*s).expect("still behind");
+        let waiting = tokio::spawn(room);
+        tokio::task::yield_now().await;
+        assert!(
+            !waiting.is_finished(),
+            "room before the client read anything"
+        );
+        assert_eq!(got(&mut slow.rx).len(), sent);
+        waiting.await.expect("room once the client read");
+        assert!(ChildSink::room(&*s).is_none());
     }
 }

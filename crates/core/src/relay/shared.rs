@@ -23,7 +23,7 @@ use tokio::sync::oneshot;
 use super::ServerRelay;
 use super::session::Session;
 use crate::mcp::jsonrpc::{self, Envelope, Kind};
-use crate::supervisor::{ChildSink, ExitInfo, FrameRejected, ManagedChild};
+use crate::supervisor::{ChildSink, ExitInfo, FrameRejected, ManagedChild, NotQueued};
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
 const MAX_RESTART_DELAY: Duration = Duration::from_secs(30);
@@ -171,7 +171,7 @@ impl SharedChild {
                         proxy_id,
                         Inflight {
                             session: Arc::downgrade(session),
-                            client_id,
+                            client_id: client_id.clone(),
                             token: proxy_token.clone(),
                         },
                     );
@@ -186,9 +186,38 @@ impl SharedChild {
                         &jsonrpc::raw(token.to_string()),
                     );
                 }
-                match out {
-                    Some(out) => child.send(out),
-                    None => false,
+                let refused = match out {
+                    Some(out) => child.queue(out).err(),
+                    None => Some(NotQueued::Gone),
+                };
+                let Some(refused) = refused else {
+                    return true;
+                };
+                // Not forwarded: forget it, so no answer is awaited and no id stays taken.
+                {
+                    let mut state = self.lock();
+                    state.inflight.remove(&proxy_id);
+                    state
+                        .by_client
+                        .remove(&(session.id.clone(), client_id.clone()));
+                    if let Some(token) = &proxy_token {
+                        state.tokens.remove(token);
+                    }
+                }
+                match refused {
+                    NotQueued::Gone => false,
+                    NotQueued::NotReading { waiting } => {
+                        let id = jsonrpc::raw(client_id.into_string());
+                        session.deliver_response(
+                            id.get(),
+                            jsonrpc::error_response(
+                                Some(&id),
+                                jsonrpc::code::SERVER_UNAVAILABLE,
+                                &super::backend::not_reading(&self.name(), waiting),
+                            ),
+                        );
+                        true
+                    }
                 }
             }
             (Kind::Notification, Some("notifications/cancelled")) => {

@@ -6,7 +6,9 @@
 //! ends the tree even if Switchboard itself dies). Both come from `process-wrap`.
 
 use std::ffi::OsString;
+use std::future::Future;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
@@ -20,6 +22,16 @@ use tokio::sync::{mpsc, watch};
 use super::Diagnostics;
 use super::env::child_env;
 use crate::error::{Error, Result};
+use crate::mcp::queue::{self, FrameRx, FrameTx, Refused};
+
+/// Why a frame could not be queued for a child's stdin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotQueued {
+    /// Stdin is closed or the child is gone.
+    Gone,
+    /// The child has not read what waits for it already (`waiting` bytes).
+    NotReading { waiting: usize },
+}
 
 /// What to run. Built from a `ServerConfig`; values are final (secrets already resolved).
 #[derive(Clone)]
@@ -35,6 +47,9 @@ pub struct ChildSpec {
     pub path: Option<OsString>,
     /// The longest stdout line accepted; longer lines are reported and skipped.
     pub max_frame_bytes: usize,
+    /// Bytes that may wait for the child to read its stdin; past it, messages are refused
+    /// (a child that stops reading must not make Switchboard hold everything sent to it).
+    pub max_stdin_queue_bytes: usize,
 }
 
 impl std::fmt::Debug for ChildSpec {
@@ -93,6 +108,12 @@ pub struct FrameRejected(pub String);
 pub trait ChildSink: Send + Sync + 'static {
     /// One stdout line (without its newline). Refusing it reports the line as non-JSON-RPC.
     fn on_frame(&self, frame: Bytes) -> Result<(), FrameRejected>;
+    /// After a frame: a wait before the next one is read, when whoever it went to is
+    /// behind (backpressure: the child's stdout pipe fills and its writes block, rather
+    /// than Switchboard holding what it says). `None` to read on at once.
+    fn room(&self) -> Option<Pin<Box<dyn Future<Output = ()> + Send>>> {
+        None
+    }
     /// The child is gone (or closed stdout); called once, after the last frame.
     fn on_exit(&self, exit: &ExitInfo);
 }
@@ -113,7 +134,7 @@ pub struct ManagedChild {
     pid: u32,
     /// To the task that owns the process and waits for it.
     ending: mpsc::UnboundedSender<Ending>,
-    stdin: Mutex<Option<mpsc::UnboundedSender<Bytes>>>,
+    stdin: Mutex<Option<FrameTx>>,
     exited: watch::Receiver<Option<ExitInfo>>,
     diagnostics: Arc<Diagnostics>,
 }
@@ -185,7 +206,7 @@ impl ManagedChild {
             spec.args
         );
 
-        let (stdin_tx, stdin_rx) = mpsc::unbounded_channel();
+        let (stdin_tx, stdin_rx) = queue::channel(spec.max_stdin_queue_bytes);
         let (exit_tx, exit_rx) = watch::channel(None);
         let (ending_tx, ending_rx) = mpsc::unbounded_channel();
         let stdin = child.stdin().take().expect("stdin is piped");
@@ -233,15 +254,34 @@ impl ManagedChild {
     }
 
     /// Queues one frame for the child's stdin. The frame must not contain a newline.
-    /// Returns false once stdin is closed or the child is gone.
+    /// Returns false once stdin is closed or the child is gone, or when the child has
+    /// stopped reading (see [`ManagedChild::queue`]).
     pub fn send(&self, frame: Bytes) -> bool {
+        self.queue(frame).is_ok()
+    }
+
+    /// Queues one frame for the child's stdin, saying why not when it cannot.
+    pub fn queue(&self, frame: Bytes) -> std::result::Result<(), NotQueued> {
         debug_assert!(
             memchr::memchr(b'\n', &frame).is_none(),
             "frames are single lines"
         );
-        match &*self.stdin.lock().unwrap_or_else(|p| p.into_inner()) {
-            Some(tx) => tx.send(frame).is_ok(),
-            None => false,
+        let stdin = self.stdin.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(tx) = &*stdin else {
+            return Err(NotQueued::Gone);
+        };
+        match tx.send(frame) {
+            Ok(()) => Ok(()),
+            Err(Refused::Closed(_)) => Err(NotQueued::Gone),
+            Err(Refused::Full { waiting, .. }) => {
+                log::warn!(
+                    "server '{}' (pid {}) is not reading its input: {waiting} bytes wait for it \
+                     (switchboard.limits.maxStreamQueueBytes); refusing a message",
+                    self.server,
+                    self.pid
+                );
+                Err(NotQueued::NotReading { waiting })
+            }
         }
     }
 
@@ -391,7 +431,7 @@ fn exit_info(status: std::process::ExitStatus) -> ExitInfo {
     }
 }
 
-async fn write_stdin(stdin: ChildStdin, mut frames: mpsc::UnboundedReceiver<Bytes>) {
+async fn write_stdin(stdin: ChildStdin, mut frames: FrameRx) {
     let mut writer = BufWriter::with_capacity(64 * 1024, stdin);
     while let Some(frame) = frames.recv().await {
         if write_frame(&mut writer, &frame).await.is_err() {
@@ -472,6 +512,11 @@ async fn read_stdout(
                         "server '{server}' wrote something other than JSON-RPC to stdout ({reason}); not relayed"
                     );
                     diagnostics.record_invalid_stdout(&reason);
+                }
+                let room = sink.room();
+                drop(sink);
+                if let Some(room) = room {
+                    room.await;
                 }
             }
             Ok(Line::TooLong) => {

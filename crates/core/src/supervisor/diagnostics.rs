@@ -5,13 +5,22 @@ use std::sync::Mutex;
 
 use serde::Serialize;
 
+/// The defaults of `switchboard.limits.maxLogLines` and `maxLogLineBytes`.
 const MAX_LINES: usize = 200;
 const MAX_LINE_BYTES: usize = 4096;
 
 /// Shared, bounded record of a child's stderr and of protocol faults.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Diagnostics {
     inner: Mutex<Inner>,
+    max_lines: usize,
+    max_line_bytes: usize,
+}
+
+impl Default for Diagnostics {
+    fn default() -> Self {
+        Diagnostics::new(MAX_LINES, MAX_LINE_BYTES)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -30,10 +39,19 @@ pub struct DiagnosticsSnapshot {
 }
 
 impl Diagnostics {
+    /// A ring of at most `max_lines` lines, each cut to `max_line_bytes`.
+    pub fn new(max_lines: usize, max_line_bytes: usize) -> Diagnostics {
+        Diagnostics {
+            inner: Mutex::default(),
+            max_lines: max_lines.max(1),
+            max_line_bytes,
+        }
+    }
+
     pub fn push_stderr(&self, line: &str) {
-        let line = truncate(line, MAX_LINE_BYTES);
+        let line = truncate(line, self.max_line_bytes);
         let mut inner = self.lock();
-        if inner.stderr.len() == MAX_LINES {
+        while inner.stderr.len() >= self.max_lines {
             inner.stderr.pop_front();
         }
         inner.stderr.push_back(line);
@@ -106,5 +124,16 @@ mod tests {
         d.push_stderr(&"é".repeat(MAX_LINE_BYTES));
         let line = &d.snapshot(1).stderr_tail[0];
         assert!(line.len() <= MAX_LINE_BYTES + '…'.len_utf8());
+    }
+
+    #[test]
+    fn the_ring_follows_its_settings() {
+        let d = Diagnostics::new(3, 10);
+        for i in 0..5 {
+            d.push_stderr(&format!("line {i} and a long tail"));
+        }
+        let tail = d.snapshot(usize::MAX).stderr_tail;
+        assert_eq!(tail.len(), 3);
+        assert_eq!(tail[2], "line 4 and…");
     }
 }

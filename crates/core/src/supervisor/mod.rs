@@ -9,6 +9,8 @@ mod diagnostics;
 mod env;
 mod program;
 
-pub use child::{ChildSink, ChildSpec, ExitInfo, FrameRejected, ManagedChild, StopGrace};
+pub use child::{
+    ChildSink, ChildSpec, ExitInfo, FrameRejected, ManagedChild, NotQueued, StopGrace,
+};
 pub use diagnostics::{Diagnostics, DiagnosticsSnapshot};
 pub use program::resolve_on_windows;

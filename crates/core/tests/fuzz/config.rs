@@ -142,16 +142,35 @@ fn origin() -> impl Strategy<Value = String> {
 fn proxy() -> impl Strategy<Value = ProxySettings> {
     let limits = prop_oneof![
         Just(Limits::default()),
-        (1usize.., 1u64.., 1usize.., 1usize.., 1usize.., 1usize..).prop_map(
-            |(c, h, sps, s, ch, b)| Limits {
-                max_connections: c,
-                header_read_timeout_secs: h,
-                max_sessions_per_server: sps,
-                max_sessions: s,
-                max_children: ch,
-                max_buffered_body_bytes: b,
-            }
-        ),
+        (
+            (1usize.., 1u64.., 1usize.., 1usize.., 1usize.., 1usize..),
+            (
+                1usize..,
+                1usize..,
+                1usize..,
+                1usize..,
+                1usize..,
+                1usize..,
+                1usize..
+            ),
+        )
+            .prop_map(
+                |((c, h, sps, s, ch, b), (q, ka, kab, bm, bb, ll, lb))| Limits {
+                    max_connections: c,
+                    header_read_timeout_secs: h,
+                    max_sessions_per_server: sps,
+                    max_sessions: s,
+                    max_children: ch,
+                    max_buffered_body_bytes: b,
+                    max_stream_queue_bytes: q,
+                    max_kept_answers: ka,
+                    max_kept_answer_bytes: kab,
+                    max_backlog_messages: bm,
+                    max_backlog_bytes: bb,
+                    max_log_lines: ll,
+                    max_log_line_bytes: lb,
+                }
+            ),
     ];
     (
         proptest::option::of(1u16..),
