@@ -3,6 +3,12 @@
 
 use std::process::ExitCode;
 
+// jemalloc on glibc Linux, as in the CLI: glibc's arenas keep what a burst of large messages
+// used long after it is freed; jemalloc's background threads purge it within seconds.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     let mut args = std::env::args_os().skip(1).peekable();
     // The first-run config runs this very executable as the demo MCP server. Handle it before

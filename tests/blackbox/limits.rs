@@ -264,3 +264,56 @@ async fn request_bodies_held_at_once_are_bounded() {
     assert_eq!(answered, 400);
     hub.shutdown().await;
 }
+
+/// A body refused by the budget is read and dropped, not left unread: a client still
+/// sending a body far larger than the socket buffers gets to read its 503, not a broken
+/// pipe (found by the memory bench: 60 MB bodies failed with EPIPE).
+#[tokio::test]
+async fn a_refused_large_body_gets_its_503_not_a_broken_pipe() {
+    let limits = Limits {
+        max_buffered_body_bytes: 1024 * 1024,
+        ..Limits::default()
+    };
+    let hub = start_with(
+        &[("fx", fixture(&[], Sharing::PerSession))],
+        options(limits),
+    )
+    .await;
+    // One body held (declared, half sent), so the next large one passes the budget.
+    let mut holder = TcpStream::connect(hub.local_addr()).await.unwrap();
+    let head = format!(
+        "POST /servers/fx/mcp HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nAuthorization: Bearer {TEST_KEY}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: 4096\r\n\r\n",
+        hub.local_addr().port()
+    );
+    holder.write_all(head.as_bytes()).await.unwrap();
+    holder.write_all(&[b' '; 1024]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let big = format!(
+        "{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"pad\":\"{}\"}}",
+        "x".repeat(32 << 20)
+    );
+    let refused = bounded(
+        "the refused POST",
+        http()
+            .post(url(&hub, "/servers/fx/mcp"))
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .body(big)
+            .send(),
+    )
+    .await
+    .expect("an answer, not a broken pipe");
+    assert_eq!(refused.status(), 503);
+    let body: Value = refused.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("maxBufferedBodyBytes"),
+        "{body}"
+    );
+    drop(holder);
+    assert!(status_of(&hub).await["servers"].is_array());
+    hub.shutdown().await;
+}

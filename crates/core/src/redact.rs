@@ -31,8 +31,9 @@
 //!
 //! Limitations: a secret shorter than [`MIN_SECRET_LEN`] bytes is not matched by value (too
 //! many false hits), nor is a secret that has been transformed some other way (hashed,
-//! split, encoded in another scheme), nor a percent-encoded secret right after a cut-short
-//! escape (`…%4` then `1ab%20cd` decodes as `…Aab cd`; found by tests/fuzz). Path segments
+//! split, encoded in another scheme). (A percent-encoded secret right after a cut-short
+//! escape, `…%4` then `1ab%20cd`, which decodes as `…Aab cd`, is caught: found by
+//! tests/fuzz, see `scan_eaten_heads`.) Path segments
 //! (`/bot<token>/…`) are only redacted by exact value. Redaction works on the formatted
 //! message only: `log`'s structured key-values (the unstable `kv` feature) are not
 //! forwarded.
@@ -150,6 +151,12 @@ struct State {
     /// base64, …): one pass over a log line, however many secrets are registered.
     /// `None` while there is none.
     finder: Option<AhoCorasick>,
+    /// The forms that begin with one or two hex digits, without them (`tail_heads[i]` is
+    /// what pattern `i` lacks): in a percent-decoded view such a form's first digits may
+    /// have been eaten by a cut-short escape just before it (`…%4` + `1ab…` decodes as
+    /// `…Aab…`), so its tail is looked for right after an escape that ends with its head.
+    tail_finder: Option<AhoCorasick>,
+    tail_heads: Vec<Vec<u8>>,
     /// Registered parameter names, ASCII-lowercased, with registration counts.
     names: HashMap<Vec<u8>, usize>,
     /// The automaton could not be built: redact everything rather than risk a leak.
@@ -299,7 +306,27 @@ impl State {
                     .ok()
             })
             .flatten();
-        self.finder_failed = !forms.is_empty() && self.finder.is_none();
+        let mut tails = Vec::new();
+        for form in &forms {
+            for head in 1..=2 {
+                if form.len() > head && form[..head].iter().all(|&b| hex(b).is_some()) {
+                    tails.push((form[head..].to_vec(), form[..head].to_vec()));
+                }
+            }
+        }
+        tails.sort();
+        tails.dedup();
+        self.tail_finder = (!tails.is_empty())
+            .then(|| {
+                AhoCorasick::builder()
+                    .match_kind(MatchKind::Standard)
+                    .build(tails.iter().map(|(tail, _)| tail))
+                    .ok()
+            })
+            .flatten();
+        self.tail_heads = tails.into_iter().map(|(_, head)| head).collect();
+        self.finder_failed = !forms.is_empty() && self.finder.is_none()
+            || !self.tail_heads.is_empty() && self.tail_finder.is_none();
     }
 
     /// Byte ranges of `text` to redact: in the text itself and in its percent-decoded views
@@ -317,7 +344,7 @@ impl State {
             };
             // `starts[i]` is where decoded byte i begins in `text`; `starts[len]` is its end.
             let starts: Vec<usize> = match &view {
-                None => local,
+                None => local.clone(),
                 Some((_, prev)) => local
                     .iter()
                     .map(|&s| prev.get(s).copied().unwrap_or(text.len()))
@@ -325,6 +352,7 @@ impl State {
             };
             let mut hits = Vec::new();
             self.scan(&bytes, structure, &mut hits);
+            self.scan_eaten_heads(src, &bytes, &local, &mut hits);
             out.extend(
                 hits.into_iter()
                     .filter_map(|(a, b)| Some((*starts.get(a)?, *starts.get(b)?))),
@@ -333,6 +361,37 @@ impl State {
             view = Some((bytes, starts));
             if !more {
                 break;
+            }
+        }
+    }
+
+    /// Secrets whose first hex digit(s) an escape just before them ate, in the decoded view
+    /// `bytes` of `src` (`local[i]`: where decoded byte i starts in `src`). A hit covers the
+    /// escape too.
+    fn scan_eaten_heads(
+        &self,
+        src: &[u8],
+        bytes: &[u8],
+        local: &[usize],
+        out: &mut Vec<(usize, usize)>,
+    ) {
+        let Some(tails) = &self.tail_finder else {
+            return;
+        };
+        for found in tails.find_overlapping_iter(bytes) {
+            let (start, end) = (found.start(), found.end());
+            let head = &self.tail_heads[found.pattern().as_usize()];
+            let (Some(&escape), Some(&after)) = (
+                start.checked_sub(1).and_then(|i| local.get(i)),
+                local.get(start),
+            ) else {
+                continue;
+            };
+            if after - escape == 3
+                && src[escape] == b'%'
+                && src[after - head.len()..after] == head[..]
+            {
+                out.push((start - 1, end));
             }
         }
     }
@@ -870,6 +929,32 @@ mod tests {
             "https://h/p/tvly-abc123XYZ/x",
             "https://h/p/[REDACTED]/x",
         );
+    }
+
+    #[test]
+    fn an_encoded_secret_right_after_a_cut_short_escape_is_caught() {
+        // `%4` + `1ab%20cd` decodes as `Aab cd`: the escape eats the secret's first digit.
+        let r = with_secrets(&["1ab cd", "41xyz-secret"]);
+        for text in [
+            "v=%41ab%20cd end",
+            "v=%4%31ab%20cd end",
+            "v=%41xyz-secret end",
+            "v=%%41xyz%2Dsecret end",
+        ] {
+            let out = r.redact(text);
+            assert!(
+                !out.contains("ab%20cd")
+                    && !out.contains("xyz-secret")
+                    && !out.contains("xyz%2Dsecret"),
+                "{text} -> {out}"
+            );
+            assert!(
+                out.starts_with("v=") && out.ends_with(" end"),
+                "{text} -> {out}"
+            );
+        }
+        // An escape that merely precedes other text is left alone.
+        assert_eq!(r.redact("v=%41bc%20cd"), "v=%41bc%20cd");
     }
 
     #[test]

@@ -84,12 +84,19 @@ pub async fn serve(
         let busy = admitted.slot.busy.clone();
         let router = router.clone();
         let budget = budget.clone();
+        let drain_within = limits.header_read_timeout();
         let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
             let busy = Busy::start(&busy);
             let router = router.clone();
-            let reserved = budget.reserve(declared_length(&request));
+            let declared = declared_length(&request);
+            let reserved = budget.reserve(declared);
             async move {
                 let Some(_reserved) = reserved else {
+                    // The client is likely still sending: read and drop its body (a frame at
+                    // a time, never held) so it gets to read this answer, not a broken pipe.
+                    if declared <= crate::mcp::protocol::MAX_MESSAGE_BYTES {
+                        discard_body(request.into_body(), declared, drain_within).await;
+                    }
                     return Ok(super::reply::rpc_error(
                         axum::http::StatusCode::SERVICE_UNAVAILABLE,
                         crate::mcp::protocol::code::SERVER_UNAVAILABLE,
@@ -226,6 +233,23 @@ impl Drop for ReservedOwned {
     fn drop(&mut self) {
         self.0.held.fetch_sub(self.1, Ordering::AcqRel);
     }
+}
+
+/// Reads `body` to its end and drops it, for at most `limit` bytes and `within`.
+async fn discard_body(mut body: Incoming, limit: usize, within: std::time::Duration) {
+    use http_body::Body as _;
+    let mut seen = 0usize;
+    let drain = async {
+        while let Some(Ok(frame)) =
+            std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await
+        {
+            seen += frame.data_ref().map_or(0, |data| data.len());
+            if seen > limit {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(within, drain).await;
 }
 
 fn declared_length(request: &hyper::Request<Incoming>) -> usize {
