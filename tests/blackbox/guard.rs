@@ -21,6 +21,12 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/servers/fx/sse"),
     ("POST", "/servers/fx/messages"),
     ("POST", "/servers/fx/messages/"),
+    ("POST", "/mcp"),
+    ("GET", "/mcp"),
+    ("DELETE", "/mcp"),
+    ("GET", "/sse"),
+    ("POST", "/messages"),
+    ("POST", "/messages/"),
     // The fallback: unknown paths are guarded too.
     ("GET", "/no/such/route"),
 ];

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod admin;
+mod aggregate;
 mod cli;
 mod faults;
 mod gateway;

@@ -326,6 +326,14 @@ impl ServerConfig {
     }
 }
 
+impl ServerConfig {
+    /// What the aggregate endpoint puts before this server's tool and prompt names
+    /// (`"prefix"` in the entry; the server's name when absent, nothing when empty).
+    pub fn prefix(&self) -> Option<&str> {
+        self.extra.get("prefix").and_then(Value::as_str)
+    }
+}
+
 impl Config {
     /// Reads and validates the file. A syntax or type error names the file, line and column.
     pub fn load(path: &Path) -> Result<Config> {

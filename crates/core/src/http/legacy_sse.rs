@@ -40,8 +40,13 @@ pub async fn open(State(state): State<AppState>, Path(name): Path<String>) -> Re
         }
     };
     let rx = session.open_stream();
+    let path = if name == crate::relay::aggregate::NAME {
+        "/messages".to_owned()
+    } else {
+        format!("/servers/{name}/messages")
+    };
     let endpoint = Bytes::from(format!(
-        "event: endpoint\ndata: /servers/{name}/messages?session_id={}\n\n",
+        "event: endpoint\ndata: {path}?session_id={}\n\n",
         session.id
     ));
     let relay = state.relay.clone();

@@ -1,4 +1,6 @@
-//! The loopback HTTP front door: every server's Streamable HTTP and legacy SSE endpoints.
+//! The loopback HTTP front door: every server's Streamable HTTP and legacy SSE endpoints, and
+//! the aggregate's (`/mcp`, `/sse`), which are the same handlers with the aggregate's entry
+//! ([`crate::relay::aggregate::NAME`]) where a server name would be.
 //!
 //! All routes are built in [`router`], so a single layer added there wraps every one of them
 //! (the place for Host, Origin and key checks).
@@ -19,11 +21,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::HeaderMap;
 use axum::middleware;
+use axum::response::Response;
 use axum::routing::{get, post};
+use bytes::Bytes;
 
 use crate::relay::Relay;
+use crate::relay::aggregate::NAME as AGGREGATE;
 
 pub use crate::mcp::protocol::{PROTOCOL_VERSION_HEADER, SESSION_HEADER};
 /// SSE comment lines keep idle streams open through proxies and client timeouts.
@@ -50,16 +56,118 @@ pub fn router(relay: Arc<Relay>, access: Arc<Access>) -> Router {
         .route("/status", get(status::status))
         .route(
             "/servers/{name}/mcp",
-            post(streamable::post)
-                .get(streamable::get)
-                .delete(streamable::delete),
+            post(server_post).get(server_get).delete(server_delete),
         )
-        .route("/servers/{name}/sse", get(legacy_sse::open))
-        .route("/servers/{name}/messages", post(legacy_sse::message))
-        .route("/servers/{name}/messages/", post(legacy_sse::message))
+        .route("/servers/{name}/sse", get(server_sse))
+        .route("/servers/{name}/messages", post(server_message))
+        .route("/servers/{name}/messages/", post(server_message))
+        .route(
+            "/mcp",
+            post(aggregate_post)
+                .get(aggregate_get)
+                .delete(aggregate_delete),
+        )
+        .route("/sse", get(aggregate_sse))
+        .route("/messages", post(aggregate_message))
+        .route("/messages/", post(aggregate_message))
         .fallback(reply::not_found)
         .layer(DefaultBodyLimit::max(body_limit))
         // Outermost: nothing is routed, parsed or spawned before the guard has passed it.
         .layer(middleware::from_fn_with_state(access, guard::guard))
         .with_state(state)
+}
+
+// The per-server routes refuse the aggregate's own name, so `/servers/*/mcp` is no alias of
+// `/mcp` (a profile's key, scoped to its endpoint, must not open the aggregate by another
+// path).
+
+fn named(name: String) -> Result<Path<String>, Response> {
+    if name == AGGREGATE {
+        Err(reply::unknown_server(&name))
+    } else {
+        Ok(Path(name))
+    }
+}
+
+async fn server_post(
+    state: State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match named(name) {
+        Ok(name) => streamable::post(state, name, headers, body).await,
+        Err(refused) => refused,
+    }
+}
+
+async fn server_get(
+    state: State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    match named(name) {
+        Ok(name) => streamable::get(state, name, headers).await,
+        Err(refused) => refused,
+    }
+}
+
+async fn server_delete(
+    state: State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    match named(name) {
+        Ok(name) => streamable::delete(state, name, headers).await,
+        Err(refused) => refused,
+    }
+}
+
+async fn server_sse(state: State<AppState>, Path(name): Path<String>) -> Response {
+    match named(name) {
+        Ok(name) => legacy_sse::open(state, name).await,
+        Err(refused) => refused,
+    }
+}
+
+async fn server_message(
+    state: State<AppState>,
+    Path(name): Path<String>,
+    query: Query<std::collections::HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match named(name) {
+        Ok(name) => legacy_sse::message(state, name, query, headers, body).await,
+        Err(refused) => refused,
+    }
+}
+
+fn aggregate() -> Path<String> {
+    Path(AGGREGATE.to_owned())
+}
+
+async fn aggregate_post(state: State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    streamable::post(state, aggregate(), headers, body).await
+}
+
+async fn aggregate_get(state: State<AppState>, headers: HeaderMap) -> Response {
+    streamable::get(state, aggregate(), headers).await
+}
+
+async fn aggregate_delete(state: State<AppState>, headers: HeaderMap) -> Response {
+    streamable::delete(state, aggregate(), headers).await
+}
+
+async fn aggregate_sse(state: State<AppState>) -> Response {
+    legacy_sse::open(state, aggregate()).await
+}
+
+async fn aggregate_message(
+    state: State<AppState>,
+    query: Query<std::collections::HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    legacy_sse::message(state, aggregate(), query, headers, body).await
 }

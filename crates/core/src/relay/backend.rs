@@ -13,6 +13,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::Session;
+use super::aggregate::Link;
 use super::shared::SharedChild;
 use crate::mcp::client::{Client, Inbound, SendFailure};
 use crate::mcp::jsonrpc::Envelope;
@@ -22,6 +23,8 @@ pub(super) enum Backend {
     Child(ManagedChild),
     Shared(Arc<SharedChild>),
     Remote(Arc<Client>),
+    /// A session on the aggregate endpoint: its own sessions on the servers it calls.
+    Aggregate(Arc<Link>),
 }
 
 /// What became of a client message.
@@ -41,6 +44,9 @@ impl Backend {
     /// from the keychain at this moment.
     pub(super) async fn open(session: &Arc<Session>) -> crate::Result<Backend> {
         let server = &session.server;
+        if let Some(aggregate) = server.aggregate.as_ref().and_then(std::sync::Weak::upgrade) {
+            return Ok(Backend::Aggregate(Link::open(&aggregate, session)));
+        }
         if let Some(remote) = &server.remote {
             let inbound: Arc<dyn Inbound> = session.clone();
             let client = remote
@@ -63,7 +69,7 @@ impl Backend {
         match self {
             Backend::Child(child) => Some(child.pid()),
             Backend::Shared(shared) => shared.pid(),
-            Backend::Remote(_) => None,
+            Backend::Remote(_) | Backend::Aggregate(_) => None,
         }
     }
 
@@ -83,6 +89,10 @@ impl Backend {
                 }
             },
             Backend::Shared(shared) => shared.forward(session, envelope, frame).await,
+            Backend::Aggregate(link) => {
+                link.send(envelope, frame);
+                true
+            }
             Backend::Remote(client) => {
                 return match client.send(envelope, frame).await {
                     Ok(()) => Sent::Ok,
@@ -103,6 +113,7 @@ impl Backend {
             }
             Backend::Shared(shared) => shared.detach(session),
             Backend::Remote(client) => client.close().await,
+            Backend::Aggregate(link) => link.close().await,
         }
     }
 }

@@ -5,13 +5,14 @@
 //! - [`Session`] routes what a server says to the right stream of the right client.
 //! - `shared` multiplexes one child across sessions for servers configured as `shared`.
 
+pub mod aggregate;
 mod backend;
 mod session;
 mod shared;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
 use indexmap::IndexMap;
@@ -104,6 +105,8 @@ pub struct ServerRelay {
     stop_grace: StopGrace,
     child_path: Option<std::ffi::OsString>,
     shared: Option<Arc<SharedChild>>,
+    /// Set for the aggregate's own entry (`/mcp`): its sessions link to other servers.
+    aggregate: Option<Weak<aggregate::Aggregate>>,
     spawns: AtomicU64,
     exits: AtomicU64,
     last_exit: Mutex<Option<ExitInfo>>,
@@ -141,6 +144,7 @@ impl ServerRelay {
             // Remote sessions map 1:1 to upstream sessions; sharing is for stdio children.
             shared: (config.sharing == Sharing::Shared && !is_remote)
                 .then(|| SharedChild::new(me.clone())),
+            aggregate: None,
             spawns: AtomicU64::new(0),
             exits: AtomicU64::new(0),
             last_exit: Mutex::new(None),
@@ -179,7 +183,7 @@ impl ServerRelay {
 
     /// Whether each session of this server starts a child of its own.
     fn starts_own_child(&self) -> bool {
-        self.remote.is_none() && self.shared.is_none()
+        self.remote.is_none() && self.shared.is_none() && self.aggregate.is_none()
     }
 
     fn note_spawn(&self) {
@@ -228,6 +232,9 @@ pub struct Relay {
     opening: Mutex<HashMap<Arc<str>, usize>>,
     options: RelayOptions,
     context: ServerContext,
+    /// The aggregate endpoint's catalogue, and its entry where a server is expected.
+    aggregate: Arc<aggregate::Aggregate>,
+    aggregate_server: Arc<ServerRelay>,
 }
 
 /// A session being opened, counted against the limits until it drops.
@@ -268,12 +275,29 @@ impl Relay {
                 )
             })
             .collect();
-        Arc::new(Relay {
-            servers: RwLock::new(servers),
-            sessions: Mutex::new(HashMap::new()),
-            opening: Mutex::new(HashMap::new()),
-            options,
-            context,
+        Arc::new_cyclic(|me| {
+            let aggregate = aggregate::Aggregate::new(me.clone());
+            let mut entry = ServerConfig::stdio("", Vec::<String>::new());
+            entry.sharing = Sharing::PerSession;
+            let aggregate_server = Arc::new(ServerRelay {
+                aggregate: Some(Arc::downgrade(&aggregate)),
+                ..Arc::into_inner(ServerRelay::new(
+                    aggregate::NAME,
+                    &entry,
+                    &options,
+                    &context,
+                ))
+                .expect("a new server relay has one owner")
+            });
+            Relay {
+                servers: RwLock::new(servers),
+                sessions: Mutex::new(HashMap::new()),
+                opening: Mutex::new(HashMap::new()),
+                options,
+                context,
+                aggregate,
+                aggregate_server,
+            }
         })
     }
 
@@ -346,7 +370,12 @@ impl Relay {
     }
 
     /// The enabled server of that name.
+    /// The enabled server called `name`; [`aggregate::NAME`] is the aggregate endpoint's
+    /// own entry (`/mcp`).
     pub fn server(&self, name: &str) -> Result<Arc<ServerRelay>> {
+        if name == aggregate::NAME {
+            return Ok(self.aggregate_server.clone());
+        }
         let servers = self.servers.read().unwrap_or_else(|p| p.into_inner());
         servers
             .get(name)

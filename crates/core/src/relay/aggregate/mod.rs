@@ -1,0 +1,846 @@
+//! The aggregate: one MCP endpoint (`/mcp`) that carries every enabled server.
+//!
+//! A client session on the aggregate is an ordinary relay [`Session`] whose backend is a
+//! [`Link`]: the front door, streams, resumption and routing back to the client are the
+//! same as for any server. The link speaks to the servers as their client, through inner
+//! relay sessions of their own:
+//!
+//! - Lists (`tools/list`, `prompts/list`, `resources/list`, `resources/templates/list`) come
+//!   from one **catalogue** session per server, shared by every aggregate session and kept
+//!   until a `list_changed` says otherwise. Tools and prompts get their exposed names there
+//!   ([`names`]); resources keep their URIs.
+//! - A call (`tools/call`, `prompts/get`, `resources/read`, `completion/complete`, …) goes
+//!   to the link's own inner session on the server that owns the name or URI, opened at the
+//!   first call: opening an aggregate session starts no child.
+//! - What an inner session says comes back to the client: answers and progress on the
+//!   request's stream (ids and tokens are the client's own), server→client requests with
+//!   ids made unique across servers (and mapped back when the client answers), the rest on
+//!   the client's GET stream.
+//! - A server that is down or slow (its lists take longer than [`LIST_TIMEOUT`]) is left out
+//!   of the lists, with a log line; the others are not held up.
+
+pub mod names;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde_json::{Value, json};
+
+use super::{Relay, ServerRelay, Session, StreamRx, Transport};
+use crate::mcp::jsonrpc::{self, Envelope, Kind};
+use crate::mcp::protocol::code;
+use crate::mcp::protocol::{LATEST_SESSION_VERSION, SESSION_PROTOCOL_VERSIONS};
+
+/// The aggregate's name where a server name is expected (never a valid server name).
+pub const NAME: &str = "*";
+
+/// How long one server's lists may take before the aggregate answers without them.
+pub const LIST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Pages followed per server and list, at most (a server that pages forever stops here).
+const MAX_PAGES: usize = 100;
+
+/// What the aggregate lists: the method, the result field, and whether entries get
+/// exposed names (tools, prompts) or keep their URIs (resources, templates).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ListKind {
+    Tools,
+    Prompts,
+    Resources,
+    Templates,
+}
+
+impl ListKind {
+    #[cfg(test)]
+    const ALL: [ListKind; 4] = [
+        ListKind::Tools,
+        ListKind::Prompts,
+        ListKind::Resources,
+        ListKind::Templates,
+    ];
+
+    fn from_method(method: &str) -> Option<ListKind> {
+        Some(match method {
+            "tools/list" => ListKind::Tools,
+            "prompts/list" => ListKind::Prompts,
+            "resources/list" => ListKind::Resources,
+            "resources/templates/list" => ListKind::Templates,
+            _ => return None,
+        })
+    }
+
+    fn method(self) -> &'static str {
+        match self {
+            ListKind::Tools => "tools/list",
+            ListKind::Prompts => "prompts/list",
+            ListKind::Resources => "resources/list",
+            ListKind::Templates => "resources/templates/list",
+        }
+    }
+
+    fn field(self) -> &'static str {
+        match self {
+            ListKind::Tools => "tools",
+            ListKind::Prompts => "prompts",
+            ListKind::Resources => "resources",
+            ListKind::Templates => "resourceTemplates",
+        }
+    }
+
+    /// The server capability that says it has this list.
+    fn capability(self) -> &'static str {
+        match self {
+            ListKind::Tools => "tools",
+            ListKind::Prompts => "prompts",
+            ListKind::Resources | ListKind::Templates => "resources",
+        }
+    }
+
+    fn from_list_changed(method: &str) -> Option<&'static [ListKind]> {
+        Some(match method {
+            "notifications/tools/list_changed" => &[ListKind::Tools],
+            "notifications/prompts/list_changed" => &[ListKind::Prompts],
+            "notifications/resources/list_changed" => &[ListKind::Resources, ListKind::Templates],
+            _ => return None,
+        })
+    }
+
+    fn list_changed(self) -> &'static str {
+        match self {
+            ListKind::Tools => "notifications/tools/list_changed",
+            ListKind::Prompts => "notifications/prompts/list_changed",
+            ListKind::Resources | ListKind::Templates => "notifications/resources/list_changed",
+        }
+    }
+}
+
+/// The aggregate of one relay: the catalogue, and the client sessions to tell about
+/// changes.
+pub struct Aggregate {
+    relay: Weak<Relay>,
+    catalogue: tokio::sync::Mutex<HashMap<Arc<str>, Catalogue>>,
+    links: Mutex<Vec<Weak<Link>>>,
+}
+
+/// One server's catalogue session and what it listed.
+struct Catalogue {
+    session: Arc<Session>,
+    /// The server's `initialize` result: its capabilities and instructions.
+    initialized: Value,
+    lists: HashMap<ListKind, Vec<Value>>,
+}
+
+/// One merged list entry: the server it came from, and the entry as the client sees it.
+#[derive(Debug, Clone)]
+struct Entry {
+    server: Arc<str>,
+    original: String,
+    item: Value,
+}
+
+impl Aggregate {
+    pub(super) fn new(relay: Weak<Relay>) -> Arc<Aggregate> {
+        Arc::new(Aggregate {
+            relay,
+            catalogue: tokio::sync::Mutex::new(HashMap::new()),
+            links: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn relay(&self) -> Option<Arc<Relay>> {
+        self.relay.upgrade()
+    }
+
+    /// The enabled servers, in config order, with their prefixes.
+    fn servers(&self) -> Vec<(Arc<ServerRelay>, String)> {
+        let Some(relay) = self.relay() else {
+            return Vec::new();
+        };
+        relay
+            .server_names()
+            .iter()
+            .filter_map(|name| relay.server(name).ok())
+            .map(|server| {
+                let prefix = server.config.prefix().unwrap_or(&server.name).to_owned();
+                (server, prefix)
+            })
+            .collect()
+    }
+
+    /// Every enabled server's `kind` list, merged: tools and prompts under their exposed
+    /// names, resources as they are. Servers that fail or are slow are left out.
+    async fn merged(self: &Arc<Self>, kind: ListKind) -> Vec<Entry> {
+        let servers = self.servers();
+        let fetches = servers.iter().map(|(server, _)| {
+            let me = self.clone();
+            let server = server.clone();
+            async move {
+                match tokio::time::timeout(LIST_TIMEOUT, me.list(&server, kind)).await {
+                    Ok(Ok(items)) => items,
+                    Ok(Err(why)) => {
+                        log::warn!(
+                            "aggregate: '{}' is left out of {}: {why}",
+                            server.name,
+                            kind.method()
+                        );
+                        Vec::new()
+                    }
+                    Err(_) => {
+                        log::warn!(
+                            "aggregate: '{}' is left out of {}: no answer within {} s",
+                            server.name,
+                            kind.method(),
+                            LIST_TIMEOUT.as_secs()
+                        );
+                        Vec::new()
+                    }
+                }
+            }
+        });
+        let lists = futures::future::join_all(fetches).await;
+        let mut entries = Vec::new();
+        for ((server, _), items) in servers.iter().zip(lists) {
+            for item in items {
+                let key = match kind {
+                    ListKind::Tools | ListKind::Prompts => "name",
+                    ListKind::Resources => "uri",
+                    ListKind::Templates => "uriTemplate",
+                };
+                let original = item[key].as_str().unwrap_or_default().to_owned();
+                entries.push(Entry {
+                    server: server.name.clone(),
+                    original,
+                    item,
+                });
+            }
+        }
+        if matches!(kind, ListKind::Tools | ListKind::Prompts) {
+            let prefixes: HashMap<Arc<str>, String> = servers
+                .iter()
+                .map(|(s, p)| (s.name.clone(), p.clone()))
+                .collect();
+            let table = names::table(entries.iter().map(|e| {
+                (
+                    &*e.server,
+                    prefixes.get(&e.server).map_or("", String::as_str),
+                    e.original.as_str(),
+                )
+            }));
+            for (entry, (exposed, _)) in entries.iter_mut().zip(table) {
+                entry.item["name"] = Value::String(exposed);
+            }
+        }
+        entries
+    }
+
+    /// One server's `kind` list from its catalogue session (fetched once, then kept).
+    async fn list(&self, server: &Arc<ServerRelay>, kind: ListKind) -> Result<Vec<Value>, String> {
+        let mut catalogue = self.catalogue.lock().await;
+        let fresh = catalogue
+            .get(&server.name)
+            .is_some_and(|c| !c.session.is_closed() && Arc::ptr_eq(&c.session.server, server));
+        if !fresh {
+            catalogue.remove(&server.name);
+            let (session, initialized) = self.open_catalogue(server).await?;
+            catalogue.insert(
+                server.name.clone(),
+                Catalogue {
+                    session,
+                    initialized,
+                    lists: HashMap::new(),
+                },
+            );
+        }
+        let entry = catalogue
+            .get_mut(&server.name)
+            .ok_or("the catalogue session is gone")?;
+        if let Some(items) = entry.lists.get(&kind) {
+            return Ok(items.clone());
+        }
+        if entry.initialized["capabilities"][kind.capability()].is_null() {
+            entry.lists.insert(kind, Vec::new());
+            return Ok(Vec::new());
+        }
+        let mut items = Vec::new();
+        let mut cursor: Option<Value> = None;
+        for _ in 0..MAX_PAGES {
+            let params = match &cursor {
+                Some(cursor) => json!({ "cursor": cursor }),
+                None => json!({}),
+            };
+            let result = ask(&entry.session, kind.method(), params).await?;
+            if let Some(page) = result[kind.field()].as_array() {
+                items.extend(page.iter().cloned());
+            }
+            cursor = result.get("nextCursor").filter(|c| !c.is_null()).cloned();
+            if cursor.is_none() {
+                break;
+            }
+        }
+        entry.lists.insert(kind, items.clone());
+        Ok(items)
+    }
+
+    /// Opens and initializes a catalogue session on `server`, and watches its GET stream
+    /// for `list_changed`.
+    async fn open_catalogue(
+        &self,
+        server: &Arc<ServerRelay>,
+    ) -> Result<(Arc<Session>, Value), String> {
+        let relay = self.relay().ok_or("Switchboard is stopping")?;
+        let session = relay
+            .open_session(server, Transport::StreamableHttp)
+            .await
+            .map_err(|e| e.to_string())?;
+        let params = json!({
+            "protocolVersion": LATEST_SESSION_VERSION,
+            "capabilities": {},
+            "clientInfo": {"name": "switchboard-catalogue", "version": env!("CARGO_PKG_VERSION")}
+        });
+        let initialized = match initialize(&session, &params).await {
+            Ok(result) => result,
+            Err(why) => {
+                relay
+                    .close_session(&session.id, "the catalogue could not initialize")
+                    .await;
+                return Err(why);
+            }
+        };
+        let events = session.open_stream();
+        let server_name = server.name.clone();
+        let me = relay.aggregate.clone();
+        tokio::spawn(watch_catalogue(me, server_name, events));
+        Ok((session, initialized))
+    }
+
+    /// A server said one of its lists changed: forget it, and tell every aggregate client.
+    async fn list_changed(&self, server: &str, kinds: &[ListKind]) {
+        if let Some(entry) = self.catalogue.lock().await.get_mut(server) {
+            for kind in kinds {
+                entry.lists.remove(kind);
+            }
+        }
+        let links: Vec<Arc<Link>> = {
+            let mut links = self.links.lock().unwrap_or_else(|p| p.into_inner());
+            links.retain(|l| l.strong_count() > 0);
+            links.iter().filter_map(Weak::upgrade).collect()
+        };
+        let notification = kinds[0].list_changed();
+        let frame = Bytes::from(format!(r#"{{"jsonrpc":"2.0","method":"{notification}"}}"#));
+        for link in links {
+            if let Some(outer) = link.outer.upgrade() {
+                outer.deliver_unsolicited(frame.clone());
+            }
+        }
+    }
+
+    /// The instructions of the servers whose catalogue is open, each under its name.
+    fn instructions(catalogue: &HashMap<Arc<str>, Catalogue>) -> Option<String> {
+        let parts: Vec<String> = catalogue
+            .iter()
+            .filter_map(|(name, c)| {
+                let text = c.initialized["instructions"].as_str()?;
+                Some(format!("## {name}\n{text}"))
+            })
+            .collect();
+        (!parts.is_empty()).then(|| parts.join("\n\n"))
+    }
+}
+
+async fn watch_catalogue(aggregate: Arc<Aggregate>, server: Arc<str>, mut events: StreamRx) {
+    while let Some(frame) = events.recv().await {
+        let Ok(envelope) = Envelope::parse(&frame) else {
+            continue;
+        };
+        if let Some(kinds) = envelope
+            .method
+            .as_deref()
+            .and_then(ListKind::from_list_changed)
+        {
+            aggregate.list_changed(&server, kinds).await;
+        }
+    }
+}
+
+/// Sends `initialize` with `params` and `notifications/initialized`; the result.
+async fn initialize(session: &Arc<Session>, params: &Value) -> Result<Value, String> {
+    let result = ask(session, "initialize", params.clone()).await?;
+    let initialized =
+        Bytes::from_static(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+    let envelope = Envelope::parse(&initialized).map_err(|e| e.to_string())?;
+    session
+        .send_from_client(&envelope, initialized.clone(), false)
+        .await
+        .map_err(|e| format!("{e:?}"))?;
+    Ok(result)
+}
+
+/// One request of Switchboard's own on `session`; its result, or the error's message.
+async fn ask(session: &Arc<Session>, method: &str, params: Value) -> Result<Value, String> {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let id = format!("sb-{}", NEXT.fetch_add(1, Ordering::Relaxed));
+    let frame = Bytes::from(
+        json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string(),
+    );
+    let envelope = Envelope::parse(&frame).map_err(|e| e.to_string())?;
+    let stream = session
+        .send_from_client(&envelope, frame.clone(), false)
+        .await
+        .map_err(|e| format!("{e:?}"))?
+        .ok_or("no answer stream")?;
+    let mut rx = stream.rx;
+    while let Some(answer) = rx.recv().await {
+        let answer: Value = serde_json::from_slice(&answer).map_err(|e| e.to_string())?;
+        if answer["id"] != Value::String(id.clone()) {
+            continue;
+        }
+        if let Some(error) = answer.get("error") {
+            return Err(error["message"].as_str().unwrap_or("an error").to_owned());
+        }
+        return Ok(answer["result"].clone());
+    }
+    Err("the session ended before answering".into())
+}
+
+/// A server→client request in flight: the inner session it came from, and its own id.
+type ServerRequest = (Weak<Session>, Box<str>);
+
+/// Where a client request goes: the server, and the name to put back in it (a JSON path
+/// and the server's own name) when it was renamed.
+type Target = (Arc<str>, Option<(Vec<String>, String)>);
+
+/// The backend of one client session on the aggregate.
+pub struct Link {
+    aggregate: Arc<Aggregate>,
+    outer: Weak<Session>,
+    /// The client's `initialize` params, replayed to each server it calls.
+    init: Mutex<Option<Value>>,
+    /// The link's own session on each server it has called.
+    inner: tokio::sync::Mutex<HashMap<Arc<str>, Arc<Session>>>,
+    /// Server→client requests in flight: the id the client saw → (the inner session, the
+    /// server's own id).
+    server_requests: Mutex<HashMap<String, ServerRequest>>,
+    /// Client requests in flight → the inner session that has them (for cancellation).
+    inflight: Mutex<HashMap<Box<str>, Weak<Session>>>,
+    /// `logging/setLevel` as the client last set it, for servers called later.
+    log_level: Mutex<Option<Value>>,
+    next_id: AtomicU64,
+}
+
+impl Link {
+    pub(super) fn open(aggregate: &Arc<Aggregate>, outer: &Arc<Session>) -> Arc<Link> {
+        let link = Arc::new(Link {
+            aggregate: aggregate.clone(),
+            outer: Arc::downgrade(outer),
+            init: Mutex::new(None),
+            inner: tokio::sync::Mutex::new(HashMap::new()),
+            server_requests: Mutex::new(HashMap::new()),
+            inflight: Mutex::new(HashMap::new()),
+            log_level: Mutex::new(None),
+            next_id: AtomicU64::new(1),
+        });
+        lock(&aggregate.links).push(Arc::downgrade(&link));
+        link
+    }
+
+    /// One message from the client. Requests are answered on the outer session (by the
+    /// aggregate itself, or by the server that owns the name) from a task of their own.
+    pub(super) fn send(self: &Arc<Self>, envelope: &Envelope<'_>, frame: Bytes) {
+        let method = envelope.method.as_deref().unwrap_or_default().to_owned();
+        match envelope.kind {
+            Kind::Request => {
+                let id: Box<str> = envelope.id_key().unwrap_or("null").into();
+                if method == "initialize" {
+                    *lock(&self.init) = serde_json::from_slice::<Value>(&frame)
+                        .ok()
+                        .map(|v| v["params"].clone());
+                }
+                let me = self.clone();
+                tokio::spawn(async move {
+                    let answer = me.answer(&id, &method, frame).await;
+                    if let (Some(answer), Some(outer)) = (answer, me.outer.upgrade()) {
+                        outer.deliver_response(&id, answer);
+                    }
+                });
+            }
+            Kind::Response => {
+                let key = envelope.id_key().unwrap_or("null");
+                let Some((inner, original)) = lock(&self.server_requests).remove(key) else {
+                    return;
+                };
+                let (Some(inner), Some(out)) = (
+                    inner.upgrade(),
+                    jsonrpc::rewrite(&frame, &["id"], &jsonrpc::raw(original.into_string())),
+                ) else {
+                    return;
+                };
+                tokio::spawn(async move { forward(&inner, out).await });
+            }
+            Kind::Notification => match method.as_str() {
+                "notifications/cancelled" => {
+                    let Some(request) = envelope.param("requestId", false) else {
+                        return;
+                    };
+                    let inner = lock(&self.inflight)
+                        .get(request.get())
+                        .and_then(Weak::upgrade);
+                    if let Some(inner) = inner {
+                        tokio::spawn(async move { forward(&inner, frame).await });
+                    }
+                }
+                "notifications/roots/list_changed" => {
+                    let me = self.clone();
+                    tokio::spawn(async move {
+                        let inner: Vec<Arc<Session>> =
+                            me.inner.lock().await.values().cloned().collect();
+                        for session in inner {
+                            forward(&session, frame.clone()).await;
+                        }
+                    });
+                }
+                // `initialized` was the aggregate's to receive; the servers get their own.
+                _ => {}
+            },
+        }
+    }
+
+    /// The answer to client request `id` when the aggregate gives it itself; `None` when a
+    /// server answers (on the request's stream, through the pump).
+    async fn answer(self: &Arc<Self>, id: &str, method: &str, frame: Bytes) -> Option<Bytes> {
+        let id_raw = jsonrpc::raw(id.to_owned());
+        let ok = |result: Value| {
+            Some(jsonrpc::result_response(
+                &id_raw,
+                &jsonrpc::raw(result.to_string()),
+            ))
+        };
+        let error =
+            |code: i32, message: &str| Some(jsonrpc::error_response(Some(&id_raw), code, message));
+        let request: Value = serde_json::from_slice(&frame).unwrap_or_default();
+        let params = &request["params"];
+        match method {
+            "initialize" => {
+                let asked = params["protocolVersion"].as_str().unwrap_or_default();
+                let version = if SESSION_PROTOCOL_VERSIONS.contains(&asked) {
+                    asked
+                } else {
+                    LATEST_SESSION_VERSION
+                };
+                let mut result = json!({
+                    "protocolVersion": version,
+                    "capabilities": {
+                        "tools": {"listChanged": true},
+                        "prompts": {"listChanged": true},
+                        "resources": {"listChanged": true, "subscribe": true},
+                        "completions": {},
+                        "logging": {}
+                    },
+                    "serverInfo": {"name": "switchboard", "title": "Switchboard: all servers", "version": env!("CARGO_PKG_VERSION")}
+                });
+                if let Ok(catalogue) = self.aggregate.catalogue.try_lock()
+                    && let Some(text) = Aggregate::instructions(&catalogue)
+                {
+                    result["instructions"] = Value::String(text);
+                }
+                ok(result)
+            }
+            "ping" => ok(json!({})),
+            "logging/setLevel" => {
+                *lock(&self.log_level) = Some(params.clone());
+                let inner: Vec<Arc<Session>> = self.inner.lock().await.values().cloned().collect();
+                for session in inner {
+                    let _ = ask(&session, "logging/setLevel", params.clone()).await;
+                }
+                ok(json!({}))
+            }
+            _ => {
+                if let Some(kind) = ListKind::from_method(method) {
+                    let entries = self.aggregate.merged(kind).await;
+                    let items: Vec<Value> = entries.into_iter().map(|e| e.item).collect();
+                    return ok(json!({ kind.field(): items }));
+                }
+                let target = match self.target(method, params).await {
+                    Ok(target) => target,
+                    Err(Refusal(code, message)) => return error(code, &message),
+                };
+                let Some((server, rewrite)) = target else {
+                    return error(
+                        code::METHOD_NOT_FOUND,
+                        &format!("Method not found: {method}"),
+                    );
+                };
+                let frame = match rewrite {
+                    Some((path, value)) => {
+                        let path: Vec<&str> = path.iter().map(String::as_str).collect();
+                        match jsonrpc::rewrite(
+                            &frame,
+                            &path,
+                            &jsonrpc::raw(Value::String(value).to_string()),
+                        ) {
+                            Some(frame) => frame,
+                            None => return error(code::INVALID_PARAMS, "Invalid params"),
+                        }
+                    }
+                    None => frame,
+                };
+                match self.call(&server, id, frame).await {
+                    Ok(()) => None,
+                    Err(message) => error(code::SERVER_UNAVAILABLE, &message),
+                }
+            }
+        }
+    }
+
+    /// Which server a request goes to, and the name to put back in it (a JSON path and the
+    /// server's own name), or `None` for a method the aggregate does not route.
+    async fn target(
+        &self,
+        method: &str,
+        params: &Value,
+    ) -> Result<Option<Target>, Refusal> {
+        let by_name = |kind: ListKind, name: &str, path: &[&str]| {
+            let aggregate = self.aggregate.clone();
+            let name = name.to_owned();
+            let path: Vec<String> = path.iter().map(|p| (*p).to_owned()).collect();
+            async move {
+                let entries = aggregate.merged(kind).await;
+                if let Some(entry) = entries
+                    .into_iter()
+                    .find(|e| e.item["name"].as_str() == Some(name.as_str()))
+                {
+                    return Ok(Some((entry.server, Some((path, entry.original)))));
+                }
+                // Not listed (a server may accept names it does not list): `<prefix>__<name>`
+                // still finds its server.
+                for (server, prefix) in aggregate.servers() {
+                    if let Some(original) = name
+                        .strip_prefix(prefix.as_str())
+                        .and_then(|rest| rest.strip_prefix(names::SEPARATOR))
+                        .filter(|_| !prefix.is_empty())
+                    {
+                        return Ok(Some((
+                            server.name.clone(),
+                            Some((path, original.to_owned())),
+                        )));
+                    }
+                }
+                let what = if kind == ListKind::Tools {
+                    "tool"
+                } else {
+                    "prompt"
+                };
+                Err(Refusal(
+                    code::INVALID_PARAMS,
+                    format!("Unknown {what}: {name}"),
+                ))
+            }
+        };
+        match method {
+            "tools/call" => {
+                let name = params["name"].as_str().unwrap_or_default();
+                by_name(ListKind::Tools, name, &["params", "name"]).await
+            }
+            "prompts/get" => {
+                let name = params["name"].as_str().unwrap_or_default();
+                by_name(ListKind::Prompts, name, &["params", "name"]).await
+            }
+            "resources/read" | "resources/subscribe" | "resources/unsubscribe" => {
+                let uri = params["uri"].as_str().unwrap_or_default();
+                Ok(Some((self.owner_of(uri).await?, None)))
+            }
+            "completion/complete" => match params["ref"]["type"].as_str() {
+                Some("ref/prompt") => {
+                    let name = params["ref"]["name"].as_str().unwrap_or_default();
+                    by_name(ListKind::Prompts, name, &["params", "ref", "name"]).await
+                }
+                Some("ref/resource") => {
+                    let uri = params["ref"]["uri"].as_str().unwrap_or_default();
+                    Ok(Some((self.owner_of(uri).await?, None)))
+                }
+                _ => Err(Refusal(code::INVALID_PARAMS, "Invalid params: ref".into())),
+            },
+            _ => Ok(None),
+        }
+    }
+
+    /// The server that serves `uri`: the first (in config order) that lists it, else the
+    /// first whose template's fixed start it begins with.
+    async fn owner_of(&self, uri: &str) -> Result<Arc<str>, Refusal> {
+        let listed = self.aggregate.merged(ListKind::Resources).await;
+        let owners: Vec<&Entry> = listed.iter().filter(|e| e.original == uri).collect();
+        if owners.len() > 1 {
+            log::info!(
+                "aggregate: {} servers list the resource {uri}; '{}' serves it",
+                owners.len(),
+                owners[0].server
+            );
+        }
+        if let Some(first) = owners.first() {
+            return Ok(first.server.clone());
+        }
+        let templates = self.aggregate.merged(ListKind::Templates).await;
+        templates
+            .iter()
+            .filter(|e| {
+                let fixed = e.original.split('{').next().unwrap_or_default();
+                !fixed.is_empty() && uri.starts_with(fixed)
+            })
+            .max_by_key(|e| e.original.split('{').next().unwrap_or_default().len())
+            .map(|e| e.server.clone())
+            .ok_or_else(|| Refusal(code::INVALID_PARAMS, format!("Resource not found: {uri}")))
+    }
+
+    /// Forwards client request `id` (already renamed) to `server` through the link's own
+    /// session there; what comes back goes to the client.
+    async fn call(
+        self: &Arc<Self>,
+        server: &Arc<str>,
+        id: &str,
+        frame: Bytes,
+    ) -> Result<(), String> {
+        let inner = self.inner_session(server).await?;
+        let envelope = Envelope::parse(&frame).map_err(|e| e.to_string())?;
+        let stream = match inner.send_from_client(&envelope, frame.clone(), true).await {
+            Ok(Some(stream)) => stream,
+            Ok(None) => return Err("no answer stream".into()),
+            Err(e) => {
+                self.inner.lock().await.remove(server);
+                return Err(format!("server '{server}': {e:?}"));
+            }
+        };
+        lock(&self.inflight).insert(id.into(), Arc::downgrade(&inner));
+        let me = self.clone();
+        let id: Box<str> = id.into();
+        tokio::spawn(async move {
+            me.pump(&inner, stream.rx).await;
+            lock(&me.inflight).remove(&id);
+        });
+        Ok(())
+    }
+
+    /// The link's session on `server`, opened and initialized with the client's own
+    /// `initialize` params at the first call.
+    async fn inner_session(self: &Arc<Self>, server: &Arc<str>) -> Result<Arc<Session>, String> {
+        let mut inner = self.inner.lock().await;
+        if let Some(session) = inner.get(server).filter(|s| !s.is_closed()) {
+            return Ok(session.clone());
+        }
+        let relay = self.aggregate.relay().ok_or("Switchboard is stopping")?;
+        let config = relay.server(server).map_err(|e| e.to_string())?;
+        let session = relay
+            .open_session(&config, Transport::StreamableHttp)
+            .await
+            .map_err(|e| e.to_string())?;
+        let params = lock(&self.init).clone().unwrap_or_else(|| {
+            json!({"protocolVersion": LATEST_SESSION_VERSION, "capabilities": {},
+                   "clientInfo": {"name": "switchboard-aggregate", "version": env!("CARGO_PKG_VERSION")}})
+        });
+        if let Err(why) = initialize(&session, &params).await {
+            relay.close_session(&session.id, "initialize failed").await;
+            return Err(format!("server '{server}': {why}"));
+        }
+        let level = lock(&self.log_level).clone();
+        if let Some(level) = level {
+            let _ = ask(&session, "logging/setLevel", level).await;
+        }
+        let events = session.open_stream();
+        let me = self.clone();
+        let pumped = session.clone();
+        tokio::spawn(async move { me.pump(&pumped, events).await });
+        inner.insert(server.clone(), session.clone());
+        Ok(session)
+    }
+
+    /// Carries what `inner` says on one of its streams to the client.
+    async fn pump(self: &Arc<Self>, inner: &Arc<Session>, mut rx: StreamRx) {
+        while let Some(frame) = rx.recv().await {
+            let Some(outer) = self.outer.upgrade() else {
+                return;
+            };
+            let Ok(envelope) = Envelope::parse(&frame) else {
+                continue;
+            };
+            let frame = match envelope.kind {
+                // A question for the client: an id no other server's question has.
+                Kind::Request => {
+                    let n = self.next_id.fetch_add(1, Ordering::Relaxed);
+                    let proxy_id = format!("\"sb-{n}\"");
+                    let original: Box<str> = envelope.id_key().unwrap_or("null").into();
+                    let Some(out) =
+                        jsonrpc::rewrite(&frame, &["id"], &jsonrpc::raw(proxy_id.clone()))
+                    else {
+                        continue;
+                    };
+                    lock(&self.server_requests).insert(proxy_id, (Arc::downgrade(inner), original));
+                    out
+                }
+                Kind::Notification => {
+                    if let Some(kinds) = envelope
+                        .method
+                        .as_deref()
+                        .and_then(ListKind::from_list_changed)
+                    {
+                        // The aggregate's own list_changed goes to every client, this one too.
+                        self.aggregate.list_changed(&inner.server.name, kinds).await;
+                        continue;
+                    }
+                    frame
+                }
+                Kind::Response => frame,
+            };
+            let _ = outer.route(frame);
+        }
+    }
+
+    /// Ends the link's sessions on the servers. (Boxed: closing a session closes its
+    /// backend, and this is one, so the future types would nest without end.)
+    pub(super) fn close(
+        &self,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        Box::pin(async move {
+            let inner: Vec<Arc<Session>> =
+                self.inner.lock().await.drain().map(|(_, s)| s).collect();
+            if let Some(relay) = self.aggregate.relay() {
+                for session in inner {
+                    relay
+                        .close_session(&session.id, "its aggregate session ended")
+                        .await;
+                }
+            }
+        })
+    }
+}
+
+/// A client request the aggregate refuses: a JSON-RPC error code and message.
+struct Refusal(i32, String);
+
+/// Sends a client message that expects no stream (a response, a notification).
+async fn forward(inner: &Arc<Session>, frame: Bytes) {
+    if let Ok(envelope) = Envelope::parse(&frame) {
+        let _ = inner
+            .send_from_client(&envelope, frame.clone(), false)
+            .await;
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_list_kind_round_trips_its_method() {
+        for kind in ListKind::ALL {
+            assert_eq!(ListKind::from_method(kind.method()), Some(kind));
+            assert!(
+                ListKind::from_list_changed(kind.list_changed()).is_some_and(|k| k.contains(&kind))
+            );
+        }
+    }
+}

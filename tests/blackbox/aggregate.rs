@@ -1,0 +1,177 @@
+//! The aggregate endpoint (`/mcp`): every enabled server behind one session, names
+//! prefixed, calls routed to the server that owns the name, children started only for the
+//! servers a session calls, and what a server says back reaching that session only.
+
+use serde_json::{Value, json};
+use switchboard_core::config::Sharing;
+
+use crate::support::*;
+
+async fn two_servers() -> switchboard_core::Hub {
+    start(&[
+        ("alpha", fixture(&[], Sharing::PerSession)),
+        ("beta", fixture(&[], Sharing::PerSession)),
+    ])
+    .await
+}
+
+fn children(hub: &switchboard_core::Hub) -> usize {
+    hub.status().iter().map(|s| s.pids.len()).sum()
+}
+
+fn names(list: &Value) -> Vec<String> {
+    list["result"]["tools"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no tools: {list}"))
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn opening_an_aggregate_session_starts_no_child() {
+    let hub = two_servers().await;
+    let mut client = Client::connect(url(&hub, "/mcp")).await;
+    assert!(client.session.is_some());
+    assert_eq!(children(&hub), 0, "{:?}", hub.status());
+    let pong = client.request("ping", json!({})).await;
+    assert_eq!(pong["result"], json!({}), "{pong}");
+    assert_eq!(children(&hub), 0);
+    assert_eq!(client.delete().await, 200);
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn tools_of_every_server_are_listed_prefixed_and_calls_reach_their_server() {
+    let hub = two_servers().await;
+    let mut client = Client::connect(url(&hub, "/mcp")).await;
+    let list = client.request("tools/list", json!({})).await;
+    let mut listed = names(&list);
+    listed.sort();
+    assert_eq!(
+        listed,
+        ["alpha__echo", "alpha__pid", "beta__echo", "beta__pid"],
+        "{list}"
+    );
+    let answer = client
+        .call("alpha__echo", json!({"message": "via the aggregate"}))
+        .await;
+    assert_eq!(text(&answer), "via the aggregate", "{answer}");
+    let alpha: u32 = text(&client.call("alpha__pid", json!({})).await)
+        .parse()
+        .unwrap();
+    let beta: u32 = text(&client.call("beta__pid", json!({})).await)
+        .parse()
+        .unwrap();
+    assert_ne!(alpha, beta);
+    // The same session on a server keeps its child.
+    let again: u32 = text(&client.call("alpha__pid", json!({})).await)
+        .parse()
+        .unwrap();
+    assert_eq!(alpha, again);
+
+    let unknown = client.call("gamma__echo", json!({})).await;
+    assert_eq!(unknown["error"]["code"], -32602, "{unknown}");
+    assert_eq!(client.delete().await, 200);
+    assert!(
+        wait_until_gone(alpha).await,
+        "the session's own child {alpha} survived"
+    );
+    assert!(wait_until_gone(beta).await);
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn progress_and_a_question_for_the_client_reach_the_right_aggregate_session() {
+    let hub = two_servers().await;
+    let mut a = Client::connect(url(&hub, "/mcp")).await;
+    let mut b = Client::connect(url(&hub, "/mcp")).await;
+    // Progress of a call comes on that call's stream, with the client's own token.
+    let id = a.next_id();
+    let call = json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{
+        "name":"alpha__progress","arguments":{"steps":3},"_meta":{"progressToken":"tok-a"}}});
+    let response = bounded("POST", a.post(call.to_string()).send())
+        .await
+        .unwrap();
+    let mut events = Events::from_response(response);
+    let mut progress = Vec::new();
+    let answer = loop {
+        let message = bounded("the call", events.next()).await.unwrap();
+        if message.get("id") == Some(&json!(id)) {
+            break message;
+        }
+        progress.push(message);
+    };
+    assert_eq!(text(&answer), "3 steps", "{answer}");
+    assert_eq!(progress.len(), 3, "{progress:?}");
+    assert!(
+        progress
+            .iter()
+            .all(|p| p["params"]["progressToken"] == "tok-a")
+    );
+
+    // A server's question (sampling) reaches the session whose call asked it, and the
+    // client's answer goes back to that server.
+    let id = b.next_id();
+    let call = json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{
+        "name":"beta__ask","arguments":{"question":"colour?"}}});
+    let response = bounded("POST", b.post(call.to_string()).send())
+        .await
+        .unwrap();
+    let mut events = Events::from_response(response);
+    let question = bounded("the question", events.next()).await.unwrap();
+    assert_eq!(question["method"], "sampling/createMessage", "{question}");
+    let reply = json!({"jsonrpc":"2.0","id":question["id"].clone(),"result":{
+        "role":"assistant","content":{"type":"text","text":"blue"},"model":"m"}});
+    let status = bounded("the reply", b.post(reply.to_string()).send())
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 202);
+    let answer = bounded("the answer", events.next()).await.unwrap();
+    assert_eq!(text(&answer), "client said: blue", "{answer}");
+
+    assert_eq!(a.delete().await, 200);
+    assert_eq!(b.delete().await, 200);
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn concurrent_aggregate_sessions_get_only_their_own_answers() {
+    let hub = two_servers().await;
+    let mut tasks = Vec::new();
+    for n in 0..6 {
+        let endpoint = url(&hub, "/mcp");
+        tasks.push(tokio::spawn(async move {
+            let mut client = Client::connect(endpoint).await;
+            for i in 0..10 {
+                let tool = if (n + i) % 2 == 0 {
+                    "alpha__echo"
+                } else {
+                    "beta__echo"
+                };
+                let message = format!("session {n} call {i}");
+                let answer = client.call(tool, json!({"message": message})).await;
+                assert_eq!(text(&answer), message, "cross-talk: {answer}");
+            }
+            assert_eq!(client.delete().await, 200);
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_per_server_routes_are_no_alias_of_the_aggregate() {
+    let hub = two_servers().await;
+    let client = Client::new(url(&hub, "/servers/*/mcp"));
+    let init = json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{
+        "protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}});
+    let response = bounded("POST", client.post(init.to_string()).send())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    hub.shutdown().await;
+}
