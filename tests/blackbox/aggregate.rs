@@ -175,3 +175,104 @@ async fn the_per_server_routes_are_no_alias_of_the_aggregate() {
     assert_eq!(response.status(), 404);
     hub.shutdown().await;
 }
+
+#[tokio::test]
+async fn filters_hide_tools_from_the_list_and_refuse_them_by_name() {
+    let mut alpha = fixture(&[], Sharing::PerSession);
+    alpha.tools.deny = vec!["p*".into()];
+    let mut beta = fixture(&[], Sharing::PerSession);
+    beta.tools.allow = vec!["pid".into()];
+    beta.prefix = Some("b".into());
+    let hub = start(&[("alpha", alpha), ("beta", beta)]).await;
+    let mut client = Client::connect(url(&hub, "/mcp")).await;
+    let mut listed = names(&client.request("tools/list", json!({})).await);
+    listed.sort();
+    assert_eq!(listed, ["alpha__echo", "b__pid"]);
+    for hidden in ["alpha__pid", "b__echo", "alpha__progress"] {
+        let refused = client.call(hidden, json!({"message": "x"})).await;
+        assert_eq!(refused["error"]["code"], -32602, "{hidden}: {refused}");
+    }
+    // A tool the server does not list but its filter allows is still reachable by name.
+    let mut open = fixture(&[], Sharing::PerSession);
+    open.prefix = Some(String::new());
+    let hub2 = start(&[("open", open)]).await;
+    let mut bare = Client::connect(url(&hub2, "/mcp")).await;
+    let mut listed = names(&bare.request("tools/list", json!({})).await);
+    listed.sort();
+    assert_eq!(listed, ["echo", "pid"], "an empty prefix adds nothing");
+    let answer = bare.call("echo", json!({"message": "unprefixed"})).await;
+    assert_eq!(text(&answer), "unprefixed");
+    hub.shutdown().await;
+    hub2.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_list_change_on_any_server_reaches_every_aggregate_client() {
+    let hub = two_servers().await;
+    let mut watcher = Client::connect(url(&hub, "/mcp")).await;
+    let mut caller = Client::connect(url(&hub, "/mcp")).await;
+    watcher.request("tools/list", json!({})).await;
+    let mut events = watcher.open_stream().await;
+    let answer = caller.call("beta__change_tools", json!({})).await;
+    assert_eq!(text(&answer), "changed", "{answer}");
+    let note = bounded("list_changed", events.next()).await.unwrap();
+    assert_eq!(note["method"], "notifications/tools/list_changed", "{note}");
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_server_that_cannot_start_leaves_the_others_listed() {
+    let broken = switchboard_core::config::ServerConfig::stdio(
+        "/nonexistent/switchboard-no-such-server",
+        Vec::<String>::new(),
+    );
+    let hub = start(&[
+        ("alpha", fixture(&[], Sharing::PerSession)),
+        ("broken", broken),
+    ])
+    .await;
+    let mut client = Client::connect(url(&hub, "/mcp")).await;
+    let mut listed = names(&client.request("tools/list", json!({})).await);
+    listed.sort();
+    assert_eq!(listed, ["alpha__echo", "alpha__pid"]);
+    let answer = client.call("alpha__echo", json!({"message": "still here"})).await;
+    assert_eq!(text(&answer), "still here");
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_legacy_sse_transport_reaches_the_aggregate_too() {
+    let hub = two_servers().await;
+    let response = bounded(
+        "GET /sse",
+        http()
+            .get(url(&hub, "/sse"))
+            .header("accept", "text/event-stream")
+            .send(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut events = Events::from_response(response);
+    let (kind, endpoint) = bounded("the endpoint event", events.next_raw()).await.unwrap();
+    assert_eq!(kind, "endpoint");
+    assert!(endpoint.starts_with("/messages?session_id="), "{endpoint}");
+    let post = |body: Value| {
+        http()
+            .post(url(&hub, &endpoint))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+    };
+    let init = json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{
+        "protocolVersion":"2024-11-05","capabilities":{},"clientInfo":{"name":"t","version":"1"}}});
+    assert_eq!(bounded("initialize", post(init)).await.unwrap().status(), 202);
+    let answer = bounded("the initialize answer", events.next()).await.unwrap();
+    assert_eq!(answer["result"]["serverInfo"]["name"], "switchboard", "{answer}");
+    let call = json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{
+        "name":"beta__echo","arguments":{"message":"over legacy SSE"}}});
+    assert_eq!(bounded("call", post(call)).await.unwrap().status(), 202);
+    let answer = bounded("the call's answer", events.next()).await.unwrap();
+    assert_eq!(text(&answer), "over legacy SSE", "{answer}");
+    hub.shutdown().await;
+}

@@ -72,8 +72,65 @@ pub struct ServerConfig {
     pub enabled: bool,
     #[serde(skip_serializing_if = "Sharing::is_default")]
     pub sharing: Sharing,
+    /// What the aggregate endpoint (`/mcp`) puts before this server's tool and prompt names,
+    /// as `<prefix>__<name>`: the server's name when absent, nothing when empty.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    /// Which of the server's tools the aggregate shows and lets be called.
+    #[serde(skip_serializing_if = "NameFilter::is_empty")]
+    pub tools: NameFilter,
+    /// Which of the server's prompts the aggregate shows and lets be got.
+    #[serde(skip_serializing_if = "NameFilter::is_empty")]
+    pub prompts: NameFilter,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+/// Allow and deny lists of names, with `*` (any run of characters) and `?` (any one).
+/// A name passes when the allow list is empty or one of its patterns matches, and no deny
+/// pattern does: deny wins.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NameFilter {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allow: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub deny: Vec<String>,
+}
+
+impl NameFilter {
+    pub fn is_empty(&self) -> bool {
+        self.allow.is_empty() && self.deny.is_empty()
+    }
+
+    pub fn allows(&self, name: &str) -> bool {
+        (self.allow.is_empty() || self.allow.iter().any(|p| glob_matches(p, name)))
+            && !self.deny.iter().any(|p| glob_matches(p, name))
+    }
+}
+
+/// `*` matches any run of characters (none included), `?` any one; the rest literally.
+pub fn glob_matches(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    // Greedy with one backtrack point: linear in practice, never exponential.
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
 }
 
 pub use crate::secrets::{SecretName, ValueSource};
@@ -321,16 +378,11 @@ impl ServerConfig {
             auth: UpstreamAuth::None,
             enabled: true,
             sharing: Sharing::PerSession,
+            prefix: None,
+            tools: NameFilter::default(),
+            prompts: NameFilter::default(),
             extra: Map::new(),
         }
-    }
-}
-
-impl ServerConfig {
-    /// What the aggregate endpoint puts before this server's tool and prompt names
-    /// (`"prefix"` in the entry; the server's name when absent, nothing when empty).
-    pub fn prefix(&self) -> Option<&str> {
-        self.extra.get("prefix").and_then(Value::as_str)
     }
 }
 
@@ -405,6 +457,13 @@ impl Config {
             return Err(invalid(format!("switchboard.queryParamAuthOrigins: {e}")));
         }
         for (name, server) in &self.servers {
+            if let Some(prefix) = &server.prefix
+                && !(prefix.is_empty() || is_valid_prefix(prefix))
+            {
+                return Err(invalid(format!(
+                    "server '{name}': prefix '{prefix}' must be up to 32 characters of A-Z, a-z, 0-9, '_' or '-'"
+                )));
+            }
             if let UpstreamAuth::Query { param, .. } = &server.auth {
                 crate::url_policy::query_key::validate_param_name(param)
                     .map_err(|e| invalid(format!("server '{name}': auth.param: {e}")))?;
@@ -564,6 +623,14 @@ fn strip_position(message: &str) -> String {
     }
 }
 
+/// A prefix for the aggregate's names: short, and only characters every client accepts.
+fn is_valid_prefix(prefix: &str) -> bool {
+    prefix.len() <= 32
+        && prefix
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
+}
+
 /// Names become a URL path segment, so they are kept to an unambiguous character set.
 pub fn is_valid_server_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
@@ -636,6 +703,9 @@ keep_unknown_visitor!(ServerConfig, "a server object with a \"command\" or a \"u
     "auth" => auth: UpstreamAuth,
     "enabled" => enabled: bool,
     "sharing" => sharing: Sharing,
+    "prefix" => prefix: String,
+    "tools" => tools: NameFilter,
+    "prompts" => prompts: NameFilter,
 }, |f, extra| Ok(ServerConfig {
     command: f.command,
     args: f.args.unwrap_or_default(),
@@ -647,6 +717,9 @@ keep_unknown_visitor!(ServerConfig, "a server object with a \"command\" or a \"u
     auth: f.auth.unwrap_or_default(),
     enabled: f.enabled.unwrap_or(true),
     sharing: f.sharing.unwrap_or_default(),
+    prefix: f.prefix,
+    tools: f.tools.unwrap_or_default(),
+    prompts: f.prompts.unwrap_or_default(),
     extra,
 }));
 
@@ -671,6 +744,24 @@ keep_unknown_visitor!(ProxySettings, "Switchboard's settings object", {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn globs_and_name_filters() {
+        assert!(glob_matches("*", ""));
+        assert!(glob_matches("get_*", "get_time"));
+        assert!(glob_matches("*_time", "get_time"));
+        assert!(glob_matches("g?t*e", "get_time"));
+        assert!(!glob_matches("get_*", "set_time"));
+        assert!(glob_matches("a*b*c", "a_x_b_y_c"));
+        assert!(!glob_matches("a*b*c", "a_x_c_y_b"));
+        let filter = NameFilter {
+            allow: vec!["get_*".into(), "echo".into()],
+            deny: vec!["get_secret*".into()],
+        };
+        assert!(filter.allows("get_time") && filter.allows("echo"));
+        assert!(!filter.allows("get_secret_key") && !filter.allows("delete_all"));
+        assert!(NameFilter::default().allows("anything"));
+    }
+
     use super::*;
 
     fn parse(text: &str) -> Result<Config> {

@@ -271,6 +271,13 @@ fn tool(
             }
             Ok(text_result(format!("{steps} steps")))
         }
+        "change_tools" => {
+            send(
+                out,
+                &json!({"jsonrpc":"2.0","method":"notifications/tools/list_changed"}),
+            );
+            Ok(text_result("changed"))
+        }
         "notify" => {
             send(
                 out,

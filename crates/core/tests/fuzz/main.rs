@@ -13,6 +13,7 @@
 mod config;
 mod json;
 mod jsonrpc;
+mod names;
 mod query_key;
 mod redact;
 mod sse;

@@ -164,7 +164,11 @@ impl Aggregate {
             .iter()
             .filter_map(|name| relay.server(name).ok())
             .map(|server| {
-                let prefix = server.config.prefix().unwrap_or(&server.name).to_owned();
+                let prefix = server
+                    .config
+                    .prefix
+                    .clone()
+                    .unwrap_or_else(|| server.name.to_string());
                 (server, prefix)
             })
             .collect()
@@ -217,6 +221,13 @@ impl Aggregate {
                 });
             }
         }
+        // The server's filters: what they leave out is neither listed nor named.
+        entries.retain(|e| {
+            servers
+                .iter()
+                .find(|(s, _)| s.name == e.server)
+                .is_none_or(|(s, _)| filter_of(&s.config, kind).allows(&e.original))
+        });
         if matches!(kind, ListKind::Tools | ListKind::Prompts) {
             let prefixes: HashMap<Arc<str>, String> = servers
                 .iter()
@@ -596,11 +607,7 @@ impl Link {
 
     /// Which server a request goes to, and the name to put back in it (a JSON path and the
     /// server's own name), or `None` for a method the aggregate does not route.
-    async fn target(
-        &self,
-        method: &str,
-        params: &Value,
-    ) -> Result<Option<Target>, Refusal> {
+    async fn target(&self, method: &str, params: &Value) -> Result<Option<Target>, Refusal> {
         let by_name = |kind: ListKind, name: &str, path: &[&str]| {
             let aggregate = self.aggregate.clone();
             let name = name.to_owned();
@@ -620,6 +627,7 @@ impl Link {
                         .strip_prefix(prefix.as_str())
                         .and_then(|rest| rest.strip_prefix(names::SEPARATOR))
                         .filter(|_| !prefix.is_empty())
+                        .filter(|original| filter_of(&server.config, kind).allows(original))
                     {
                         return Ok(Some((
                             server.name.clone(),
@@ -811,6 +819,17 @@ impl Link {
                 }
             }
         })
+    }
+}
+
+/// The filter of `server` for `kind` (resources are not filtered).
+fn filter_of(server: &crate::config::ServerConfig, kind: ListKind) -> &crate::config::NameFilter {
+    static NONE: std::sync::LazyLock<crate::config::NameFilter> =
+        std::sync::LazyLock::new(crate::config::NameFilter::default);
+    match kind {
+        ListKind::Tools => &server.tools,
+        ListKind::Prompts => &server.prompts,
+        ListKind::Resources | ListKind::Templates => &NONE,
     }
 }
 
