@@ -235,7 +235,9 @@ async fn a_server_that_cannot_start_leaves_the_others_listed() {
     let mut listed = names(&client.request("tools/list", json!({})).await);
     listed.sort();
     assert_eq!(listed, ["alpha__echo", "alpha__pid"]);
-    let answer = client.call("alpha__echo", json!({"message": "still here"})).await;
+    let answer = client
+        .call("alpha__echo", json!({"message": "still here"}))
+        .await;
     assert_eq!(text(&answer), "still here");
     hub.shutdown().await;
 }
@@ -254,7 +256,9 @@ async fn the_legacy_sse_transport_reaches_the_aggregate_too() {
     .unwrap();
     assert_eq!(response.status(), 200);
     let mut events = Events::from_response(response);
-    let (kind, endpoint) = bounded("the endpoint event", events.next_raw()).await.unwrap();
+    let (kind, endpoint) = bounded("the endpoint event", events.next_raw())
+        .await
+        .unwrap();
     assert_eq!(kind, "endpoint");
     assert!(endpoint.starts_with("/messages?session_id="), "{endpoint}");
     let post = |body: Value| {
@@ -266,13 +270,61 @@ async fn the_legacy_sse_transport_reaches_the_aggregate_too() {
     };
     let init = json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{
         "protocolVersion":"2024-11-05","capabilities":{},"clientInfo":{"name":"t","version":"1"}}});
-    assert_eq!(bounded("initialize", post(init)).await.unwrap().status(), 202);
-    let answer = bounded("the initialize answer", events.next()).await.unwrap();
-    assert_eq!(answer["result"]["serverInfo"]["name"], "switchboard", "{answer}");
+    assert_eq!(
+        bounded("initialize", post(init)).await.unwrap().status(),
+        202
+    );
+    let answer = bounded("the initialize answer", events.next())
+        .await
+        .unwrap();
+    assert_eq!(
+        answer["result"]["serverInfo"]["name"], "switchboard",
+        "{answer}"
+    );
     let call = json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{
         "name":"beta__echo","arguments":{"message":"over legacy SSE"}}});
     assert_eq!(bounded("call", post(call)).await.unwrap().status(), 202);
     let answer = bounded("the call's answer", events.next()).await.unwrap();
     assert_eq!(text(&answer), "over legacy SSE", "{answer}");
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn long_lists_are_merged_from_every_page_and_paged_behind_one_cursor() {
+    // 2 + 150 tools, listed 10 per page by the server; 2 more from the second server.
+    let hub = start(&[
+        ("many", fixture(&["--extra-tools", "150"], Sharing::Shared)),
+        ("few", fixture(&[], Sharing::Shared)),
+    ])
+    .await;
+    let mut client = Client::connect(url(&hub, "/mcp")).await;
+    let mut all = Vec::new();
+    let mut cursor: Option<Value> = None;
+    let mut pages = 0;
+    loop {
+        let params = match &cursor {
+            Some(c) => json!({ "cursor": c }),
+            None => json!({}),
+        };
+        let page = client.request("tools/list", params).await;
+        all.extend(names(&page));
+        pages += 1;
+        match page["result"].get("nextCursor") {
+            Some(next) => cursor = Some(next.clone()),
+            None => break,
+        }
+        assert!(pages < 10, "the cursor never ends");
+    }
+    assert!(pages >= 2, "{pages} page(s) for {} tools", all.len());
+    assert_eq!(all.len(), 154, "{all:?}");
+    let unique: std::collections::HashSet<&String> = all.iter().collect();
+    assert_eq!(unique.len(), 154);
+    assert!(all.contains(&"many__t149".to_owned()) && all.contains(&"few__pid".to_owned()));
+    let answer = client.call("many__echo", json!({"message": "paged"})).await;
+    assert_eq!(text(&answer), "paged");
+    let bad = client
+        .request("tools/list", json!({"cursor": "not-ours"}))
+        .await;
+    assert_eq!(bad["error"]["code"], -32602, "{bad}");
     hub.shutdown().await;
 }

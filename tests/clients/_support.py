@@ -39,6 +39,15 @@ async def http_client(proxy, server: str, *, mode: str = "legacy", **kwargs: Any
 
 
 @asynccontextmanager
+async def aggregate_client(proxy, *, mode: str = "legacy", **kwargs: Any) -> AsyncIterator[Client]:
+    """`mcp.Client` over Streamable HTTP to the aggregate endpoint `/mcp`."""
+    async with create_mcp_http_client(headers=dict(proxy.headers)) as http:
+        transport = streamable_http_client(f"{proxy.base_url}/mcp", http_client=http)
+        async with Client(transport, mode=mode, **kwargs) as client:
+            yield client
+
+
+@asynccontextmanager
 async def sse_session(proxy, server: str, **kwargs: Any) -> AsyncIterator[ClientSession]:
     """An initialized `ClientSession` over the legacy HTTP+SSE front door `/servers/<server>/sse`."""
     async with sse_client(proxy.sse_url(server), headers=dict(proxy.headers)) as (read, write):

@@ -2,7 +2,8 @@
 //! relay must get right; flags make it misbehave on purpose.
 //!
 //! Flags: `--ignore-sigterm` (only SIGKILL stops it), `--ignore-stdin-eof` (keeps running
-//! after stdin closes), `--banner` (writes a non-JSON line to stdout at start).
+//! after stdin closes), `--banner` (writes a non-JSON line to stdout at start),
+//! `--extra-tools N` (lists N more tools, `t0`…, and pages `tools/list` 10 at a time).
 //!
 //! Faults on demand (tools): `crash` (exits 3), `half_answer` (half a JSON line, then
 //! exits 4), `flood` (megabytes of notifications), `huge_line` (one line of any size),
@@ -19,6 +20,9 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 type Out = Arc<Mutex<std::io::Stdout>>;
+
+/// `--extra-tools N`.
+static EXTRA_TOOLS: AtomicU64 = AtomicU64::new(0);
 
 fn send(out: &Out, message: &Value) {
     let mut line = serde_json::to_vec(message).expect("serializable");
@@ -45,6 +49,13 @@ type Waiters = Arc<Mutex<std::collections::HashMap<String, mpsc::Sender<Value>>>
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let has = |flag: &str| args.iter().any(|a| a == flag);
+    if let Some(n) = args
+        .iter()
+        .position(|a| a == "--extra-tools")
+        .and_then(|i| args.get(i + 1)?.parse().ok())
+    {
+        EXTRA_TOOLS.store(n, Ordering::Relaxed);
+    }
     if has("--ignore-sigterm") {
         let flag = Arc::new(AtomicBool::new(false));
         signal_hook::flag::register(signal_hook::consts::SIGTERM, flag)
@@ -125,10 +136,32 @@ fn handle(
             "serverInfo": {"name": "fixture-server", "version": "1.0.0"}
         }),
         "ping" => json!({}),
-        "tools/list" => json!({"tools": [
-            {"name": "echo", "inputSchema": {"type": "object"}},
-            {"name": "pid", "inputSchema": {"type": "object"}},
-        ]}),
+        "tools/list" => {
+            let mut tools = vec![
+                json!({"name": "echo", "inputSchema": {"type": "object"}}),
+                json!({"name": "pid", "inputSchema": {"type": "object"}}),
+            ];
+            let extra = EXTRA_TOOLS.load(Ordering::Relaxed);
+            if extra == 0 {
+                json!({ "tools": tools })
+            } else {
+                tools.extend(
+                    (0..extra).map(
+                        |i| json!({"name": format!("t{i}"), "inputSchema": {"type": "object"}}),
+                    ),
+                );
+                let start: usize = params["cursor"]
+                    .as_str()
+                    .and_then(|c| c.strip_prefix('p')?.parse().ok())
+                    .unwrap_or(0);
+                let page: Vec<Value> = tools.iter().skip(start).take(10).cloned().collect();
+                let mut result = json!({ "tools": page });
+                if start + 10 < tools.len() {
+                    result["nextCursor"] = json!(format!("p{}", start + 10));
+                }
+                result
+            }
+        }
         // Fidelity: answers with the exact request line it received, as a string.
         "fixture/raw" => json!({"line": line}),
         "tools/call" => match tool(out, waiters, next_id, params) {

@@ -43,6 +43,19 @@ pub const LIST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Pages followed per server and list, at most (a server that pages forever stops here).
 const MAX_PAGES: usize = 100;
 
+/// Entries per page of the aggregate's own lists. Every server's pages are merged first;
+/// the aggregate then pages the merged list behind its own cursor.
+pub const PAGE_SIZE: usize = 100;
+
+/// The aggregate's cursor for the page that starts at `start` (opaque to clients).
+fn page_cursor(start: usize) -> String {
+    format!("sb1.{start}")
+}
+
+fn page_start(cursor: &str) -> Option<usize> {
+    cursor.strip_prefix("sb1.")?.parse().ok()
+}
+
 /// What the aggregate lists: the method, the result field, and whether entries get
 /// exposed names (tools, prompts) or keep their URIs (resources, templates).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -306,9 +319,12 @@ impl Aggregate {
             .open_session(server, Transport::StreamableHttp)
             .await
             .map_err(|e| e.to_string())?;
+        // Every client capability, so a server that lists some tools only to clients that
+        // can sample, elicit or list roots lists them here: the aggregate shows what any of
+        // its clients may use (each client's own session declares its own capabilities).
         let params = json!({
             "protocolVersion": LATEST_SESSION_VERSION,
-            "capabilities": {},
+            "capabilities": {"roots": {"listChanged": true}, "sampling": {}, "elicitation": {}},
             "clientInfo": {"name": "switchboard-catalogue", "version": env!("CARGO_PKG_VERSION")}
         });
         let initialized = match initialize(&session, &params).await {
@@ -323,7 +339,12 @@ impl Aggregate {
         let events = session.open_stream();
         let server_name = server.name.clone();
         let me = relay.aggregate.clone();
-        tokio::spawn(watch_catalogue(me, server_name, events));
+        tokio::spawn(watch_catalogue(
+            me,
+            server_name,
+            Arc::downgrade(&session),
+            events,
+        ));
         Ok((session, initialized))
     }
 
@@ -361,11 +382,36 @@ impl Aggregate {
     }
 }
 
-async fn watch_catalogue(aggregate: Arc<Aggregate>, server: Arc<str>, mut events: StreamRx) {
+/// Follows a catalogue session's GET stream: a `list_changed` empties that list; a
+/// question for the client is answered here (the catalogue has no client to ask: no
+/// roots, and no sampling or elicitation).
+async fn watch_catalogue(
+    aggregate: Arc<Aggregate>,
+    server: Arc<str>,
+    session: Weak<Session>,
+    mut events: StreamRx,
+) {
     while let Some(frame) = events.recv().await {
         let Ok(envelope) = Envelope::parse(&frame) else {
             continue;
         };
+        if envelope.kind == Kind::Request {
+            let reply = match envelope.method.as_deref() {
+                Some("roots/list") => jsonrpc::result_response(
+                    envelope.id.unwrap_or(&jsonrpc::raw("null".into())),
+                    &jsonrpc::raw(r#"{"roots":[]}"#.into()),
+                ),
+                _ => jsonrpc::error_response(
+                    envelope.id,
+                    code::METHOD_NOT_FOUND,
+                    "Switchboard's catalogue session has no client to ask",
+                ),
+            };
+            if let Some(session) = session.upgrade() {
+                forward(&session, reply).await;
+            }
+            continue;
+        }
         if let Some(kinds) = envelope
             .method
             .as_deref()
@@ -569,9 +615,26 @@ impl Link {
             }
             _ => {
                 if let Some(kind) = ListKind::from_method(method) {
+                    let start = match params.get("cursor").filter(|c| !c.is_null()) {
+                        None => 0,
+                        Some(cursor) => match cursor.as_str().and_then(page_start) {
+                            Some(start) => start,
+                            None => return error(code::INVALID_PARAMS, "Invalid cursor"),
+                        },
+                    };
                     let entries = self.aggregate.merged(kind).await;
-                    let items: Vec<Value> = entries.into_iter().map(|e| e.item).collect();
-                    return ok(json!({ kind.field(): items }));
+                    let total = entries.len();
+                    let items: Vec<Value> = entries
+                        .into_iter()
+                        .skip(start)
+                        .take(PAGE_SIZE)
+                        .map(|e| e.item)
+                        .collect();
+                    let mut result = json!({ kind.field(): items });
+                    if start + PAGE_SIZE < total {
+                        result["nextCursor"] = Value::String(page_cursor(start + PAGE_SIZE));
+                    }
+                    return ok(result);
                 }
                 let target = match self.target(method, params).await {
                     Ok(target) => target,
