@@ -113,3 +113,21 @@ def test_conformance_scenario(proxy, node, tool_env, tmp_path, server, scenario,
     if known_failures and {check.get("id") for check in bad} <= known_failures:
         raise KnownDeviation(report)
     pytest.fail(report + f"\n\n{log}")
+
+
+# The same scenarios through the aggregate endpoint `/mcp`. The suite expects the fixture's
+# own tool names (`test_simple_text`, ...), so its only server is the conformance fixture with
+# an empty `prefix`: the aggregate then exposes the names unchanged, and everything else
+# (sessions, streams, progress, logging, sampling, elicitation) takes the aggregate's path.
+AGGREGATE_SCENARIOS = TRANSPORT_SCENARIOS + ["server-sse-polling", "logging-set-level"] + FIXTURE_SCENARIOS
+
+
+@pytest.mark.parametrize("scenario", AGGREGATE_SCENARIOS)
+def test_conformance_scenario_through_the_aggregate(proxy_factory, node, tool_env, tmp_path, scenario):
+    proxy = proxy_factory({"conformance": {"prefix": ""}}, auth=False)
+    url = f"{proxy.base_url}/mcp"
+    checks, log = run_scenario(node, url, scenario, tmp_path / "results", tool_env)
+    assert checks, f"{scenario}: checks.json is empty\n{log}"
+    bad = [check for check in checks if check.get("status") not in OK_STATUSES]
+    assert not bad, (f"{scenario} against {url}: {len(bad)} of {len(checks)} checks did not pass\n"
+                     + "\n".join(map(describe, bad)) + f"\n\n{log}")
