@@ -42,8 +42,9 @@ def api_key(proxy: Proxy) -> str:
     return auth.removeprefix("Bearer ")
 
 
-def bridge_argv(proxy_port: int, server: str, config_path: Path | None = None) -> list[str]:
-    argv = [str(switchboard_binary()), "connect", server, "--port", str(proxy_port)]
+def bridge_argv(proxy_port: int, server: str | None, config_path: Path | None = None) -> list[str]:
+    """`switchboard connect <server>`; with no server, the aggregate of every server."""
+    argv = [str(switchboard_binary()), "connect", *([server] if server else []), "--port", str(proxy_port)]
     if config_path is not None:
         argv += ["--config", str(config_path)]
     return argv
@@ -57,7 +58,7 @@ def bridge_env(key: str) -> dict[str, str]:
 
 
 @asynccontextmanager
-async def bridged(proxy: Proxy, server: str, stderr_path: Path, **kwargs: Any) -> AsyncIterator[ClientSession]:
+async def bridged(proxy: Proxy, server: str | None, stderr_path: Path, **kwargs: Any) -> AsyncIterator[ClientSession]:
     """An initialized `ClientSession` over stdio to `switchboard connect <server>`."""
     argv = bridge_argv(proxy.port, server, proxy.config_path)
     params = StdioServerParameters(command=argv[0], args=argv[1:], env={"SWITCHBOARD_API_KEY": api_key(proxy)})
@@ -123,6 +124,24 @@ def test_initialize_list_and_echo(proxy, tmp_path):
             demo = await asyncio.to_thread(proxy.server_status, "demo")
             assert demo["sessions"] == 1, demo
         await wait_for_no_sessions(proxy, "demo")
+
+    try:
+        run(scenario())
+    except BaseException:
+        print(stderr_of(stderr))
+        raise
+
+
+def test_connect_without_a_name_bridges_the_aggregate(proxy, tmp_path):
+    stderr = tmp_path / "bridge.stderr"
+
+    async def scenario():
+        async with bridged(proxy, None, stderr) as session:
+            assert session.server_info is not None and session.server_info.name == "switchboard"
+            tools = await session.list_tools()
+            assert {"demo__echo", "demo__time"} <= {tool.name for tool in tools.tools}
+            result = await session.call_tool("demo__echo", {"message": "through all servers"})
+            assert texts(result) == ["through all servers"]
 
     try:
         run(scenario())

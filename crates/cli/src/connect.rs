@@ -1,6 +1,7 @@
-//! `switchboard connect <name>`: a stdio ↔ Streamable HTTP bridge for clients that can only
+//! `switchboard connect [<name>]`: a stdio ↔ Streamable HTTP bridge for clients that can only
 //! start stdio servers (Claude Desktop). It reads newline-delimited JSON-RPC on stdin, POSTs
-//! each message to `http://127.0.0.1:<port>/servers/<name>/mcp` with the API key, and writes
+//! each message to `http://127.0.0.1:<port>/servers/<name>/mcp` (with no name, the aggregate
+//! of every enabled server, `/mcp`) with the API key, and writes
 //! everything the proxy sends back (answers, notifications, server→client requests, the GET
 //! stream) to stdout, one message per line.
 //!
@@ -63,7 +64,8 @@ const EOF_GRACE: Duration = Duration::from_secs(5);
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Runs the bridge until stdin closes or a stop signal arrives.
-pub fn run(config: Option<PathBuf>, port: Option<u16>, name: &str) -> anyhow::Result<()> {
+/// `name`: a server, or `None` for the aggregate endpoint (`/mcp`).
+pub fn run(config: Option<PathBuf>, port: Option<u16>, name: Option<&str>) -> anyhow::Result<()> {
     let env = LaunchEnv::from_process();
     let port = match startup::port_override(port, &env)? {
         Some(given) => given.port,
@@ -71,9 +73,16 @@ pub fn run(config: Option<PathBuf>, port: Option<u16>, name: &str) -> anyhow::Re
     };
     let mut url =
         Url::parse(&format!("http://127.0.0.1:{port}/")).context("cannot build the proxy URL")?;
-    url.path_segments_mut()
-        .map_err(|()| anyhow::anyhow!("cannot build the proxy URL"))?
-        .extend(["servers", name, "mcp"]);
+    {
+        let mut path = url
+            .path_segments_mut()
+            .map_err(|()| anyhow::anyhow!("cannot build the proxy URL"))?;
+        match name {
+            Some(name) => path.extend(["servers", name, "mcp"]),
+            None => path.extend(["mcp"]),
+        };
+    }
+    let name = name.unwrap_or("all servers");
     let mut headers = HeaderMap::new();
     match api_key_value() {
         Some(value) => {

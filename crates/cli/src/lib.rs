@@ -80,9 +80,9 @@ enum Command {
     },
     /// Run the built-in demo MCP server on stdio (it is in the first-run config).
     DemoServer,
-    /// Bridge stdio to a configured server behind the running proxy, for clients that only
-    /// start stdio servers (Claude Desktop). The key comes from SWITCHBOARD_API_KEY or the
-    /// OS keychain.
+    /// Bridge stdio to a configured server behind the running proxy, or with no NAME to the
+    /// aggregate of every enabled server (`/mcp`), for clients that only start stdio servers
+    /// (Claude Desktop). The key comes from SWITCHBOARD_API_KEY or the OS keychain.
     Connect {
         /// The config file (else SWITCHBOARD_CONFIG, else the OS config directory's
         /// switchboard/config.json).
@@ -91,7 +91,7 @@ enum Command {
         /// The proxy's port (else SWITCHBOARD_PORT, else the config's, else 17345).
         #[arg(long, value_name = "N")]
         port: Option<u16>,
-        name: String,
+        name: Option<String>,
     },
 }
 
@@ -133,7 +133,7 @@ pub fn main() -> ExitCode {
             SecretAction::Unset { name } => secret::unset(store.as_ref(), &name),
         }),
         Command::DemoServer => switchboard_core::demo::run_stdio().context("demo server"),
-        Command::Connect { config, port, name } => connect::run(config, port, &name),
+        Command::Connect { config, port, name } => connect::run(config, port, name.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
