@@ -326,11 +326,11 @@ trait Caller: Send {
     }
 }
 
-fn write_call(out: &mut Vec<u8>, id: u64) {
+fn write_call(out: &mut Vec<u8>, id: u64, tool: &str) {
     out.clear();
     let _ = write!(
         out,
-        r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"echo","arguments":{{"message":"{MESSAGE}"}}}}}}"#
+        r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"{tool}","arguments":{{"message":"{MESSAGE}"}}}}}}"#
     );
 }
 
@@ -441,7 +441,7 @@ impl Caller for DirectSession {
     fn call(&mut self, verify: bool) -> Result<Duration> {
         self.next_id += 1;
         let id = self.next_id;
-        write_call(&mut self.request, id);
+        write_call(&mut self.request, id, "echo");
         self.request.push(b'\n');
         let request = std::mem::take(&mut self.request);
         let start = Instant::now();
@@ -468,6 +468,8 @@ struct HttpSession {
     writer: TcpStream,
     host: String,
     path: String,
+    /// The echo tool's name at this endpoint (`demo__echo` through the aggregate).
+    tool: &'static str,
     /// `authorization: Bearer <key>\r\n`, sent with every request.
     auth: String,
     accept: &'static str,
@@ -486,12 +488,15 @@ struct HttpSession {
 }
 
 const ACCEPT_JSON: &str = "application/json";
+/// Where `HttpSession::open` takes a server name: the aggregate endpoint, `/mcp`.
+const AGGREGATE: &str = "*";
 /// What the spec asks every client to send; the proxy then picks JSON or SSE.
 const ACCEPT_BOTH: &str = "application/json, text/event-stream";
 const ACCEPT_SSE: &str = "text/event-stream";
 
 impl HttpSession {
     /// Connects, initializes and sends `notifications/initialized`.
+    /// `server`: a configured server, or [`AGGREGATE`] for `/mcp`.
     fn open(serve: &Serve, server: &str, accept: &'static str) -> Result<HttpSession> {
         let addr = serve.addr;
         let stream = TcpStream::connect_timeout(&addr, IO_LIMIT)?;
@@ -502,7 +507,16 @@ impl HttpSession {
             writer: stream.try_clone()?,
             reader: BufReader::with_capacity(16 * 1024, stream),
             host: addr.to_string(),
-            path: format!("/servers/{server}/mcp"),
+            path: if server == AGGREGATE {
+                "/mcp".to_owned()
+            } else {
+                format!("/servers/{server}/mcp")
+            },
+            tool: if server == AGGREGATE {
+                "demo__echo"
+            } else {
+                "echo"
+            },
             auth: format!("authorization: Bearer {}\r\n", serve.key),
             accept,
             session: None,
@@ -643,7 +657,7 @@ impl Caller for HttpSession {
         self.next_id += 1;
         let id = self.next_id;
         let mut body = std::mem::take(&mut self.call);
-        write_call(&mut body, id);
+        write_call(&mut body, id, self.tool);
         let start = Instant::now();
         let sent = self.exchange("POST", &body);
         let elapsed = start.elapsed();
@@ -1021,12 +1035,13 @@ fn run(settings: &Settings, binary: &Path) -> Result<Report> {
         servers: Vec::new(),
     };
 
-    for (path, accept) in [
-        ("relay, Accept: json", ACCEPT_JSON),
-        ("relay, Accept: json + event-stream", ACCEPT_BOTH),
-        ("relay, Accept: event-stream", ACCEPT_SSE),
+    for (path, server, accept) in [
+        ("relay, Accept: json", "demo", ACCEPT_JSON),
+        ("relay, Accept: json + event-stream", "demo", ACCEPT_BOTH),
+        ("relay, Accept: event-stream", "demo", ACCEPT_SSE),
+        ("aggregate /mcp, Accept: json", AGGREGATE, ACCEPT_JSON),
     ] {
-        let mut session = HttpSession::open(&serve, "demo", accept)?;
+        let mut session = HttpSession::open(&serve, server, accept)?;
         let row = sequential(path, &mut session, &parties, settings);
         serve.check_alive()?;
         rows.push(row?);

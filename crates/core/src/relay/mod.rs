@@ -384,6 +384,16 @@ impl Relay {
             .ok_or_else(|| Error::UnknownServer(name.to_owned()))
     }
 
+    /// The enabled servers, in config order.
+    pub fn enabled_servers(&self) -> Vec<Arc<ServerRelay>> {
+        let servers = self.servers.read().unwrap_or_else(|p| p.into_inner());
+        servers
+            .values()
+            .filter(|s| s.config.enabled)
+            .cloned()
+            .collect()
+    }
+
     pub fn server_names(&self) -> Vec<Arc<str>> {
         let servers = self.servers.read().unwrap_or_else(|p| p.into_inner());
         servers

@@ -135,7 +135,19 @@ impl ListKind {
 pub struct Aggregate {
     relay: Weak<Relay>,
     catalogue: tokio::sync::Mutex<HashMap<Arc<str>, Catalogue>>,
+    /// The last complete merge of each list, with the servers it was made from.
+    merged: Mutex<HashMap<ListKind, CachedMerge>>,
     links: Mutex<Vec<Weak<Link>>>,
+}
+
+/// A merge and the servers it was made from (their addresses: a changed server is a new
+/// `ServerRelay`).
+type CachedMerge = (Vec<usize>, Arc<Merged>);
+
+/// A merged list, and its entries by exposed name.
+struct Merged {
+    entries: Vec<Entry>,
+    by_name: HashMap<String, usize>,
 }
 
 /// One server's catalogue session and what it listed.
@@ -159,6 +171,7 @@ impl Aggregate {
         Arc::new(Aggregate {
             relay,
             catalogue: tokio::sync::Mutex::new(HashMap::new()),
+            merged: Mutex::new(HashMap::new()),
             links: Mutex::new(Vec::new()),
         })
     }
@@ -173,9 +186,8 @@ impl Aggregate {
             return Vec::new();
         };
         relay
-            .server_names()
-            .iter()
-            .filter_map(|name| relay.server(name).ok())
+            .enabled_servers()
+            .into_iter()
             .map(|server| {
                 let prefix = server
                     .config
@@ -187,15 +199,51 @@ impl Aggregate {
             .collect()
     }
 
+    /// Every enabled server's `kind` list, merged, from the cache while the servers are the
+    /// same and no `list_changed` came (a call looks its name up here, so this is the hot
+    /// path). A merge that left a server out is not kept: the next one tries it again.
+    async fn merged(self: &Arc<Self>, kind: ListKind) -> Arc<Merged> {
+        let key: Vec<usize> = self.relay().map_or_else(Vec::new, |relay| {
+            relay
+                .enabled_servers()
+                .iter()
+                .map(|s| Arc::as_ptr(s) as usize)
+                .collect()
+        });
+        if let Some((cached_key, merged)) = lock(&self.merged).get(&kind)
+            && *cached_key == key
+        {
+            return merged.clone();
+        }
+        let (entries, complete) = self.merge(kind).await;
+        let by_name = entries
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| Some((e.item["name"].as_str()?.to_owned(), i)))
+            .collect();
+        let merged = Arc::new(Merged { entries, by_name });
+        if complete {
+            lock(&self.merged).insert(kind, (key, merged.clone()));
+        }
+        merged
+    }
+
     /// Every enabled server's `kind` list, merged: tools and prompts under their exposed
-    /// names, resources as they are. Servers that fail or are slow are left out.
-    async fn merged(self: &Arc<Self>, kind: ListKind) -> Vec<Entry> {
+    /// names, resources as they are. Servers that fail or are slow are left out (and the
+    /// merge is then not complete).
+    async fn merge(self: &Arc<Self>, kind: ListKind) -> (Vec<Entry>, bool) {
         let servers = self.servers();
+        let complete = std::sync::atomic::AtomicBool::new(true);
+        let complete = &complete;
         let fetches = servers.iter().map(|(server, _)| {
             let me = self.clone();
             let server = server.clone();
             async move {
-                match tokio::time::timeout(LIST_TIMEOUT, me.list(&server, kind)).await {
+                let listed = tokio::time::timeout(LIST_TIMEOUT, me.list(&server, kind)).await;
+                if !matches!(listed, Ok(Ok(_))) {
+                    complete.store(false, Ordering::Relaxed);
+                }
+                match listed {
                     Ok(Ok(items)) => items,
                     Ok(Err(why)) => {
                         log::warn!(
@@ -257,7 +305,7 @@ impl Aggregate {
                 entry.item["name"] = Value::String(exposed);
             }
         }
-        entries
+        (entries, complete.load(Ordering::Relaxed))
     }
 
     /// One server's `kind` list from its catalogue session (fetched once, then kept).
@@ -353,6 +401,12 @@ impl Aggregate {
         if let Some(entry) = self.catalogue.lock().await.get_mut(server) {
             for kind in kinds {
                 entry.lists.remove(kind);
+            }
+        }
+        {
+            let mut merged = lock(&self.merged);
+            for kind in kinds {
+                merged.remove(kind);
             }
         }
         let links: Vec<Arc<Link>> = {
@@ -576,7 +630,25 @@ impl Link {
         };
         let error =
             |code: i32, message: &str| Some(jsonrpc::error_response(Some(&id_raw), code, message));
-        let request: Value = serde_json::from_slice(&frame).unwrap_or_default();
+        // A call only needs its name: read it without building the arguments' values.
+        let request: Value = if matches!(method, "tools/call" | "prompts/get") {
+            #[derive(serde::Deserialize)]
+            struct Call<'a> {
+                #[serde(borrow)]
+                params: Named<'a>,
+            }
+            #[derive(serde::Deserialize)]
+            struct Named<'a> {
+                #[serde(borrow)]
+                name: std::borrow::Cow<'a, str>,
+            }
+            match serde_json::from_slice::<Call<'_>>(&frame) {
+                Ok(call) => json!({"params": {"name": call.params.name}}),
+                Err(_) => Value::Null,
+            }
+        } else {
+            serde_json::from_slice(&frame).unwrap_or_default()
+        };
         let params = &request["params"];
         match method {
             "initialize" => {
@@ -622,13 +694,14 @@ impl Link {
                             None => return error(code::INVALID_PARAMS, "Invalid cursor"),
                         },
                     };
-                    let entries = self.aggregate.merged(kind).await;
-                    let total = entries.len();
-                    let items: Vec<Value> = entries
-                        .into_iter()
+                    let merged = self.aggregate.merged(kind).await;
+                    let total = merged.entries.len();
+                    let items: Vec<&Value> = merged
+                        .entries
+                        .iter()
                         .skip(start)
                         .take(PAGE_SIZE)
-                        .map(|e| e.item)
+                        .map(|e| &e.item)
                         .collect();
                     let mut result = json!({ kind.field(): items });
                     if start + PAGE_SIZE < total {
@@ -676,12 +749,12 @@ impl Link {
             let name = name.to_owned();
             let path: Vec<String> = path.iter().map(|p| (*p).to_owned()).collect();
             async move {
-                let entries = aggregate.merged(kind).await;
-                if let Some(entry) = entries
-                    .into_iter()
-                    .find(|e| e.item["name"].as_str() == Some(name.as_str()))
-                {
-                    return Ok(Some((entry.server, Some((path, entry.original)))));
+                let merged = aggregate.merged(kind).await;
+                if let Some(entry) = merged.by_name.get(&name).map(|&i| &merged.entries[i]) {
+                    return Ok(Some((
+                        entry.server.clone(),
+                        Some((path, entry.original.clone())),
+                    )));
                 }
                 // Not listed (a server may accept names it does not list): `<prefix>__<name>`
                 // still finds its server.
@@ -741,7 +814,11 @@ impl Link {
     /// first whose template's fixed start it begins with.
     async fn owner_of(&self, uri: &str) -> Result<Arc<str>, Refusal> {
         let listed = self.aggregate.merged(ListKind::Resources).await;
-        let owners: Vec<&Entry> = listed.iter().filter(|e| e.original == uri).collect();
+        let owners: Vec<&Entry> = listed
+            .entries
+            .iter()
+            .filter(|e| e.original == uri)
+            .collect();
         if owners.len() > 1 {
             log::info!(
                 "aggregate: {} servers list the resource {uri}; '{}' serves it",
@@ -754,6 +831,7 @@ impl Link {
         }
         let templates = self.aggregate.merged(ListKind::Templates).await;
         templates
+            .entries
             .iter()
             .filter(|e| {
                 let fixed = e.original.split('{').next().unwrap_or_default();
