@@ -328,3 +328,30 @@ async fn long_lists_are_merged_from_every_page_and_paged_behind_one_cursor() {
     assert_eq!(bad["error"]["code"], -32602, "{bad}");
     hub.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_server_that_comes_back_is_announced_and_listed_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let late_path = dir.path().join("late-server");
+    let late = switchboard_core::config::ServerConfig::stdio(
+        late_path.to_string_lossy(),
+        Vec::<String>::new(),
+    );
+    let hub = start(&[("alpha", fixture(&[], Sharing::Shared)), ("late", late)]).await;
+    let mut client = Client::connect(url(&hub, "/mcp")).await;
+    let mut listed = names(&client.request("tools/list", json!({})).await);
+    listed.sort();
+    assert_eq!(listed, ["alpha__echo", "alpha__pid"]);
+    let mut events = client.open_stream().await;
+
+    // The program appears: the background retry finds it and every client hears of it.
+    std::os::unix::fs::symlink(fixture_path(), &late_path).unwrap();
+    let note = bounded("list_changed", events.next()).await.unwrap();
+    assert_eq!(note["method"], "notifications/tools/list_changed", "{note}");
+    let mut listed = names(&client.request("tools/list", json!({})).await);
+    listed.sort();
+    assert_eq!(listed, ["alpha__echo", "alpha__pid", "late__echo", "late__pid"]);
+    let answer = client.call("late__echo", json!({"message": "back"})).await;
+    assert_eq!(text(&answer), "back");
+    hub.shutdown().await;
+}

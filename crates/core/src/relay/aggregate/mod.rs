@@ -17,7 +17,9 @@
 //!   ids made unique across servers (and mapped back when the client answers), the rest on
 //!   the client's GET stream.
 //! - A server that is down or slow (its lists take longer than [`LIST_TIMEOUT`]) is left out
-//!   of the lists, with a log line; the others are not held up.
+//!   of the lists, with a log line; the others are not held up. It is retried in the
+//!   background with a growing wait, and when it answers again every client gets a
+//!   `list_changed`.
 
 pub mod names;
 
@@ -137,6 +139,9 @@ pub struct Aggregate {
     catalogue: tokio::sync::Mutex<HashMap<Arc<str>, Catalogue>>,
     /// The last complete merge of each list, with the servers it was made from.
     merged: Mutex<HashMap<ListKind, CachedMerge>>,
+    /// Servers left out of the lists until a retry finds them back (by the address of the
+    /// `ServerRelay` that failed: a changed server is tried afresh).
+    down: Mutex<HashMap<Arc<str>, usize>>,
     links: Mutex<Vec<Weak<Link>>>,
 }
 
@@ -172,6 +177,7 @@ impl Aggregate {
             relay,
             catalogue: tokio::sync::Mutex::new(HashMap::new()),
             merged: Mutex::new(HashMap::new()),
+            down: Mutex::new(HashMap::new()),
             links: Mutex::new(Vec::new()),
         })
     }
@@ -239,9 +245,15 @@ impl Aggregate {
             let me = self.clone();
             let server = server.clone();
             async move {
+                // A server that is down is not asked again until its retry finds it back.
+                if me.is_down(&server) {
+                    complete.store(false, Ordering::Relaxed);
+                    return Vec::new();
+                }
                 let listed = tokio::time::timeout(LIST_TIMEOUT, me.list(&server, kind)).await;
                 if !matches!(listed, Ok(Ok(_))) {
                     complete.store(false, Ordering::Relaxed);
+                    me.went_down(&server);
                 }
                 match listed {
                     Ok(Ok(items)) => items,
@@ -394,6 +406,62 @@ impl Aggregate {
             events,
         ));
         Ok((session, initialized))
+    }
+
+    fn is_down(&self, server: &Arc<ServerRelay>) -> bool {
+        lock(&self.down)
+            .get(&server.name)
+            .is_some_and(|&ptr| ptr == Arc::as_ptr(server) as usize)
+    }
+
+    /// `server` did not answer its lists: leave it out until a retry in the background
+    /// (after 1 s, then doubling up to a minute) finds it back, then tell every client its
+    /// lists changed. Retries stop when the server is changed or removed, or when no
+    /// aggregate session is left.
+    fn went_down(self: &Arc<Self>, server: &Arc<ServerRelay>) {
+        let ptr = Arc::as_ptr(server) as usize;
+        if lock(&self.down).insert(server.name.clone(), ptr) == Some(ptr) {
+            return; // already being retried
+        }
+        let me = self.clone();
+        let server = server.clone();
+        tokio::spawn(async move {
+            let mut wait = Duration::from_secs(1);
+            loop {
+                tokio::time::sleep(wait).await;
+                let same = me
+                    .relay()
+                    .and_then(|relay| relay.server(&server.name).ok())
+                    .is_some_and(|now| Arc::ptr_eq(&now, &server));
+                let clients = {
+                    let mut links = lock(&me.links);
+                    links.retain(|l| l.strong_count() > 0);
+                    !links.is_empty()
+                };
+                if !same || !clients {
+                    lock(&me.down).remove(&server.name);
+                    return;
+                }
+                let back =
+                    tokio::time::timeout(LIST_TIMEOUT, me.list(&server, ListKind::Tools)).await;
+                if matches!(back, Ok(Ok(_))) {
+                    lock(&me.down).remove(&server.name);
+                    log::info!(
+                        "aggregate: '{}' answers again; its lists are back",
+                        server.name
+                    );
+                    for kinds in [
+                        &[ListKind::Tools][..],
+                        &[ListKind::Prompts],
+                        &[ListKind::Resources, ListKind::Templates],
+                    ] {
+                        me.list_changed(&server.name, kinds).await;
+                    }
+                    return;
+                }
+                wait = (wait * 2).min(Duration::from_secs(60));
+            }
+        });
     }
 
     /// A server said one of its lists changed: forget it, and tell every aggregate client.
