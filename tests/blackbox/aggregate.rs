@@ -350,7 +350,10 @@ async fn a_server_that_comes_back_is_announced_and_listed_again() {
     assert_eq!(note["method"], "notifications/tools/list_changed", "{note}");
     let mut listed = names(&client.request("tools/list", json!({})).await);
     listed.sort();
-    assert_eq!(listed, ["alpha__echo", "alpha__pid", "late__echo", "late__pid"]);
+    assert_eq!(
+        listed,
+        ["alpha__echo", "alpha__pid", "late__echo", "late__pid"]
+    );
     let answer = client.call("late__echo", json!({"message": "back"})).await;
     assert_eq!(text(&answer), "back");
     hub.shutdown().await;
