@@ -651,6 +651,38 @@ mod tests {
         out
     }
 
+    /// A session whose streams hold at most 1,000 bytes.
+    fn small_queue_session(sharing: crate::config::Sharing) -> Arc<Session> {
+        let options = RelayOptions {
+            limits: Limits {
+                max_stream_queue_bytes: 1000,
+                ..Limits::default()
+            },
+            ..RelayOptions::default()
+        };
+        let mut config = ServerConfig::stdio("unused", Vec::<String>::new());
+        config.sharing = sharing;
+        let context = ServerContext::new(&Config::default(), None);
+        let server = ServerRelay::new("srv", &config, &options, &context);
+        Session::new("0123456789abcdef".into(), server, Transport::StreamableHttp)
+    }
+
+    /// A call with progress token "t", its answer streamed.
+    fn slow_call(session: &Session) -> RequestStream {
+        request(
+            session,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"_meta":{"progressToken":"t"}}}"#,
+            true,
+        )
+    }
+
+    fn progress_of_200_bytes() -> String {
+        format!(
+            r#"{{"jsonrpc":"2.0","method":"notifications/progress","params":{{"progressToken":"t","progress":1,"message":"{}"}}}}"#,
+            "p".repeat(200)
+        )
+    }
+
     fn server_says(session: &Session, json: &str) {
         session
             .route(Bytes::copy_from_slice(json.as_bytes()))
@@ -811,30 +843,12 @@ mod tests {
 
     #[test]
     fn a_shared_childs_stream_that_falls_behind_is_cut_and_its_answer_kept_for_resumption() {
-        let config = Config::default();
-        let options = RelayOptions {
-            limits: Limits {
-                max_stream_queue_bytes: 1000,
-                ..Limits::default()
-            },
-            ..RelayOptions::default()
-        };
         // A shared child's session: the others on that child must not wait for this one.
-        let mut shared = ServerConfig::stdio("unused", Vec::<String>::new());
-        shared.sharing = crate::config::Sharing::Shared;
-        let server = ServerRelay::new("srv", &shared, &options, &ServerContext::new(&config, None));
-        let s = Session::new("0123456789abcdef".into(), server, Transport::StreamableHttp);
-        let mut slow = request(
-            &s,
-            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"_meta":{"progressToken":"t"}}}"#,
-            true,
-        );
+        let s = small_queue_session(crate::config::Sharing::Shared);
+        let mut slow = slow_call(&s);
         // A flood of progress the client does not read: the stream takes about the bound,
         // then it is cut and nothing more is held for it.
-        let progress = format!(
-            r#"{{"jsonrpc":"2.0","method":"notifications/progress","params":{{"progressToken":"t","progress":1,"message":"{}"}}}}"#,
-            "p".repeat(200)
-        );
+        let progress = progress_of_200_bytes();
         for _ in 0..50 {
             server_says(&s, &progress);
         }
@@ -857,30 +871,9 @@ mod tests {
 
     #[tokio::test]
     async fn an_own_childs_stream_that_falls_behind_holds_the_child_back_instead() {
-        let config = Config::default();
-        let options = RelayOptions {
-            limits: Limits {
-                max_stream_queue_bytes: 1000,
-                ..Limits::default()
-            },
-            ..RelayOptions::default()
-        };
-        let server = ServerRelay::new(
-            "srv",
-            &ServerConfig::stdio("unused", Vec::<String>::new()),
-            &options,
-            &ServerContext::new(&config, None),
-        );
-        let s = Session::new("0123456789abcdef".into(), server, Transport::StreamableHttp);
-        let mut slow = request(
-            &s,
-            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"_meta":{"progressToken":"t"}}}"#,
-            true,
-        );
-        let progress = format!(
-            r#"{{"jsonrpc":"2.0","method":"notifications/progress","params":{{"progressToken":"t","progress":1,"message":"{}"}}}}"#,
-            "p".repeat(200)
-        );
+        let s = small_queue_session(crate::config::Sharing::PerSession);
+        let mut slow = slow_call(&s);
+        let progress = progress_of_200_bytes();
         let mut sent = 0;
         while ChildSink::room(&*s).is_none() {
             server_says(&s, &progress);
