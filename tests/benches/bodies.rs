@@ -8,50 +8,17 @@
 //! Calls refused with 503 (the `maxBufferedBodyBytes` budget) are retried, as a client
 //! would; the count is printed.
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
+mod common;
+
+use common::{Result, binary, env_number, rss_kib};
 
 const KEY: &str = "sbk_bodies-bench-key-0123456789abcdef";
-
-fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(default)
-}
-
-fn binary(name: &str) -> Result<PathBuf> {
-    let exe = std::env::current_exe()?;
-    let profile = exe
-        .parent()
-        .and_then(Path::parent)
-        .ok_or("the bench is not in <target>/<profile>/deps")?;
-    let path = profile.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    if path.exists() {
-        Ok(path)
-    } else {
-        Err(format!(
-            "{} is not built (scripts/bodies.sh builds it)",
-            path.display()
-        )
-        .into())
-    }
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
 
 /// One session: initialize, then the big echo until it is accepted; returns the 503s seen.
 async fn big_call(http: reqwest::Client, endpoint: String, bytes: usize) -> Result<u64> {
@@ -133,13 +100,13 @@ async fn main() -> Result<()> {
     let config = dir.path().join("config.json");
     std::fs::write(
         &config,
-        json!({"mcpServers": {"fx": {"command": binary("fixture-server")?, "args": []}}})
+        json!({"mcpServers": {"fx": {"command": binary("fixture-server", "scripts/bodies.sh")?, "args": []}}})
             .to_string(),
     )?;
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
-    let proxy = std::process::Command::new(binary("switchboard")?)
+    let proxy = std::process::Command::new(binary("switchboard", "scripts/bodies.sh")?)
         .args(["serve", "--config"])
         .arg(&config)
         .args(["--port", &port.to_string()])

@@ -12,7 +12,7 @@
 //! At the end every session is closed and the process is measured against its state after
 //! warm-up: children left (must be 0), open file descriptors, resident memory.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -23,7 +23,9 @@ use switchboard_core::relay::RelayOptions;
 use switchboard_core::secrets::Sensitive;
 use switchboard_core::{Auth, Hub, HubOptions};
 
-type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
+mod common;
+
+use common::{Result, binary, env_number, rss_kib};
 
 const KEY: &str = "sbk_soak-test-key-0123456789abcdef";
 
@@ -38,31 +40,6 @@ struct Counters {
     errors: AtomicU64,
     crashes: AtomicU64,
     sessions: AtomicU64,
-}
-
-fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(default)
-}
-
-fn binary(name: &str) -> Result<PathBuf> {
-    let exe = std::env::current_exe()?;
-    let profile = exe
-        .parent()
-        .and_then(Path::parent)
-        .ok_or("the bench is not in <target>/<profile>/deps")?;
-    let path = profile.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    if path.exists() {
-        Ok(path)
-    } else {
-        Err(format!(
-            "{} is not built (scripts/soak.sh builds it)",
-            path.display()
-        )
-        .into())
-    }
 }
 
 /// The session is over (404): a new one is needed.
@@ -269,22 +246,13 @@ fn open_fds(pid: u32) -> usize {
         .unwrap_or(0)
 }
 
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
-
 #[tokio::main]
 async fn main() -> Result<()> {
     let secs = env_number("SOAK_SECS", 180);
     let tasks = env_number("SOAK_SESSIONS", 64);
     let dir = tempfile::tempdir()?;
     let config = dir.path().join("config.json");
-    let fixture = binary("fixture-server")?;
+    let fixture = binary("fixture-server", "scripts/soak.sh")?;
     std::fs::write(
         &config,
         serde_json::to_string_pretty(&json!({
