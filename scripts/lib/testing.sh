@@ -92,11 +92,20 @@ tray_has() { [ -n "$(tray_id "$1")" ]; }
 # Every label in the menu, one line, for failure messages.
 tray_labels() { tray_layout 2>/dev/null | grep -oE "'label': <'[^']*'>" | sed -E "s/'label': <'(.*)'>/\1/" | paste -sd '|'; }
 
+# The app may rebuild its menu between the lookup and the click (a server's state changed),
+# which retires the id: the click then fails with "does not refer to a menu item", and the
+# label is looked up again.
 tray_click() {
-    local id
-    id=$(tray_id "$1")
-    [ -n "$id" ] || return 1
-    printf '[tray] clicking menu item %s (%s)\n' "$id" "$1" >&2
-    gdbus call --session --dest "$TRAY_DEST" --object-path "$TRAY_MENU" \
-        --method com.canonical.dbusmenu.Event -- "$id" clicked '<0>' 0 >/dev/null
+    local id attempt
+    for attempt in 1 2 3 4 5; do
+        id=$(tray_id "$1")
+        [ -n "$id" ] || return 1
+        printf '[tray] clicking menu item %s (%s)\n' "$id" "$1" >&2
+        if gdbus call --session --dest "$TRAY_DEST" --object-path "$TRAY_MENU" \
+            --method com.canonical.dbusmenu.Event -- "$id" clicked '<0>' 0 >/dev/null; then
+            return 0
+        fi
+        sleep 0.2
+    done
+    return 1
 }
