@@ -27,6 +27,12 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/sse"),
     ("POST", "/messages"),
     ("POST", "/messages/"),
+    ("POST", "/profiles/fx/mcp"),
+    ("GET", "/profiles/fx/mcp"),
+    ("DELETE", "/profiles/fx/mcp"),
+    ("GET", "/profiles/fx/sse"),
+    ("POST", "/profiles/fx/messages"),
+    ("POST", "/profiles/fx/messages/"),
     // The fallback: unknown paths are guarded too.
     ("GET", "/no/such/route"),
 ];
@@ -44,7 +50,7 @@ fn every_route_is_listed_here() {
                 .next()
                 .map(str::to_owned)
         })
-        .map(|path| path.replace("{name}", "fx"))
+        .map(|path| path.replace("{name}", "fx").replace("{profile}", "fx"))
         .collect();
     assert!(!routed.is_empty());
     for path in &routed {

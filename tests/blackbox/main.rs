@@ -13,6 +13,7 @@ mod http_edges;
 mod invariants;
 mod legacy_sse;
 mod limits;
+mod profiles;
 mod relay;
 mod rules;
 mod supervisor;

@@ -22,25 +22,46 @@ pub fn generate() -> Sensitive<String> {
     Sensitive::new(format!("{KEY_PREFIX}{body}"))
 }
 
+/// The keychain item of profile `profile`'s own key. The `:` keeps it out of what a
+/// [`crate::secrets::SecretName`] can name, so no server can be given it.
+pub fn profile_item(profile: &str) -> String {
+    format!("profile-key:{profile}")
+}
+
 /// The key in `store`, created and stored there on first use.
 pub fn load_or_create(store: &dyn SecretStore) -> Result<Sensitive<String>, SecretError> {
-    if let Some(key) = store.get(KEYCHAIN_ITEM)? {
-        return Ok(key);
-    }
-    let key = generate();
-    store.set(KEYCHAIN_ITEM, &key)?;
-    log::info!(
-        "generated a new API key and stored it in the {}",
-        store.describe()
-    );
-    Ok(key)
+    load_or_create_at(store, KEYCHAIN_ITEM, "the API key")
 }
 
 /// Replaces the key in `store` with a new one and returns it.
 pub fn rotate(store: &dyn SecretStore) -> Result<Sensitive<String>, SecretError> {
+    rotate_at(store, KEYCHAIN_ITEM, "the API key")
+}
+
+/// The key in `item` of `store` (`what` names it in the log), created there on first use.
+pub fn load_or_create_at(
+    store: &dyn SecretStore,
+    item: &str,
+    what: &str,
+) -> Result<Sensitive<String>, SecretError> {
+    if let Some(key) = store.get(item)? {
+        return Ok(key);
+    }
     let key = generate();
-    store.set(KEYCHAIN_ITEM, &key)?;
-    log::info!("rotated the API key in the {}", store.describe());
+    store.set(item, &key)?;
+    log::info!("generated {what} and stored it in the {}", store.describe());
+    Ok(key)
+}
+
+/// Replaces the key in `item` of `store` with a new one and returns it.
+pub fn rotate_at(
+    store: &dyn SecretStore,
+    item: &str,
+    what: &str,
+) -> Result<Sensitive<String>, SecretError> {
+    let key = generate();
+    store.set(item, &key)?;
+    log::info!("rotated {what} in the {}", store.describe());
     Ok(key)
 }
 

@@ -109,6 +109,33 @@ impl NameFilter {
     }
 }
 
+impl NameFilter {
+    /// Lets `name` through (`on`) or holds it back, with the smallest change: an exact
+    /// entry is added to or taken from a list. A name held back by a pattern of the deny
+    /// list cannot be let through this way; the error names the pattern.
+    pub fn set(&mut self, name: &str, on: bool) -> std::result::Result<(), String> {
+        if on {
+            self.deny.retain(|p| p != name);
+            if let Some(pattern) = self.deny.iter().find(|p| glob_matches(p, name)) {
+                return Err(format!(
+                    "'{name}' is held back by the deny pattern '{pattern}'; change that pattern to let it through"
+                ));
+            }
+            if !self.allows(name) {
+                self.allow.push(name.to_owned());
+            }
+        } else if self.allows(name) {
+            if self.allow.iter().any(|p| p == name) && self.allow.len() > 1 {
+                self.allow.retain(|p| p != name);
+            }
+            if self.allows(name) {
+                self.deny.push(name.to_owned());
+            }
+        }
+        Ok(())
+    }
+}
+
 /// `*` matches any run of characters (none included), `?` any one; the rest literally.
 pub fn glob_matches(pattern: &str, text: &str) -> bool {
     let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
@@ -219,6 +246,38 @@ pub struct ProxySettings {
     /// Bounds on what clients can make the proxy hold (see [`Limits`]).
     #[serde(skip_serializing_if = "Limits::is_default")]
     pub limits: Limits,
+    /// Subsets of the servers, each with its own aggregate endpoint
+    /// (`/profiles/<name>/mcp`) and, optionally, its own key.
+    #[serde(skip_serializing_if = "IndexMap::is_empty")]
+    pub profiles: IndexMap<String, Profile>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// A profile: the servers one client (or project) should see, under `switchboard.profiles`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Profile {
+    /// The servers it carries, in this order, each with filters of its own that apply on
+    /// top of the server's (a tool the server's filter hides is hidden here too).
+    pub servers: IndexMap<String, ProfileServer>,
+    /// Whether the profile has a key of its own (kept in the keychain), accepted on this
+    /// profile's endpoints and nowhere else. The main key opens every profile.
+    #[serde(rename = "ownKey", skip_serializing_if = "is_false")]
+    pub own_key: bool,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// One server in a profile.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ProfileServer {
+    /// Replaces the server's prefix in this profile (empty: no prefix).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    #[serde(skip_serializing_if = "NameFilter::is_empty")]
+    pub tools: NameFilter,
+    #[serde(skip_serializing_if = "NameFilter::is_empty")]
+    pub prompts: NameFilter,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -318,6 +377,7 @@ impl Default for ProxySettings {
             allow_query_param_auth: false,
             query_param_auth_origins: Vec::new(),
             limits: Limits::default(),
+            profiles: IndexMap::new(),
             extra: Map::new(),
         }
     }
@@ -332,6 +392,7 @@ impl ProxySettings {
             && !self.allow_query_param_auth
             && self.query_param_auth_origins.is_empty()
             && self.limits.is_default()
+            && self.profiles.is_empty()
             && self.extra.is_empty()
     }
 
@@ -467,6 +528,22 @@ impl Config {
             if let UpstreamAuth::Query { param, .. } = &server.auth {
                 crate::url_policy::query_key::validate_param_name(param)
                     .map_err(|e| invalid(format!("server '{name}': auth.param: {e}")))?;
+            }
+        }
+        for (name, profile) in &self.proxy.profiles {
+            if !is_valid_profile_name(name) {
+                return Err(invalid(format!(
+                    "profile name '{name}' must be 1 to 64 characters of A-Z, a-z, 0-9, '_' or '-' (it becomes part of a URL)"
+                )));
+            }
+            for (server, entry) in &profile.servers {
+                if let Some(prefix) = &entry.prefix
+                    && !(prefix.is_empty() || is_valid_prefix(prefix))
+                {
+                    return Err(invalid(format!(
+                        "profile '{name}', server '{server}': prefix '{prefix}' must be up to 32 characters of A-Z, a-z, 0-9, '_' or '-'"
+                    )));
+                }
             }
         }
         let limits = &self.proxy.limits;
@@ -631,6 +708,14 @@ fn is_valid_prefix(prefix: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
 }
 
+/// A profile's name is a URL path segment too (`/profiles/<name>/mcp`).
+pub fn is_valid_profile_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
+}
+
 /// Names become a URL path segment, so they are kept to an unambiguous character set.
 pub fn is_valid_server_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
@@ -731,6 +816,7 @@ keep_unknown_visitor!(ProxySettings, "Switchboard's settings object", {
     "allowQueryParamAuth" => allow_query_param_auth: bool,
     "queryParamAuthOrigins" => query_param_auth_origins: Vec<String>,
     "limits" => limits: Limits,
+    "profiles" => profiles: IndexMap<String, Profile>,
 }, |f, extra| Ok(ProxySettings {
     port: f.port,
     require_api_key: f.require_api_key.unwrap_or(true),
@@ -739,6 +825,27 @@ keep_unknown_visitor!(ProxySettings, "Switchboard's settings object", {
     allow_query_param_auth: f.allow_query_param_auth.unwrap_or_default(),
     query_param_auth_origins: f.query_param_auth_origins.unwrap_or_default(),
     limits: f.limits.unwrap_or_default(),
+    profiles: f.profiles.unwrap_or_default(),
+    extra,
+}));
+
+keep_unknown_visitor!(Profile, "a profile object with a \"servers\" map", {
+    "servers" => servers: IndexMap<String, ProfileServer>,
+    "ownKey" => own_key: bool,
+}, |f, extra| Ok(Profile {
+    servers: f.servers.unwrap_or_default(),
+    own_key: f.own_key.unwrap_or_default(),
+    extra,
+}));
+
+keep_unknown_visitor!(ProfileServer, "a profile's server entry (an object, may be empty)", {
+    "prefix" => prefix: String,
+    "tools" => tools: NameFilter,
+    "prompts" => prompts: NameFilter,
+}, |f, extra| Ok(ProfileServer {
+    prefix: f.prefix,
+    tools: f.tools.unwrap_or_default(),
+    prompts: f.prompts.unwrap_or_default(),
     extra,
 }));
 
@@ -760,6 +867,36 @@ mod tests {
         assert!(filter.allows("get_time") && filter.allows("echo"));
         assert!(!filter.allows("get_secret_key") && !filter.allows("delete_all"));
         assert!(NameFilter::default().allows("anything"));
+    }
+
+    #[test]
+    fn switching_a_name_changes_only_that_name() {
+        let mut filter = NameFilter::default();
+        filter.set("echo", false).unwrap();
+        assert!(!filter.allows("echo") && filter.allows("add"));
+        filter.set("echo", true).unwrap();
+        assert_eq!(filter, NameFilter::default());
+        let mut filter = NameFilter {
+            allow: vec!["get_*".into()],
+            deny: vec![],
+        };
+        filter.set("echo", true).unwrap();
+        assert!(filter.allows("echo") && filter.allows("get_time") && !filter.allows("add"));
+        filter.set("get_time", false).unwrap();
+        assert!(!filter.allows("get_time") && filter.allows("get_date"));
+        let mut filter = NameFilter {
+            allow: vec![],
+            deny: vec!["delete_*".into()],
+        };
+        let err = filter.set("delete_all", true).unwrap_err();
+        assert!(err.contains("delete_*"), "{err}");
+        // The only allow entry is not removed (an empty allow list lets everything through).
+        let mut filter = NameFilter {
+            allow: vec!["echo".into()],
+            deny: vec![],
+        };
+        filter.set("echo", false).unwrap();
+        assert!(!filter.allows("echo") && !filter.allows("add"));
     }
 
     use super::*;

@@ -88,6 +88,9 @@ pub enum Error {
     /// No server of that name is configured.
     #[error("no server named '{0}'")]
     UnknownServer(String),
+    /// No profile of that name is configured.
+    #[error("no profile named '{0}'")]
+    UnknownProfile(String),
     /// The keychain could not be reached or refused an operation (for a server's secret,
     /// or for the API key at launch).
     #[error(transparent)]

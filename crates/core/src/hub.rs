@@ -9,7 +9,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::api_key::{self, LiveKey};
-use crate::config::{Config, ServerConfig};
+use crate::config::{Config, Profile, ServerConfig};
 use crate::error::{Error, Result};
 use crate::http::Access;
 use crate::relay::{Relay, RelayOptions, ServerContext, ServerStatus};
@@ -173,6 +173,21 @@ impl Hub {
             key.clone(),
             required,
         ));
+        if let Some(store) = &options.secrets {
+            for (name, profile) in &config.proxy.profiles {
+                if profile.own_key {
+                    load_profile_key(store, &access, name).await;
+                }
+            }
+            background.push(tokio::spawn(follow_profile_rotations(
+                store.clone(),
+                access.clone(),
+            )));
+        } else if config.proxy.profiles.values().any(|p| p.own_key) {
+            log::warn!(
+                "no keychain: the profiles' own keys cannot be read, so their endpoints take only the main key"
+            );
+        }
         let serving = serve(listener, &relay, &access);
         log::info!("listening on http://{addr}");
         Ok(Hub {
@@ -354,14 +369,229 @@ impl Hub {
         )
     }
 
+    /// Removes a server, from the profiles that carry it too.
     pub async fn remove_server(&self, name: &str) -> Result<()> {
         let _serialised = self.server_changes.lock().await;
-        self.update_config(|config| match config.servers.shift_remove(name) {
-            Some(_) => Ok(()),
-            None => Err(Error::UnknownServer(name.to_owned())),
+        let profiles = self.update_config(|config| {
+            config
+                .servers
+                .shift_remove(name)
+                .ok_or_else(|| Error::UnknownServer(name.to_owned()))?;
+            let mut changed = Vec::new();
+            for (profile_name, profile) in &mut config.proxy.profiles {
+                if profile.servers.shift_remove(name).is_some() {
+                    changed.push((profile_name.clone(), profile.clone()));
+                }
+            }
+            Ok(changed)
         })?;
         self.relay.remove_server(name).await;
+        for (profile_name, profile) in profiles {
+            self.relay.put_profile(&profile_name, &profile).await;
+        }
         Ok(())
+    }
+
+    // === tools and profiles ===
+
+    /// Every tool of `/mcp`'s servers (`profile: None`) or of a profile's, let through or
+    /// held back; of `server` alone when given.
+    pub async fn tools(
+        &self,
+        profile: Option<&str>,
+        server: Option<&str>,
+    ) -> Result<crate::relay::aggregate::ToolInventory> {
+        self.relay.tools(profile, server).await
+    }
+
+    /// Lets a tool through the aggregate endpoints (`on`) or holds it back: in the
+    /// server's own filter (`profile: None`, every endpoint) or in a profile's. Saved, and
+    /// applied to open sessions at once (their clients get `list_changed`).
+    pub async fn set_tool_enabled(
+        &self,
+        profile: Option<&str>,
+        server: &str,
+        tool: &str,
+        on: bool,
+    ) -> Result<()> {
+        let _serialised = self.server_changes.lock().await;
+        let invalid = |message: String| Error::ConfigInvalid {
+            path: self.config_path.clone().unwrap_or_default(),
+            message,
+        };
+        match profile {
+            None => {
+                let changed = self.update_config(|config| {
+                    let entry = config
+                        .servers
+                        .get_mut(server)
+                        .ok_or_else(|| Error::UnknownServer(server.to_owned()))?;
+                    entry.tools.set(tool, on).map_err(invalid)?;
+                    Ok(entry.clone())
+                })?;
+                self.relay.put_server(server, &changed).await;
+            }
+            Some(profile) => {
+                let changed = self.update_config(|config| {
+                    if !config.servers.contains_key(server) {
+                        return Err(Error::UnknownServer(server.to_owned()));
+                    }
+                    let entry = config
+                        .proxy
+                        .profiles
+                        .get_mut(profile)
+                        .ok_or_else(|| Error::UnknownProfile(profile.to_owned()))?;
+                    let carried = entry.servers.get_mut(server).ok_or_else(|| {
+                        invalid(format!(
+                            "profile '{profile}' does not carry server '{server}'"
+                        ))
+                    })?;
+                    carried.tools.set(tool, on).map_err(invalid)?;
+                    Ok(entry.clone())
+                })?;
+                self.relay.put_profile(profile, &changed).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds or changes a profile, saves it, and applies it at once (open sessions see the
+    /// change, with `list_changed`). With `ownKey`, its key is created in the keychain if
+    /// there is none yet; without, a key it had is deleted.
+    pub async fn save_profile(&self, name: &str, profile: Profile) -> Result<()> {
+        let _serialised = self.server_changes.lock().await;
+        if !crate::config::is_valid_profile_name(name) {
+            return Err(Error::ConfigInvalid {
+                path: self.config_path.clone().unwrap_or_default(),
+                message: format!(
+                    "profile name '{name}' must be 1 to 64 characters of A-Z, a-z, 0-9, '_' or '-' (it becomes part of a URL)"
+                ),
+            });
+        }
+        if profile.own_key {
+            // Before saving: a profile that should have its own key but cannot get one
+            // would otherwise be open to the main key only, silently.
+            let store = self.secrets()?;
+            let item = api_key::profile_item(name);
+            let what = format!("profile '{name}''s key");
+            let key = tokio::task::spawn_blocking(move || {
+                api_key::load_or_create_at(store.as_ref(), &item, &what)
+            })
+            .await
+            .map_err(|e| SecretError::Failed {
+                action: "store",
+                name: api_key::profile_item(name),
+                cause: e.to_string(),
+            })??;
+            self.update_config(|config| {
+                config
+                    .proxy
+                    .profiles
+                    .insert(name.to_owned(), profile.clone());
+                Ok(())
+            })?;
+            self.access.set_profile_key(name, Some(&key));
+        } else {
+            let had_key = self.update_config(|config| {
+                let old = config
+                    .proxy
+                    .profiles
+                    .insert(name.to_owned(), profile.clone());
+                Ok(old.is_some_and(|p| p.own_key))
+            })?;
+            self.access.set_profile_key(name, None);
+            if had_key {
+                self.delete_profile_key(name).await;
+            }
+        }
+        self.relay.put_profile(name, &profile).await;
+        Ok(())
+    }
+
+    /// Removes a profile: its endpoints answer 404, its key is deleted.
+    pub async fn remove_profile(&self, name: &str) -> Result<()> {
+        let _serialised = self.server_changes.lock().await;
+        let old = self.update_config(|config| {
+            config
+                .proxy
+                .profiles
+                .shift_remove(name)
+                .ok_or_else(|| Error::UnknownProfile(name.to_owned()))
+        })?;
+        self.access.set_profile_key(name, None);
+        if old.own_key {
+            self.delete_profile_key(name).await;
+        }
+        self.relay.remove_profile(name).await;
+        Ok(())
+    }
+
+    async fn delete_profile_key(&self, name: &str) {
+        let Ok(store) = self.secrets() else {
+            return;
+        };
+        let item = api_key::profile_item(name);
+        match tokio::task::spawn_blocking(move || store.delete(&item)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => log::warn!("profile '{name}': its old key stays in the keychain: {e}"),
+            Err(e) => log::warn!("profile '{name}': its old key stays in the keychain: {e}"),
+        }
+    }
+
+    /// A profile's own key, for "copy" in the UI and `switchboard profile key show`.
+    pub async fn profile_key(&self, name: &str) -> Result<Sensitive<String>> {
+        self.own_key_profile(name)?;
+        let store = self.secrets()?;
+        let item = api_key::profile_item(name);
+        let read = tokio::task::spawn_blocking(move || store.get(&item))
+            .await
+            .map_err(|e| SecretError::Failed {
+                action: "read",
+                name: api_key::profile_item(name),
+                cause: e.to_string(),
+            })??;
+        read.ok_or_else(|| {
+            SecretError::Failed {
+                action: "read",
+                name: api_key::profile_item(name),
+                cause:
+                    "the keychain has no key for this profile; save the profile again to create one"
+                        .into(),
+            }
+            .into()
+        })
+    }
+
+    /// A new key for a profile, in the keychain and in effect at once; the old one stops
+    /// working.
+    pub async fn rotate_profile_key(&self, name: &str) -> Result<Sensitive<String>> {
+        self.own_key_profile(name)?;
+        let store = self.secrets()?;
+        let item = api_key::profile_item(name);
+        let what = format!("profile '{name}''s key");
+        let key =
+            tokio::task::spawn_blocking(move || api_key::rotate_at(store.as_ref(), &item, &what))
+                .await
+                .map_err(|e| SecretError::Failed {
+                    action: "rotate",
+                    name: api_key::profile_item(name),
+                    cause: e.to_string(),
+                })??;
+        self.access.set_profile_key(name, Some(&key));
+        Ok(key)
+    }
+
+    fn own_key_profile(&self, name: &str) -> Result<()> {
+        match lock(&self.config).proxy.profiles.get(name) {
+            None => Err(Error::UnknownProfile(name.to_owned())),
+            Some(profile) if !profile.own_key => Err(Error::ConfigInvalid {
+                path: self.config_path.clone().unwrap_or_default(),
+                message: format!(
+                    "profile '{name}' has no key of its own (\"ownKey\" is off): it takes the main key"
+                ),
+            }),
+            Some(_) => Ok(()),
+        }
     }
 
     /// Turning a server off ends its sessions and stops its children; its endpoint answers
@@ -667,6 +897,54 @@ async fn follow_rotations(
                 );
             }
             _ => {}
+        }
+    }
+}
+
+/// Reads profile `name`'s key from the keychain (creating it there on first use) and puts
+/// it in effect. On failure the profile's endpoints take only the main key, and the log
+/// says so.
+async fn load_profile_key(store: &Arc<dyn SecretStore>, access: &Arc<Access>, name: &str) {
+    let store = store.clone();
+    let item = api_key::profile_item(name);
+    let what = format!("profile '{name}''s key");
+    match tokio::task::spawn_blocking(move || {
+        api_key::load_or_create_at(store.as_ref(), &item, &what)
+    })
+    .await
+    {
+        Ok(Ok(key)) => access.set_profile_key(name, Some(&key)),
+        Ok(Err(e)) => log::warn!(
+            "profile '{name}': its own key could not be read ({e}); its endpoints take only the main key"
+        ),
+        Err(e) => log::warn!("profile '{name}': its own key could not be read ({e})"),
+    }
+}
+
+/// Picks up a profile key rotated by another process (`switchboard profile key rotate`
+/// while the app runs), as [`follow_rotations`] does for the main key.
+async fn follow_profile_rotations(store: Arc<dyn SecretStore>, access: Arc<Access>) {
+    let mut ticker = tokio::time::interval(KEY_REFRESH);
+    // What the keychain said last time, per profile: a read that raced an in-process
+    // rotation must not bring the old key back (as in `follow_rotations`).
+    let mut last_seen: std::collections::HashMap<String, Sensitive<String>> = Default::default();
+    loop {
+        ticker.tick().await;
+        let profiles = access.profiles_with_keys();
+        last_seen.retain(|p, _| profiles.contains(p));
+        for profile in profiles {
+            let reader = store.clone();
+            let item = api_key::profile_item(&profile);
+            let Ok(Ok(Some(key))) = tokio::task::spawn_blocking(move || reader.get(&item)).await
+            else {
+                continue;
+            };
+            let changed = last_seen.get(&profile).is_some_and(|seen| *seen != key);
+            if changed && !access.profile_key_is(&profile, &key) {
+                access.set_profile_key(&profile, Some(&key));
+                log::info!("profile '{profile}': its key was rotated; the new key is in effect");
+            }
+            last_seen.insert(profile, key);
         }
     }
 }

@@ -7,6 +7,8 @@
 //! - The key is required everywhere but `OPTIONS` preflights and the minimal `/status`.
 //!   It is accepted as `Authorization: Bearer <key>` or `X-API-Key: <key>` and compared in
 //!   constant time. The user can switch the check off (and on again) while the proxy runs.
+//! - A profile's own key opens that profile's endpoints (`/profiles/<name>/…`, the name as
+//!   sent, not decoded) and nothing else; the main key opens everything.
 //!
 //! The port and the switch are read on every request, so a change applies to the next one.
 
@@ -39,6 +41,8 @@ pub struct Access {
     key: Option<Arc<LiveKey>>,
     /// Whether the key is checked. Never true without a key.
     required: AtomicBool,
+    /// The keys of the profiles that have their own, by profile name.
+    profile_keys: std::sync::RwLock<std::collections::HashMap<String, Arc<LiveKey>>>,
 }
 
 /// Marks a request that presented the right key (or came in while auth is off).
@@ -71,7 +75,8 @@ pub async fn guard(
     }
     let authenticated = match &access.key {
         _ if !access.key_required() => true,
-        Some(key) => presented_key(headers).is_some_and(|k| key.verify(k)),
+        Some(key) => presented_key(headers)
+            .is_some_and(|k| key.verify(k) || access.profile_key_opens(request.uri().path(), k)),
         None => false,
     };
     let mut response = if authenticated {
@@ -114,7 +119,54 @@ impl Access {
             extra_origins,
             required: AtomicBool::new(required && key.is_some()),
             key,
+            profile_keys: Default::default(),
         }
+    }
+
+    /// From the next request on, `profile`'s endpoints accept `key` besides the main key
+    /// (`None`: only the main key).
+    pub fn set_profile_key(&self, profile: &str, key: Option<&crate::secrets::Sensitive<String>>) {
+        let mut keys = self.profile_keys.write().unwrap_or_else(|p| p.into_inner());
+        match key {
+            Some(key) => match keys.get(profile) {
+                Some(live) => live.replace(key),
+                None => {
+                    keys.insert(profile.to_owned(), LiveKey::new(key));
+                }
+            },
+            None => {
+                keys.remove(profile);
+            }
+        }
+    }
+
+    /// The profiles that have a key of their own in effect.
+    pub fn profiles_with_keys(&self) -> Vec<String> {
+        let keys = self.profile_keys.read().unwrap_or_else(|p| p.into_inner());
+        keys.keys().cloned().collect()
+    }
+
+    /// Whether `key` is `profile`'s key in effect now.
+    pub fn profile_key_is(&self, profile: &str, key: &crate::secrets::Sensitive<String>) -> bool {
+        let keys = self.profile_keys.read().unwrap_or_else(|p| p.into_inner());
+        keys.get(profile).is_some_and(|live| live.is(key))
+    }
+
+    /// Whether `presented` is the own key of the profile whose endpoint `path` is. The
+    /// name is compared as it came, percent-escapes and all: a profile name has none, so an
+    /// escaped path never borrows a profile's key.
+    fn profile_key_opens(&self, path: &str, presented: &str) -> bool {
+        let Some((profile, rest)) = path
+            .strip_prefix("/profiles/")
+            .and_then(|p| p.split_once('/'))
+        else {
+            return false;
+        };
+        if rest.is_empty() {
+            return false;
+        }
+        let keys = self.profile_keys.read().unwrap_or_else(|p| p.into_inner());
+        keys.get(profile).is_some_and(|live| live.verify(presented))
     }
 
     pub fn port(&self) -> u16 {

@@ -42,6 +42,8 @@ pub async fn open(State(state): State<AppState>, Path(name): Path<String>) -> Re
     let rx = session.open_stream();
     let path = if name == crate::relay::aggregate::NAME {
         "/messages".to_owned()
+    } else if let Some(profile) = crate::relay::aggregate::profile_of(&name) {
+        format!("/profiles/{profile}/messages")
     } else {
         format!("/servers/{name}/messages")
     };

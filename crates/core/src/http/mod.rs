@@ -1,6 +1,7 @@
-//! The loopback HTTP front door: every server's Streamable HTTP and legacy SSE endpoints, and
-//! the aggregate's (`/mcp`, `/sse`), which are the same handlers with the aggregate's entry
-//! ([`crate::relay::aggregate::NAME`]) where a server name would be.
+//! The loopback HTTP front door: every server's Streamable HTTP and legacy SSE endpoints, the
+//! aggregate's (`/mcp`, `/sse`) and each profile's (`/profiles/<name>/mcp`, `…/sse`), which
+//! are the same handlers with the aggregate's entry ([`crate::relay::aggregate::NAME`], or
+//! [`crate::relay::aggregate::profile_entry`]) where a server name would be.
 //!
 //! All routes are built in [`router`], so a single layer added there wraps every one of them
 //! (the place for Host, Origin and key checks).
@@ -70,6 +71,13 @@ pub fn router(relay: Arc<Relay>, access: Arc<Access>) -> Router {
         .route("/sse", get(aggregate_sse))
         .route("/messages", post(aggregate_message))
         .route("/messages/", post(aggregate_message))
+        .route(
+            "/profiles/{profile}/mcp",
+            post(profile_post).get(profile_get).delete(profile_delete),
+        )
+        .route("/profiles/{profile}/sse", get(profile_sse))
+        .route("/profiles/{profile}/messages", post(profile_message))
+        .route("/profiles/{profile}/messages/", post(profile_message))
         .fallback(reply::not_found)
         .layer(DefaultBodyLimit::max(body_limit))
         // Outermost: nothing is routed, parsed or spawned before the guard has passed it.
@@ -82,8 +90,8 @@ pub fn router(relay: Arc<Relay>, access: Arc<Access>) -> Router {
 // path).
 
 fn named(name: String) -> Result<Path<String>, Response> {
-    if name == AGGREGATE {
-        Err(reply::unknown_server(&name))
+    if name.starts_with(AGGREGATE) {
+        Err(reply::no_such_server(&name))
     } else {
         Ok(Path(name))
     }
@@ -170,4 +178,47 @@ async fn aggregate_message(
     body: Bytes,
 ) -> Response {
     legacy_sse::message(state, aggregate(), query, headers, body).await
+}
+
+fn profile(profile: String) -> Path<String> {
+    Path(crate::relay::aggregate::profile_entry(&profile))
+}
+
+async fn profile_post(
+    state: State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    streamable::post(state, profile(name), headers, body).await
+}
+
+async fn profile_get(
+    state: State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    streamable::get(state, profile(name), headers).await
+}
+
+async fn profile_delete(
+    state: State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    streamable::delete(state, profile(name), headers).await
+}
+
+async fn profile_sse(state: State<AppState>, Path(name): Path<String>) -> Response {
+    legacy_sse::open(state, profile(name)).await
+}
+
+async fn profile_message(
+    state: State<AppState>,
+    Path(name): Path<String>,
+    query: Query<std::collections::HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    legacy_sse::message(state, profile(name), query, headers, body).await
 }

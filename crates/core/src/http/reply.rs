@@ -35,6 +35,15 @@ pub fn unknown_session() -> Response {
 }
 
 pub fn unknown_server(name: &str) -> Response {
+    let message = match crate::relay::aggregate::profile_of(name) {
+        Some(profile) => format!("No profile named '{profile}'"),
+        None => return no_such_server(name),
+    };
+    rpc_error(StatusCode::NOT_FOUND, code::INVALID_REQUEST, &message)
+}
+
+/// 404 for a server name, whatever it looks like.
+pub fn no_such_server(name: &str) -> Response {
     rpc_error(
         StatusCode::NOT_FOUND,
         code::INVALID_REQUEST,

@@ -44,7 +44,11 @@ impl Backend {
     /// from the keychain at this moment.
     pub(super) async fn open(session: &Arc<Session>) -> crate::Result<Backend> {
         let server = &session.server;
-        if let Some(aggregate) = server.aggregate.as_ref().and_then(std::sync::Weak::upgrade) {
+        if let Some(aggregate) = server
+            .aggregate
+            .as_ref()
+            .and_then(|scope| scope.aggregate())
+        {
             return Ok(Backend::Aggregate(Link::open(&aggregate, session)));
         }
         if let Some(remote) = &server.remote {

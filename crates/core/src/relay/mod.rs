@@ -12,7 +12,7 @@ mod shared;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use indexmap::IndexMap;
@@ -21,7 +21,7 @@ use serde::Serialize;
 pub use session::{RequestStream, SendError, Session, StreamRx, Transport};
 use shared::SharedChild;
 
-use crate::config::{Config, Limits, ServerConfig, Sharing};
+use crate::config::{Config, Limits, Profile, ServerConfig, Sharing};
 use crate::error::{Error, Result};
 use crate::mcp::jsonrpc;
 use crate::secrets::{Resolver, SecretStore};
@@ -105,8 +105,11 @@ pub struct ServerRelay {
     stop_grace: StopGrace,
     child_path: Option<std::ffi::OsString>,
     shared: Option<Arc<SharedChild>>,
-    /// Set for the aggregate's own entry (`/mcp`): its sessions link to other servers.
-    aggregate: Option<Weak<aggregate::Aggregate>>,
+    /// Set for an aggregate entry (`/mcp`, a profile's): its sessions link to other servers.
+    aggregate: Option<aggregate::Scope>,
+    /// Its prefix and filters on the aggregate endpoints; what the aggregate reads instead
+    /// of `config`'s copies, since it changes in place.
+    exposure: RwLock<aggregate::Exposure>,
     spawns: AtomicU64,
     exits: AtomicU64,
     last_exit: Mutex<Option<ExitInfo>>,
@@ -145,6 +148,7 @@ impl ServerRelay {
             shared: (config.sharing == Sharing::Shared && !is_remote)
                 .then(|| SharedChild::new(me.clone())),
             aggregate: None,
+            exposure: RwLock::new(aggregate::Exposure::of(config)),
             spawns: AtomicU64::new(0),
             exits: AtomicU64::new(0),
             last_exit: Mutex::new(None),
@@ -179,6 +183,13 @@ impl ServerRelay {
             max_frame_bytes: self.max_frame_bytes,
             max_stdin_queue_bytes: self.limits.max_stream_queue_bytes,
         })
+    }
+
+    pub(crate) fn exposure(&self) -> aggregate::Exposure {
+        self.exposure
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Whether each session of this server starts a child of its own.
@@ -232,9 +243,30 @@ pub struct Relay {
     opening: Mutex<HashMap<Arc<str>, usize>>,
     options: RelayOptions,
     context: ServerContext,
-    /// The aggregate endpoint's catalogue, and its entry where a server is expected.
+    /// What the aggregate endpoints share (the catalogue), and their entries where a server
+    /// is expected: `*` for `/mcp`, then `*<profile>` for each profile.
     aggregate: Arc<aggregate::Aggregate>,
-    aggregate_server: Arc<ServerRelay>,
+    aggregate_entries: RwLock<IndexMap<Arc<str>, Arc<ServerRelay>>>,
+}
+
+/// The relay's entry for an aggregate endpoint: `/mcp` (`profile: None`) or a profile's.
+fn aggregate_entry(
+    aggregate: &Arc<aggregate::Aggregate>,
+    profile: Option<(&str, &Profile)>,
+    options: &RelayOptions,
+    context: &ServerContext,
+) -> Arc<ServerRelay> {
+    let name = profile.map_or_else(
+        || aggregate::NAME.to_owned(),
+        |(p, _)| aggregate::profile_entry(p),
+    );
+    let mut config = ServerConfig::stdio("", Vec::<String>::new());
+    config.sharing = Sharing::PerSession;
+    Arc::new(ServerRelay {
+        aggregate: Some(aggregate::Scope::new(aggregate, profile)),
+        ..Arc::into_inner(ServerRelay::new(&name, &config, options, context))
+            .expect("a new server relay has one owner")
+    })
 }
 
 /// A session being opened, counted against the limits until it drops.
@@ -277,18 +309,17 @@ impl Relay {
             .collect();
         Arc::new_cyclic(|me| {
             let aggregate = aggregate::Aggregate::new(me.clone());
-            let mut entry = ServerConfig::stdio("", Vec::<String>::new());
-            entry.sharing = Sharing::PerSession;
-            let aggregate_server = Arc::new(ServerRelay {
-                aggregate: Some(Arc::downgrade(&aggregate)),
-                ..Arc::into_inner(ServerRelay::new(
-                    aggregate::NAME,
-                    &entry,
-                    &options,
-                    &context,
-                ))
-                .expect("a new server relay has one owner")
-            });
+            let mut entries = IndexMap::new();
+            entries.insert(
+                Arc::from(aggregate::NAME),
+                aggregate_entry(&aggregate, None, &options, &context),
+            );
+            for (name, profile) in &config.proxy.profiles {
+                entries.insert(
+                    Arc::from(aggregate::profile_entry(name)),
+                    aggregate_entry(&aggregate, Some((name, profile)), &options, &context),
+                );
+            }
             Relay {
                 servers: RwLock::new(servers),
                 sessions: Mutex::new(HashMap::new()),
@@ -296,9 +327,83 @@ impl Relay {
                 options,
                 context,
                 aggregate,
-                aggregate_server,
+                aggregate_entries: RwLock::new(entries),
             }
         })
+    }
+
+    /// Adds or changes a profile. A change applies to its open sessions at once, with a
+    /// `list_changed`.
+    pub async fn put_profile(&self, name: &str, profile: &Profile) {
+        let current = self
+            .aggregate_entries
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(aggregate::profile_entry(name).as_str())
+            .cloned();
+        if let Some(scope) = current.as_ref().and_then(|entry| entry.aggregate.as_ref()) {
+            scope.redefine(profile).await;
+            self.context.changed();
+            return;
+        }
+        let entry = aggregate_entry(
+            &self.aggregate,
+            Some((name, profile)),
+            &self.options,
+            &self.context,
+        );
+        let old = self
+            .aggregate_entries
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(Arc::from(aggregate::profile_entry(name)), entry);
+        if let Some(old) = old {
+            self.retire(&old).await;
+        }
+        self.context.changed();
+    }
+
+    /// Removes a profile; its sessions end.
+    pub async fn remove_profile(&self, name: &str) {
+        let old = self
+            .aggregate_entries
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .shift_remove(aggregate::profile_entry(name).as_str());
+        if let Some(old) = old {
+            self.retire(&old).await;
+        }
+        self.context.changed();
+    }
+
+    /// Every tool the servers of `/mcp` (`profile: None`) or of a profile have, let through
+    /// or held back by the filters; of server `only` alone when given. Lists are read from
+    /// the catalogue sessions (started now if they are not yet).
+    pub async fn tools(
+        &self,
+        profile: Option<&str>,
+        only: Option<&str>,
+    ) -> Result<aggregate::ToolInventory> {
+        let entry = match profile {
+            None => self.server(aggregate::NAME)?,
+            Some(profile) => self
+                .server(&aggregate::profile_entry(profile))
+                .map_err(|_| Error::UnknownProfile(profile.to_owned()))?,
+        };
+        if let Some(server) = only {
+            self.server(server)?;
+        }
+        Ok(self.aggregate.inventory(&entry, only).await)
+    }
+
+    /// The aggregate endpoints' entries: `/mcp`'s, then each profile's.
+    pub(crate) fn aggregate_entries(&self) -> Vec<Arc<ServerRelay>> {
+        self.aggregate_entries
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect()
     }
 
     pub fn options(&self) -> &RelayOptions {
@@ -316,7 +421,25 @@ impl Relay {
 
     /// Adds or replaces a server. The old one's sessions end (their clients get 404 and
     /// initialize again, against the new definition) and its children stop.
+    ///
+    /// A change to the prefix or filters alone applies in place: sessions stay open, and
+    /// the aggregate's clients get a `list_changed`.
     pub async fn put_server(&self, name: &str, config: &ServerConfig) {
+        let current = self
+            .servers
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .cloned();
+        if let Some(current) = current
+            && aggregate::Exposure::only_difference(&current.config, config)
+        {
+            *current.exposure.write().unwrap_or_else(|p| p.into_inner()) =
+                aggregate::Exposure::of(config);
+            self.aggregate.exposure_changed(name);
+            self.context.changed();
+            return;
+        }
         let server = ServerRelay::new(name, config, &self.options, &self.context);
         let old = {
             let mut servers = self.servers.write().unwrap_or_else(|p| p.into_inner());
@@ -373,8 +496,14 @@ impl Relay {
     /// The enabled server called `name`; [`aggregate::NAME`] is the aggregate endpoint's
     /// own entry (`/mcp`).
     pub fn server(&self, name: &str) -> Result<Arc<ServerRelay>> {
-        if name == aggregate::NAME {
-            return Ok(self.aggregate_server.clone());
+        if name.starts_with(aggregate::NAME) {
+            return self
+                .aggregate_entries
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(name)
+                .cloned()
+                .ok_or_else(|| Error::UnknownServer(name.to_owned()));
         }
         let servers = self.servers.read().unwrap_or_else(|p| p.into_inner());
         servers

@@ -8,8 +8,8 @@ use proptest::prelude::*;
 use serde_json::{Map, Value};
 use switchboard_core::Error;
 use switchboard_core::config::{
-    Config, Limits, ProxySettings, RemoteTransport, SecretName, ServerConfig, Sharing,
-    UpstreamAuth, ValueSource,
+    Config, Limits, NameFilter, Profile, ProfileServer, ProxySettings, RemoteTransport, SecretName,
+    ServerConfig, Sharing, UpstreamAuth, ValueSource,
 };
 
 use crate::json::{json_value, mutate, mutation};
@@ -122,13 +122,52 @@ fn server() -> impl Strategy<Value = ServerConfig> {
         any::<bool>(),
         prop::sample::select(vec![Sharing::PerSession, Sharing::Shared]),
         extras("x-"),
+        (prefix(), name_filter(), name_filter()),
     )
-        .prop_map(|(mut server, auth, enabled, sharing, extra)| {
-            server.auth = auth;
-            server.enabled = enabled;
-            server.sharing = sharing;
-            server.extra = extra;
-            server
+        .prop_map(
+            |(mut server, auth, enabled, sharing, extra, (prefix, tools, prompts))| {
+                server.auth = auth;
+                server.enabled = enabled;
+                server.sharing = sharing;
+                server.extra = extra;
+                server.prefix = prefix;
+                server.tools = tools;
+                server.prompts = prompts;
+                server
+            },
+        )
+}
+
+fn prefix() -> impl Strategy<Value = Option<String>> {
+    proptest::option::of("[A-Za-z0-9_-]{0,32}")
+}
+
+fn name_filter() -> impl Strategy<Value = NameFilter> {
+    (
+        prop::collection::vec("[a-z_*?]{1,12}", 0..3),
+        prop::collection::vec("[a-z_*?]{1,12}", 0..3),
+    )
+        .prop_map(|(allow, deny)| NameFilter { allow, deny })
+}
+
+fn profile() -> impl Strategy<Value = Profile> {
+    let server = (prefix(), name_filter(), name_filter(), extras("x-")).prop_map(
+        |(prefix, tools, prompts, extra)| ProfileServer {
+            prefix,
+            tools,
+            prompts,
+            extra,
+        },
+    );
+    (
+        index_map("[A-Za-z0-9_.-]{1,20}", server, 3),
+        any::<bool>(),
+        extras("x-"),
+    )
+        .prop_map(|(servers, own_key, extra)| Profile {
+            servers,
+            own_key,
+            extra,
         })
 }
 
@@ -181,17 +220,21 @@ fn proxy() -> impl Strategy<Value = ProxySettings> {
         prop::collection::vec(origin(), 0..3),
         limits,
         extras("x-"),
+        index_map("[A-Za-z0-9_-]{1,20}", profile(), 3),
     )
         .prop_map(
-            |(port, key, idle, allowed, query, query_origins, limits, extra)| ProxySettings {
-                port,
-                require_api_key: key,
-                idle_timeout_secs: idle,
-                allowed_origins: allowed,
-                allow_query_param_auth: query,
-                query_param_auth_origins: query_origins,
-                limits,
-                extra,
+            |(port, key, idle, allowed, query, query_origins, limits, extra, profiles)| {
+                ProxySettings {
+                    port,
+                    require_api_key: key,
+                    idle_timeout_secs: idle,
+                    allowed_origins: allowed,
+                    allow_query_param_auth: query,
+                    query_param_auth_origins: query_origins,
+                    limits,
+                    profiles,
+                    extra,
+                }
             },
         )
 }

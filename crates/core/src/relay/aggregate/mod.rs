@@ -1,4 +1,9 @@
-//! The aggregate: one MCP endpoint (`/mcp`) that carries every enabled server.
+//! The aggregate: one MCP endpoint (`/mcp`) that carries every enabled server, and one per
+//! profile (`/profiles/<name>/mcp`) that carries the profile's servers.
+//!
+//! Each endpoint is a [`Scope`] (the relay's entry for it, where a server would be): which
+//! servers it carries, with which prefixes and filters, and its merged lists. What is
+//! costly is shared by every scope: one catalogue session per server.
 //!
 //! A client session on the aggregate is an ordinary relay [`Session`] whose backend is a
 //! [`Link`]: the front door, streams, resumption and routing back to the client are the
@@ -32,12 +37,130 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 
 use super::{Relay, ServerRelay, Session, StreamRx, Transport};
+use crate::config::{NameFilter, Profile, ProfileServer};
 use crate::mcp::jsonrpc::{self, Envelope, Kind};
 use crate::mcp::protocol::code;
 use crate::mcp::protocol::{LATEST_SESSION_VERSION, SESSION_PROTOCOL_VERSIONS};
 
 /// The aggregate's name where a server name is expected (never a valid server name).
 pub const NAME: &str = "*";
+
+/// A profile's entry name where a server name is expected: `*<profile>` (never a server's).
+pub fn profile_entry(profile: &str) -> String {
+    format!("{NAME}{profile}")
+}
+
+/// The profile an entry name stands for; `None` for the full aggregate and for servers.
+pub fn profile_of(entry: &str) -> Option<&str> {
+    entry.strip_prefix(NAME).filter(|p| !p.is_empty())
+}
+
+/// How a server shows on the aggregate endpoints: its prefix and filters. Kept apart from
+/// the rest of its definition so a change here (a tool switched off) applies to running
+/// sessions at once, with a `list_changed`, instead of ending them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Exposure {
+    pub prefix: Option<String>,
+    pub tools: NameFilter,
+    pub prompts: NameFilter,
+}
+
+impl Exposure {
+    pub fn of(config: &crate::config::ServerConfig) -> Exposure {
+        Exposure {
+            prefix: config.prefix.clone(),
+            tools: config.tools.clone(),
+            prompts: config.prompts.clone(),
+        }
+    }
+
+    /// Whether `a` and `b` differ in their exposure at most.
+    pub fn only_difference(
+        a: &crate::config::ServerConfig,
+        b: &crate::config::ServerConfig,
+    ) -> bool {
+        let strip = |c: &crate::config::ServerConfig| {
+            let mut c = c.clone();
+            c.prefix = None;
+            c.tools = NameFilter::default();
+            c.prompts = NameFilter::default();
+            c
+        };
+        strip(a) == strip(b)
+    }
+}
+
+/// What one aggregate endpoint carries: every enabled server, or a profile's servers.
+pub struct Scope {
+    aggregate: Weak<Aggregate>,
+    /// The profile's name; `None` for `/mcp`.
+    profile: Option<Arc<str>>,
+    /// The profile's servers and filters (changed in place: sessions stay open).
+    definition: std::sync::RwLock<Profile>,
+    /// The last complete merge of each list, with the servers it was made from.
+    merged: Mutex<HashMap<ListKind, CachedMerge>>,
+}
+
+impl Scope {
+    pub(in crate::relay) fn new(
+        aggregate: &Arc<Aggregate>,
+        profile: Option<(&str, &Profile)>,
+    ) -> Scope {
+        Scope {
+            aggregate: Arc::downgrade(aggregate),
+            profile: profile.map(|(name, _)| Arc::from(name)),
+            definition: std::sync::RwLock::new(profile.map(|(_, p)| p.clone()).unwrap_or_default()),
+            merged: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub(in crate::relay) fn aggregate(&self) -> Option<Arc<Aggregate>> {
+        self.aggregate.upgrade()
+    }
+
+    fn definition(&self) -> std::sync::RwLockReadGuard<'_, Profile> {
+        self.definition.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A profile's new definition, for its open sessions too; they are told their lists
+    /// changed.
+    pub(in crate::relay) async fn redefine(&self, profile: &Profile) {
+        *self.definition.write().unwrap_or_else(|p| p.into_inner()) = profile.clone();
+        lock(&self.merged).clear();
+        if let Some(aggregate) = self.aggregate() {
+            aggregate.announce(|link| {
+                link.entry
+                    .aggregate
+                    .as_ref()
+                    .is_some_and(|scope| std::ptr::eq(scope, self))
+            });
+        }
+    }
+
+    /// Whether this scope carries `server` (when it is enabled).
+    fn carries(&self, server: &str) -> bool {
+        self.profile.is_none() || self.definition().servers.contains_key(server)
+    }
+}
+
+/// One server as a scope carries it: its prefix there, its filters, and the profile's
+/// filters on top.
+struct Member {
+    server: Arc<ServerRelay>,
+    prefix: String,
+    exposure: Exposure,
+    profile: Option<ProfileServer>,
+}
+
+impl Member {
+    fn allows(&self, kind: ListKind, name: &str) -> bool {
+        filter_of(&self.exposure.tools, &self.exposure.prompts, kind).allows(name)
+            && self
+                .profile
+                .as_ref()
+                .is_none_or(|p| filter_of(&p.tools, &p.prompts, kind).allows(name))
+    }
+}
 
 /// How long one server's lists may take before the aggregate answers without them.
 pub const LIST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -132,13 +255,11 @@ impl ListKind {
     }
 }
 
-/// The aggregate of one relay: the catalogue, and the client sessions to tell about
-/// changes.
+/// What every aggregate scope of one relay shares: the catalogue, the servers that are
+/// down, and the client sessions to tell about changes.
 pub struct Aggregate {
     relay: Weak<Relay>,
     catalogue: tokio::sync::Mutex<HashMap<Arc<str>, Catalogue>>,
-    /// The last complete merge of each list, with the servers it was made from.
-    merged: Mutex<HashMap<ListKind, CachedMerge>>,
     /// Servers left out of the lists until a retry finds them back (by the address of the
     /// `ServerRelay` that failed: a changed server is tried afresh).
     down: Mutex<HashMap<Arc<str>, usize>>,
@@ -176,7 +297,6 @@ impl Aggregate {
         Arc::new(Aggregate {
             relay,
             catalogue: tokio::sync::Mutex::new(HashMap::new()),
-            merged: Mutex::new(HashMap::new()),
             down: Mutex::new(HashMap::new()),
             links: Mutex::new(Vec::new()),
         })
@@ -186,42 +306,62 @@ impl Aggregate {
         self.relay.upgrade()
     }
 
-    /// The enabled servers, in config order, with their prefixes.
-    fn servers(&self) -> Vec<(Arc<ServerRelay>, String)> {
-        let Some(relay) = self.relay() else {
+    /// The servers `entry`'s scope carries, in its order (config order for `/mcp`, the
+    /// profile's for a profile): enabled ones only; a profile's server that is missing or
+    /// off is skipped.
+    fn members(&self, entry: &ServerRelay) -> Vec<Member> {
+        let (Some(relay), Some(scope)) = (self.relay(), entry.aggregate.as_ref()) else {
             return Vec::new();
         };
-        relay
-            .enabled_servers()
-            .into_iter()
-            .map(|server| {
-                let prefix = server
-                    .config
-                    .prefix
-                    .clone()
-                    .unwrap_or_else(|| server.name.to_string());
-                (server, prefix)
-            })
-            .collect()
+        let member = |server: Arc<ServerRelay>, profile: Option<&ProfileServer>| {
+            let exposure = server.exposure();
+            let prefix = profile
+                .and_then(|p| p.prefix.clone())
+                .or_else(|| exposure.prefix.clone())
+                .unwrap_or_else(|| server.name.to_string());
+            Member {
+                server,
+                prefix,
+                exposure,
+                profile: profile.cloned(),
+            }
+        };
+        match &scope.profile {
+            None => relay
+                .enabled_servers()
+                .into_iter()
+                .map(|server| member(server, None))
+                .collect(),
+            Some(_) => scope
+                .definition()
+                .servers
+                .iter()
+                .filter_map(|(name, entry)| Some(member(relay.server(name).ok()?, Some(entry))))
+                .collect(),
+        }
     }
 
     /// Every enabled server's `kind` list, merged, from the cache while the servers are the
     /// same and no `list_changed` came (a call looks its name up here, so this is the hot
     /// path). A merge that left a server out is not kept: the next one tries it again.
-    async fn merged(self: &Arc<Self>, kind: ListKind) -> Arc<Merged> {
-        let key: Vec<usize> = self.relay().map_or_else(Vec::new, |relay| {
-            relay
-                .enabled_servers()
-                .iter()
-                .map(|s| Arc::as_ptr(s) as usize)
-                .collect()
-        });
-        if let Some((cached_key, merged)) = lock(&self.merged).get(&kind)
+    async fn merged(self: &Arc<Self>, entry: &ServerRelay, kind: ListKind) -> Arc<Merged> {
+        let Some(scope) = entry.aggregate.as_ref() else {
+            return Arc::new(Merged {
+                entries: Vec::new(),
+                by_name: HashMap::new(),
+            });
+        };
+        let members = self.members(entry);
+        let key: Vec<usize> = members
+            .iter()
+            .map(|m| Arc::as_ptr(&m.server) as usize)
+            .collect();
+        if let Some((cached_key, merged)) = lock(&scope.merged).get(&kind)
             && *cached_key == key
         {
             return merged.clone();
         }
-        let (entries, complete) = self.merge(kind).await;
+        let (entries, complete) = self.merge(&members, kind).await;
         let by_name = entries
             .iter()
             .enumerate()
@@ -229,7 +369,7 @@ impl Aggregate {
             .collect();
         let merged = Arc::new(Merged { entries, by_name });
         if complete {
-            lock(&self.merged).insert(kind, (key, merged.clone()));
+            lock(&scope.merged).insert(kind, (key, merged.clone()));
         }
         merged
     }
@@ -237,13 +377,12 @@ impl Aggregate {
     /// Every enabled server's `kind` list, merged: tools and prompts under their exposed
     /// names, resources as they are. Servers that fail or are slow are left out (and the
     /// merge is then not complete).
-    async fn merge(self: &Arc<Self>, kind: ListKind) -> (Vec<Entry>, bool) {
-        let servers = self.servers();
+    async fn merge(self: &Arc<Self>, members: &[Member], kind: ListKind) -> (Vec<Entry>, bool) {
         let complete = std::sync::atomic::AtomicBool::new(true);
         let complete = &complete;
-        let fetches = servers.iter().map(|(server, _)| {
+        let fetches = members.iter().map(|member| {
             let me = self.clone();
-            let server = server.clone();
+            let server = member.server.clone();
             async move {
                 // A server that is down is not asked again until its retry finds it back.
                 if me.is_down(&server) {
@@ -279,7 +418,8 @@ impl Aggregate {
         });
         let lists = futures::future::join_all(fetches).await;
         let mut entries = Vec::new();
-        for ((server, _), items) in servers.iter().zip(lists) {
+        for (member, items) in members.iter().zip(lists) {
+            let server = &member.server;
             for item in items {
                 let key = match kind {
                     ListKind::Tools | ListKind::Prompts => "name",
@@ -294,17 +434,18 @@ impl Aggregate {
                 });
             }
         }
-        // The server's filters: what they leave out is neither listed nor named.
+        // The filters (the server's, then the profile's): what they leave out is neither
+        // listed nor named.
         entries.retain(|e| {
-            servers
+            members
                 .iter()
-                .find(|(s, _)| s.name == e.server)
-                .is_none_or(|(s, _)| filter_of(&s.config, kind).allows(&e.original))
+                .find(|m| m.server.name == e.server)
+                .is_none_or(|m| m.allows(kind, &e.original))
         });
         if matches!(kind, ListKind::Tools | ListKind::Prompts) {
-            let prefixes: HashMap<Arc<str>, String> = servers
+            let prefixes: HashMap<Arc<str>, String> = members
                 .iter()
-                .map(|(s, p)| (s.name.clone(), p.clone()))
+                .map(|m| (m.server.name.clone(), m.prefix.clone()))
                 .collect();
             let table = names::table(entries.iter().map(|e| {
                 (
@@ -471,18 +612,52 @@ impl Aggregate {
                 entry.lists.remove(kind);
             }
         }
-        {
-            let mut merged = lock(&self.merged);
-            for kind in kinds {
-                merged.remove(kind);
+        if let Some(relay) = self.relay() {
+            for entry in relay.aggregate_entries() {
+                if let Some(scope) = &entry.aggregate {
+                    let mut merged = lock(&scope.merged);
+                    for kind in kinds {
+                        merged.remove(kind);
+                    }
+                }
             }
         }
+        self.notify(kinds[0], |link| link.carries(server));
+    }
+
+    /// A server's exposure changed (its prefix or filters): its tools and prompts are
+    /// merged again, and the clients that see it are told.
+    pub(in crate::relay) fn exposure_changed(&self, server: &str) {
+        if let Some(relay) = self.relay() {
+            for entry in relay.aggregate_entries() {
+                if let Some(scope) = &entry.aggregate {
+                    lock(&scope.merged).clear();
+                }
+            }
+        }
+        self.notify(ListKind::Tools, |link| link.carries(server));
+        self.notify(ListKind::Prompts, |link| link.carries(server));
+    }
+
+    /// Tells the clients that `pick` chooses that every list changed.
+    fn announce(&self, pick: impl Fn(&Link) -> bool) {
+        self.notify(ListKind::Tools, &pick);
+        self.notify(ListKind::Prompts, &pick);
+        self.notify(ListKind::Resources, &pick);
+    }
+
+    /// Sends `kind`'s `list_changed` to the clients that `pick` chooses.
+    fn notify(&self, kind: ListKind, pick: impl Fn(&Link) -> bool) {
         let links: Vec<Arc<Link>> = {
-            let mut links = self.links.lock().unwrap_or_else(|p| p.into_inner());
+            let mut links = lock(&self.links);
             links.retain(|l| l.strong_count() > 0);
-            links.iter().filter_map(Weak::upgrade).collect()
+            links
+                .iter()
+                .filter_map(Weak::upgrade)
+                .filter(|link| pick(link))
+                .collect()
         };
-        let notification = kinds[0].list_changed();
+        let notification = kind.list_changed();
         let frame = Bytes::from(format!(r#"{{"jsonrpc":"2.0","method":"{notification}"}}"#));
         for link in links {
             if let Some(outer) = link.outer.upgrade() {
@@ -491,16 +666,113 @@ impl Aggregate {
         }
     }
 
-    /// The instructions of the servers whose catalogue is open, each under its name.
-    fn instructions(catalogue: &HashMap<Arc<str>, Catalogue>) -> Option<String> {
-        let parts: Vec<String> = catalogue
-            .iter()
-            .filter_map(|(name, c)| {
-                let text = c.initialized["instructions"].as_str()?;
-                Some(format!("## {name}\n{text}"))
-            })
+    /// What the servers of `members` whose catalogue is open said in `initialize`: their
+    /// capabilities merged (objects key by key), and their instructions, each under its
+    /// server's name, in the scope's order.
+    fn merged_initialize(
+        catalogue: &HashMap<Arc<str>, Catalogue>,
+        members: &[Member],
+    ) -> (Value, Option<String>) {
+        let mut capabilities = json!({});
+        let mut parts = Vec::new();
+        for member in members {
+            let Some(c) = catalogue.get(&member.server.name) else {
+                continue;
+            };
+            merge_objects(&mut capabilities, &c.initialized["capabilities"]);
+            if let Some(text) = c.initialized["instructions"].as_str() {
+                parts.push(format!("## {}\n{text}", member.server.name));
+            }
+        }
+        (
+            capabilities,
+            (!parts.is_empty()).then(|| parts.join("\n\n")),
+        )
+    }
+}
+
+/// One tool of one server as an aggregate endpoint shows it (or would, were it let through):
+/// what the Tools view and `switchboard tools` list.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolRow {
+    pub server: String,
+    /// The server's own name for it.
+    pub name: String,
+    /// The name clients see; `None` while it is held back.
+    pub exposed: Option<String>,
+    pub description: Option<String>,
+    /// Whether the filters let it through.
+    pub enabled: bool,
+}
+
+/// Every tool an aggregate endpoint's servers have, and the servers that could not say.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolInventory {
+    pub tools: Vec<ToolRow>,
+    /// How many a client of the endpoint sees.
+    pub visible: usize,
+    /// Servers whose tools could not be listed, with why.
+    pub unavailable: Vec<(String, String)>,
+}
+
+impl Aggregate {
+    /// Every tool of the servers `entry`'s scope carries (of `only` alone, when given),
+    /// held back or not, in the scope's order.
+    pub(in crate::relay) async fn inventory(
+        self: &Arc<Self>,
+        entry: &ServerRelay,
+        only: Option<&str>,
+    ) -> ToolInventory {
+        let members: Vec<Member> = self
+            .members(entry)
+            .into_iter()
+            .filter(|m| only.is_none_or(|name| *m.server.name == *name))
             .collect();
-        (!parts.is_empty()).then(|| parts.join("\n\n"))
+        let merged = self.merged(entry, ListKind::Tools).await;
+        let exposed: HashMap<(&str, &str), &str> = merged
+            .entries
+            .iter()
+            .filter_map(|e| Some(((&*e.server, e.original.as_str()), e.item["name"].as_str()?)))
+            .collect();
+        let mut inventory = ToolInventory::default();
+        for member in &members {
+            let listed =
+                tokio::time::timeout(LIST_TIMEOUT, self.list(&member.server, ListKind::Tools))
+                    .await;
+            let items = match listed {
+                Ok(Ok(items)) => items,
+                Ok(Err(why)) => {
+                    inventory
+                        .unavailable
+                        .push((member.server.name.to_string(), why));
+                    continue;
+                }
+                Err(_) => {
+                    inventory.unavailable.push((
+                        member.server.name.to_string(),
+                        format!("no answer within {} s", LIST_TIMEOUT.as_secs()),
+                    ));
+                    continue;
+                }
+            };
+            for item in items {
+                let name = item["name"].as_str().unwrap_or_default().to_owned();
+                let enabled = member.allows(ListKind::Tools, &name);
+                inventory.tools.push(ToolRow {
+                    server: member.server.name.to_string(),
+                    exposed: exposed
+                        .get(&(&*member.server.name, name.as_str()))
+                        .map(|s| (*s).to_owned()),
+                    description: item["description"].as_str().map(str::to_owned),
+                    enabled,
+                    name,
+                });
+            }
+        }
+        inventory.visible = inventory.tools.iter().filter(|t| t.enabled).count();
+        inventory
     }
 }
 
@@ -594,6 +866,9 @@ type Target = (Arc<str>, Option<(Vec<String>, String)>);
 /// The backend of one client session on the aggregate.
 pub struct Link {
     aggregate: Arc<Aggregate>,
+    /// The relay's entry for the endpoint the client opened (`/mcp` or a profile's): its
+    /// scope says which servers the client sees.
+    entry: Arc<ServerRelay>,
     outer: Weak<Session>,
     /// The client's `initialize` params, replayed to each server it calls.
     init: Mutex<Option<Value>>,
@@ -613,6 +888,7 @@ impl Link {
     pub(super) fn open(aggregate: &Arc<Aggregate>, outer: &Arc<Session>) -> Arc<Link> {
         let link = Arc::new(Link {
             aggregate: aggregate.clone(),
+            entry: outer.server.clone(),
             outer: Arc::downgrade(outer),
             init: Mutex::new(None),
             inner: tokio::sync::Mutex::new(HashMap::new()),
@@ -623,6 +899,14 @@ impl Link {
         });
         lock(&aggregate.links).push(Arc::downgrade(&link));
         link
+    }
+
+    /// Whether the client's scope carries `server`.
+    fn carries(&self, server: &str) -> bool {
+        self.entry
+            .aggregate
+            .as_ref()
+            .is_some_and(|scope| scope.carries(server))
     }
 
     /// One message from the client. Requests are answered on the outer session (by the
@@ -726,20 +1010,38 @@ impl Link {
                 } else {
                     LATEST_SESSION_VERSION
                 };
+                // What the servers said (those whose catalogue is open: opening a session
+                // starts no child), then what the aggregate itself always does: it announces
+                // list changes (a server may come back, or be added), routes subscriptions,
+                // completions and logging.
+                let members = self.aggregate.members(&self.entry);
+                let (servers, instructions) = match self.aggregate.catalogue.try_lock() {
+                    Ok(catalogue) => Aggregate::merged_initialize(&catalogue, &members),
+                    Err(_) => (json!({}), None),
+                };
+                let mut capabilities = json!({
+                    "tools": {"listChanged": true},
+                    "prompts": {"listChanged": true},
+                    "resources": {"listChanged": true, "subscribe": true},
+                    "completions": {},
+                    "logging": {}
+                });
+                merge_objects(&mut capabilities, &servers);
+                let title = match self
+                    .entry
+                    .aggregate
+                    .as_ref()
+                    .and_then(|s| s.profile.as_ref())
+                {
+                    Some(profile) => format!("Switchboard: profile {profile}"),
+                    None => "Switchboard: all servers".to_owned(),
+                };
                 let mut result = json!({
                     "protocolVersion": version,
-                    "capabilities": {
-                        "tools": {"listChanged": true},
-                        "prompts": {"listChanged": true},
-                        "resources": {"listChanged": true, "subscribe": true},
-                        "completions": {},
-                        "logging": {}
-                    },
-                    "serverInfo": {"name": "switchboard", "title": "Switchboard: all servers", "version": env!("CARGO_PKG_VERSION")}
+                    "capabilities": capabilities,
+                    "serverInfo": {"name": "switchboard", "title": title, "version": env!("CARGO_PKG_VERSION")}
                 });
-                if let Ok(catalogue) = self.aggregate.catalogue.try_lock()
-                    && let Some(text) = Aggregate::instructions(&catalogue)
-                {
+                if let Some(text) = instructions {
                     result["instructions"] = Value::String(text);
                 }
                 ok(result)
@@ -762,7 +1064,7 @@ impl Link {
                             None => return error(code::INVALID_PARAMS, "Invalid cursor"),
                         },
                     };
-                    let merged = self.aggregate.merged(kind).await;
+                    let merged = self.aggregate.merged(&self.entry, kind).await;
                     let total = merged.entries.len();
                     let items: Vec<&Value> = merged
                         .entries
@@ -814,27 +1116,28 @@ impl Link {
     async fn target(&self, method: &str, params: &Value) -> Result<Option<Target>, Refusal> {
         let by_name = |kind: ListKind, name: &str, path: &[&str]| {
             let aggregate = self.aggregate.clone();
+            let entry = self.entry.clone();
             let name = name.to_owned();
             let path: Vec<String> = path.iter().map(|p| (*p).to_owned()).collect();
             async move {
-                let merged = aggregate.merged(kind).await;
-                if let Some(entry) = merged.by_name.get(&name).map(|&i| &merged.entries[i]) {
+                let merged = aggregate.merged(&entry, kind).await;
+                if let Some(listed) = merged.by_name.get(&name).map(|&i| &merged.entries[i]) {
                     return Ok(Some((
-                        entry.server.clone(),
-                        Some((path, entry.original.clone())),
+                        listed.server.clone(),
+                        Some((path, listed.original.clone())),
                     )));
                 }
                 // Not listed (a server may accept names it does not list): `<prefix>__<name>`
                 // still finds its server.
-                for (server, prefix) in aggregate.servers() {
+                for member in aggregate.members(&entry) {
                     if let Some(original) = name
-                        .strip_prefix(prefix.as_str())
+                        .strip_prefix(member.prefix.as_str())
                         .and_then(|rest| rest.strip_prefix(names::SEPARATOR))
-                        .filter(|_| !prefix.is_empty())
-                        .filter(|original| filter_of(&server.config, kind).allows(original))
+                        .filter(|_| !member.prefix.is_empty())
+                        .filter(|original| member.allows(kind, original))
                     {
                         return Ok(Some((
-                            server.name.clone(),
+                            member.server.name.clone(),
                             Some((path, original.to_owned())),
                         )));
                     }
@@ -881,7 +1184,10 @@ impl Link {
     /// The server that serves `uri`: the first (in config order) that lists it, else the
     /// first whose template's fixed start it begins with.
     async fn owner_of(&self, uri: &str) -> Result<Arc<str>, Refusal> {
-        let listed = self.aggregate.merged(ListKind::Resources).await;
+        let listed = self
+            .aggregate
+            .merged(&self.entry, ListKind::Resources)
+            .await;
         let owners: Vec<&Entry> = listed
             .entries
             .iter()
@@ -897,7 +1203,10 @@ impl Link {
         if let Some(first) = owners.first() {
             return Ok(first.server.clone());
         }
-        let templates = self.aggregate.merged(ListKind::Templates).await;
+        let templates = self
+            .aggregate
+            .merged(&self.entry, ListKind::Templates)
+            .await;
         templates
             .entries
             .iter()
@@ -1031,14 +1340,29 @@ impl Link {
     }
 }
 
-/// The filter of `server` for `kind` (resources are not filtered).
-fn filter_of(server: &crate::config::ServerConfig, kind: ListKind) -> &crate::config::NameFilter {
-    static NONE: std::sync::LazyLock<crate::config::NameFilter> =
-        std::sync::LazyLock::new(crate::config::NameFilter::default);
+/// The filter for `kind` of a pair of tool and prompt filters (resources are not filtered).
+fn filter_of<'a>(tools: &'a NameFilter, prompts: &'a NameFilter, kind: ListKind) -> &'a NameFilter {
+    static NONE: std::sync::LazyLock<NameFilter> = std::sync::LazyLock::new(NameFilter::default);
     match kind {
-        ListKind::Tools => &server.tools,
-        ListKind::Prompts => &server.prompts,
+        ListKind::Tools => tools,
+        ListKind::Prompts => prompts,
         ListKind::Resources | ListKind::Templates => &NONE,
+    }
+}
+
+/// Merges `extra` into `into`, object by object; where both have a non-object value, the
+/// first one stays.
+fn merge_objects(into: &mut Value, extra: &Value) {
+    let (Some(into), Some(extra)) = (into.as_object_mut(), extra.as_object()) else {
+        return;
+    };
+    for (key, value) in extra {
+        match into.get_mut(key) {
+            Some(existing) => merge_objects(existing, value),
+            None => {
+                into.insert(key.clone(), value.clone());
+            }
+        }
     }
 }
 
