@@ -7,6 +7,7 @@ use std::time::Duration;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::{Value, json};
+use switchboard_core::config::{Config, Sharing};
 
 use crate::support::*;
 
@@ -828,4 +829,86 @@ async fn serve_under_ulimit_1024_refuses_past_its_bounds_and_stays_healthy() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(children.trim().is_empty(), "children left: {children}");
+}
+
+fn switchboard(config: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let output = Command::new(switchboard_binary())
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "switchboard {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+#[test]
+fn tools_lists_exposed_names_and_switches_tools_in_the_server_or_a_profile() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.json");
+    let mut file = Config::default();
+    for name in ["alpha", "beta"] {
+        file.servers
+            .insert(name.into(), fixture(&[], Sharing::PerSession));
+    }
+    file.save(&config).unwrap();
+    let listed = String::from_utf8(switchboard(&config, &["tools"]).stdout).unwrap();
+    for name in ["alpha__echo", "alpha__pid", "beta__echo", "beta__pid"] {
+        assert!(listed.contains(name), "{name} missing: {listed}");
+    }
+    switchboard(&config, &["tools", "alpha", "--disable", "echo"]);
+    let listed = String::from_utf8(switchboard(&config, &["tools", "alpha"]).stdout).unwrap();
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.trim_start().starts_with("off  echo")),
+        "{listed}"
+    );
+    assert!(!listed.contains("alpha__echo"), "{listed}");
+    assert_eq!(
+        Config::load(&config).unwrap().servers["alpha"].tools.deny,
+        ["echo"]
+    );
+
+    switchboard(&config, &["profile", "add", "ide", "--server", "beta"]);
+    switchboard(
+        &config,
+        &["tools", "beta", "--profile", "ide", "--disable", "pid"],
+    );
+    let listed =
+        String::from_utf8(switchboard(&config, &["tools", "--profile", "ide"]).stdout).unwrap();
+    assert!(
+        listed.contains("beta__echo") && !listed.contains("beta__pid"),
+        "{listed}"
+    );
+    assert!(!listed.contains("alpha"), "{listed}");
+    assert!(
+        listed.contains("1 of 2 tools are shown on /profiles/ide/mcp"),
+        "{listed}"
+    );
+    let profiles = String::from_utf8(switchboard(&config, &["profile", "list"]).stdout).unwrap();
+    assert!(
+        profiles.contains("/profiles/ide/mcp") && profiles.contains("beta"),
+        "{profiles}"
+    );
+    // A profile of a server that is not there, or a name that is no URL segment, is refused.
+    for args in [
+        &["profile", "add", "x", "--server", "nope"][..],
+        &["profile", "add", "a b", "--server", "beta"],
+    ] {
+        let out = Command::new(switchboard_binary())
+            .args(args)
+            .arg("--config")
+            .arg(&config)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?} accepted");
+    }
+    switchboard(&config, &["profile", "remove", "ide"]);
+    assert!(Config::load(&config).unwrap().proxy.profiles.is_empty());
 }

@@ -17,6 +17,7 @@ use switchboard_core::startup::{self, LaunchArgs, LaunchEnv, Startup};
 mod add;
 mod connect;
 mod secret;
+mod tools;
 
 /// The config file: `--config`, else SWITCHBOARD_CONFIG, else the OS config directory's (the
 /// startup rule every command shares with `serve` and the desktop app).
@@ -78,6 +79,26 @@ enum Command {
         config: Option<PathBuf>,
         name: String,
     },
+    /// List the tools the aggregate endpoint (`/mcp`) or a profile shows, with their
+    /// exposed names, or switch some off and on (`--disable`, `--enable`).
+    Tools {
+        /// The config file (else SWITCHBOARD_CONFIG, else the OS config directory's
+        /// switchboard/config.json).
+        #[arg(long, value_name = "PATH")]
+        config: Option<PathBuf>,
+        #[command(flatten)]
+        args: tools::ToolsArgs,
+    },
+    /// Profiles: subsets of the servers at `/profiles/<name>/mcp`, optionally with a key of
+    /// their own.
+    Profile {
+        /// The config file (else SWITCHBOARD_CONFIG, else the OS config directory's
+        /// switchboard/config.json).
+        #[arg(long, value_name = "PATH", global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        action: tools::ProfileAction,
+    },
     /// Run the built-in demo MCP server on stdio (it is in the first-run config).
     DemoServer,
     /// Bridge stdio to a configured server behind the running proxy, or with no NAME to the
@@ -114,7 +135,9 @@ enum KeyAction {
 /// Runs the command line; the exit code says how it went.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose);
+    // Commands that print a report of their own keep the log to what goes wrong.
+    let quiet = matches!(cli.command, Command::Tools { .. } | Command::Profile { .. });
+    init_logging(cli.verbose, quiet);
     let result = match cli.command {
         Command::Serve { launch } => serve(launch),
         Command::Key { action } => key(action),
@@ -132,6 +155,15 @@ pub fn main() -> ExitCode {
             SecretAction::Set { name } => secret::set(store.as_ref(), &name),
             SecretAction::Unset { name } => secret::unset(store.as_ref(), &name),
         }),
+        Command::Tools { config, args } => config_path(config).and_then(|(path, _)| {
+            let secrets = open_keychain()
+                .inspect_err(|e| log::debug!("{e:#}; servers that reference secrets cannot start"))
+                .ok();
+            tools::tools(&path, args, secrets)
+        }),
+        Command::Profile { config, action } => {
+            config_path(config).and_then(|(path, _)| tools::profile(&path, action, open_keychain))
+        }
         Command::DemoServer => switchboard_core::demo::run_stdio().context("demo server"),
         Command::Connect { config, port, name } => connect::run(config, port, name.as_deref()),
     };
@@ -144,8 +176,9 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn init_logging(verbose: u8) {
+fn init_logging(verbose: u8, quiet: bool) {
     let default = match verbose {
+        0 if quiet => "warn",
         0 => "info",
         1 => "debug",
         _ => "trace",
