@@ -107,23 +107,36 @@ async fn stops_children_on(signal: Signal) {
         text(&client.call("echo", json!({"message":"from the cli"})).await),
         "from the cli"
     );
-    let status: Value = http()
-        .get(format!("http://127.0.0.1:{port}/status"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    // The session's child, and the warm spare started beside it for the next session.
+    let mut status = Value::Null;
+    for _ in 0..200 {
+        status = http()
+            .get(format!("http://127.0.0.1:{port}/status"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if status["servers"][0]["spare_pid"].is_u64() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let pid = status["servers"][0]["pids"][0].as_u64().unwrap() as u32;
+    let spare = status["servers"][0]["spare_pid"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no warm spare: {status}")) as u32;
 
     kill(Pid::from_raw(serve.child.id() as i32), signal).unwrap();
     let exit = wait_exit(&mut serve.child);
     assert!(exit.success(), "{exit:?}");
-    assert!(
-        wait_until_gone(pid).await,
-        "demo server {pid} outlived switchboard"
-    );
+    for child in [pid, spare] {
+        assert!(
+            wait_until_gone(child).await,
+            "demo server {child} outlived switchboard"
+        );
+    }
 }
 
 #[tokio::test]
@@ -807,13 +820,24 @@ async fn serve_under_ulimit_1024_refuses_past_its_bounds_and_stays_healthy() {
         "fine"
     );
     assert_eq!(status_code(port).await, 200);
-    // Every session ends: no child is left.
+    // Every session ends: no child is left but the server's warm spare.
     for session in &opened {
         let ended = Client::with_session(endpoint.clone(), Some(session.clone()));
         ended.delete().await;
     }
+    let status: Value = http
+        .get(format!("http://127.0.0.1:{port}/status"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let spare = status["servers"][0]["spare_pid"]
+        .as_u64()
+        .map(|p| p.to_string());
     let pid = serve.child.id();
-    let mut children = String::new();
+    let mut children = Vec::new();
     for _ in 0..100 {
         children = std::fs::read_dir(format!("/proc/{pid}/task"))
             .map(|tasks| {
@@ -822,13 +846,20 @@ async fn serve_under_ulimit_1024_refuses_past_its_bounds_and_stays_healthy() {
                     .map(|t| std::fs::read_to_string(t.path().join("children")).unwrap_or_default())
                     .collect::<String>()
             })
-            .unwrap_or_default();
-        if children.trim().is_empty() {
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter(|child| Some(*child) != spare.as_deref())
+            .map(str::to_owned)
+            .collect();
+        if children.is_empty() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(children.trim().is_empty(), "children left: {children}");
+    assert!(
+        children.is_empty(),
+        "children left: {children:?} (spare: {spare:?})"
+    );
 }
 
 fn switchboard(config: &std::path::Path, args: &[&str]) -> std::process::Output {

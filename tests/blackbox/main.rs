@@ -16,6 +16,7 @@ mod limits;
 mod profiles;
 mod relay;
 mod rules;
+mod spare;
 mod supervisor;
 mod support;
 mod upstream_fixture;

@@ -27,6 +27,9 @@ use crate::error::{Error, Result};
 
 /// The port `serve` binds when neither the config nor the command line names one.
 pub const DEFAULT_PORT: u16 = 17345;
+/// A warm spare child waits this long for a new session before it is stopped.
+pub const DEFAULT_SPARE_IDLE: Duration = Duration::from_secs(10 * 60);
+
 /// Sessions idle this long (no request, no open GET stream) are closed and their child stopped.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
@@ -231,6 +234,10 @@ pub struct ProxySettings {
     pub require_api_key: bool,
     #[serde(rename = "idleTimeoutSecs", skip_serializing_if = "Option::is_none")]
     pub idle_timeout_secs: Option<u64>,
+    /// How long a warm spare child waits for a new session before it is stopped; 0 turns
+    /// spares off. Default [`DEFAULT_SPARE_IDLE`].
+    #[serde(rename = "spareIdleSecs", skip_serializing_if = "Option::is_none")]
+    pub spare_idle_secs: Option<u64>,
     /// Browser origins allowed besides loopback ones (exact `scheme://host[:port]`).
     #[serde(rename = "allowedOrigins", skip_serializing_if = "Vec::is_empty")]
     pub allowed_origins: Vec<String>,
@@ -373,6 +380,7 @@ impl Default for ProxySettings {
             port: None,
             require_api_key: true,
             idle_timeout_secs: None,
+            spare_idle_secs: None,
             allowed_origins: Vec::new(),
             allow_query_param_auth: false,
             query_param_auth_origins: Vec::new(),
@@ -388,12 +396,19 @@ impl ProxySettings {
         self.port.is_none()
             && self.require_api_key
             && self.idle_timeout_secs.is_none()
+            && self.spare_idle_secs.is_none()
             && self.allowed_origins.is_empty()
             && !self.allow_query_param_auth
             && self.query_param_auth_origins.is_empty()
             && self.limits.is_default()
             && self.profiles.is_empty()
             && self.extra.is_empty()
+    }
+
+    /// How long a warm spare child waits; zero when spares are off.
+    pub fn spare_idle(&self) -> Duration {
+        self.spare_idle_secs
+            .map_or(DEFAULT_SPARE_IDLE, Duration::from_secs)
     }
 
     pub fn idle_timeout(&self) -> Duration {
@@ -812,6 +827,7 @@ keep_unknown_visitor!(ProxySettings, "Switchboard's settings object", {
     "port" => port: u16,
     "requireApiKey" => require_api_key: bool,
     "idleTimeoutSecs" => idle_timeout_secs: u64,
+    "spareIdleSecs" => spare_idle_secs: u64,
     "allowedOrigins" => allowed_origins: Vec<String>,
     "allowQueryParamAuth" => allow_query_param_auth: bool,
     "queryParamAuthOrigins" => query_param_auth_origins: Vec<String>,
@@ -821,6 +837,7 @@ keep_unknown_visitor!(ProxySettings, "Switchboard's settings object", {
     port: f.port,
     require_api_key: f.require_api_key.unwrap_or(true),
     idle_timeout_secs: f.idle_timeout_secs,
+    spare_idle_secs: f.spare_idle_secs,
     allowed_origins: f.allowed_origins.unwrap_or_default(),
     allow_query_param_auth: f.allow_query_param_auth.unwrap_or_default(),
     query_param_auth_origins: f.query_param_auth_origins.unwrap_or_default(),

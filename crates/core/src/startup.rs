@@ -278,6 +278,7 @@ impl Startup {
             relay: RelayOptions {
                 idle_timeout: config.proxy.idle_timeout(),
                 limits: config.proxy.limits,
+                spare_idle: config.proxy.spare_idle(),
                 ..RelayOptions::default()
             },
             auth,

@@ -15,12 +15,19 @@ use bytes::Bytes;
 use super::Session;
 use super::aggregate::Link;
 use super::shared::SharedChild;
+use super::spare::Handoff;
 use crate::mcp::client::{Client, Inbound, SendFailure};
 use crate::mcp::jsonrpc::Envelope;
 use crate::supervisor::{ChildSink, ManagedChild, NotQueued};
 
 pub(super) enum Backend {
-    Child(ManagedChild),
+    /// The child, and the sink it was started with when it was a warm spare (kept alive
+    /// here: the child holds it weakly).
+    Child(
+        ManagedChild,
+        #[allow(dead_code, reason = "held, not read: it keeps the spare's sink alive")]
+        Option<Arc<Handoff>>,
+    ),
     Shared(Arc<SharedChild>),
     Remote(Arc<Client>),
     /// A session on the aggregate endpoint: its own sessions on the servers it calls.
@@ -63,15 +70,18 @@ impl Backend {
             return Ok(Backend::Shared(shared.clone()));
         }
         let spec = server.child_spec().await?;
+        if let Some((child, handoff)) = server.take_spare(&spec, session) {
+            return Ok(Backend::Child(child, Some(handoff)));
+        }
         let sink: Arc<dyn ChildSink> = session.clone();
         let child = ManagedChild::spawn(&spec, Arc::downgrade(&sink), server.diagnostics.clone())?;
         server.note_spawn();
-        Ok(Backend::Child(child))
+        Ok(Backend::Child(child, None))
     }
 
     pub(super) fn pid(&self) -> Option<u32> {
         match self {
-            Backend::Child(child) => Some(child.pid()),
+            Backend::Child(child, _) => Some(child.pid()),
             Backend::Shared(shared) => shared.pid(),
             Backend::Remote(_) | Backend::Aggregate(_) => None,
         }
@@ -85,7 +95,7 @@ impl Backend {
         frame: Bytes,
     ) -> Sent {
         let running = match self {
-            Backend::Child(child) => match child.queue(frame) {
+            Backend::Child(child, _) => match child.queue(frame) {
                 Ok(()) => true,
                 Err(NotQueued::Gone) => false,
                 Err(NotQueued::NotReading { waiting }) => {
@@ -112,7 +122,7 @@ impl Backend {
     /// the remote session.
     pub(super) async fn close(&self, session: &Arc<Session>) {
         match self {
-            Backend::Child(child) => {
+            Backend::Child(child, _) => {
                 child.stop(session.server.stop_grace).await;
             }
             Backend::Shared(shared) => shared.detach(session),

@@ -9,6 +9,7 @@ pub mod aggregate;
 mod backend;
 mod session;
 mod shared;
+mod spare;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -76,6 +77,10 @@ pub struct RelayOptions {
     pub child_path: Option<std::ffi::OsString>,
     /// Sessions and children (and, for the front door, connections).
     pub limits: Limits,
+    /// How long a warm spare child waits for a session before it is stopped; zero: no
+    /// spares (the default here; the config's default is
+    /// [`crate::config::DEFAULT_SPARE_IDLE`]). See `spare.rs`.
+    pub spare_idle: Duration,
 }
 
 impl Default for RelayOptions {
@@ -86,6 +91,7 @@ impl Default for RelayOptions {
             stop_grace: StopGrace::default(),
             child_path: None,
             limits: Limits::default(),
+            spare_idle: Duration::ZERO,
         }
     }
 }
@@ -113,6 +119,11 @@ pub struct ServerRelay {
     spawns: AtomicU64,
     exits: AtomicU64,
     last_exit: Mutex<Option<ExitInfo>>,
+    /// A child started ahead of need (per-session stdio servers in use; `spare.rs`).
+    spare: Mutex<Option<spare::Spare>>,
+    spare_starting: std::sync::atomic::AtomicBool,
+    spare_generation: AtomicU64,
+    spare_idle: Duration,
 }
 
 impl ServerRelay {
@@ -152,6 +163,10 @@ impl ServerRelay {
             spawns: AtomicU64::new(0),
             exits: AtomicU64::new(0),
             last_exit: Mutex::new(None),
+            spare: Mutex::new(None),
+            spare_starting: std::sync::atomic::AtomicBool::new(false),
+            spare_generation: AtomicU64::new(0),
+            spare_idle: options.spare_idle,
         })
     }
 
@@ -226,6 +241,9 @@ pub struct ServerStatus {
     pub state: &'static str,
     pub sessions: usize,
     pub pids: Vec<u32>,
+    /// The warm spare child waiting for the next session, if one is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spare_pid: Option<u32>,
     /// Children started so far.
     pub starts: u64,
     /// Children that ended unexpectedly (not stopped by Switchboard).
@@ -482,6 +500,7 @@ impl Relay {
         if let Some(shared) = &server.shared {
             shared.stop(server.stop_grace).await;
         }
+        server.stop_spare().await;
     }
 
     /// The server's recent stderr lines and Switchboard's own events about it, oldest
@@ -539,6 +558,21 @@ impl Relay {
         server: &Arc<ServerRelay>,
         transport: Transport,
     ) -> Result<Arc<Session>> {
+        let session = self.open_session_for(server, transport).await?;
+        // A client uses this server: keep a warm child ready for its next session.
+        if server.starts_own_child() && self.room_for_spare() {
+            server.replenish_spare();
+        }
+        Ok(session)
+    }
+
+    /// Opens a session for Switchboard's own use (the aggregate's catalogue): it may take
+    /// a spare, but does not make the server count as in use.
+    pub(crate) async fn open_session_for(
+        &self,
+        server: &Arc<ServerRelay>,
+        transport: Transport,
+    ) -> Result<Arc<Session>> {
         let _reserved = self.reserve_session(server)?;
         let session = Session::new(new_session_id().into(), server.clone(), transport);
         attach(&session, server).await?;
@@ -555,6 +589,23 @@ impl Relay {
             .insert(session.id.clone(), session.clone());
         self.context.changed();
         Ok(session)
+    }
+
+    /// Whether one more child fits under `maxChildren` (for a spare: never at the limit).
+    fn room_for_spare(&self) -> bool {
+        let sessions = self.lock_sessions();
+        let servers = self.servers.read().unwrap_or_else(|p| p.into_inner());
+        let own = sessions
+            .values()
+            .filter(|s| !s.is_closed() && s.server.starts_own_child())
+            .count();
+        let others = servers
+            .values()
+            .filter(|s| {
+                s.spare_pid().is_some() || s.shared.as_ref().is_some_and(|c| c.pid().is_some())
+            })
+            .count();
+        own + others < self.options.limits.max_children
     }
 
     /// Counts a session about to open against `switchboard.limits`, or says which bound it
@@ -605,7 +656,12 @@ impl Relay {
                 .values()
                 .filter(|s| s.shared.as_ref().is_some_and(|c| c.pid().is_some()))
                 .count();
-            if own + shared >= limits.max_children {
+            // Spares count, but this server's own is no extra child: the session takes it.
+            let spares = servers
+                .values()
+                .filter(|s| s.spare_pid().is_some() && !Arc::ptr_eq(s, server))
+                .count();
+            if own + shared + spares >= limits.max_children {
                 return refuse("server processes", "maxChildren", limits.max_children);
             }
         }
@@ -672,9 +728,11 @@ impl Relay {
         let stopping = servers
             .iter()
             .filter_map(|s| s.shared.as_ref().map(|shared| shared.stop(s.stop_grace)));
-        futures::future::join(
+        let spares = servers.iter().map(|s| s.stop_spare());
+        futures::future::join3(
             futures::future::join_all(closing),
             futures::future::join_all(stopping),
+            futures::future::join_all(spares),
         )
         .await;
     }
@@ -711,6 +769,7 @@ impl Relay {
                     state,
                     sessions: mine.len(),
                     pids,
+                    spare_pid: server.spare_pid(),
                     starts: server.spawns.load(Ordering::Relaxed),
                     unexpected_exits: server.exits.load(Ordering::Relaxed),
                     diagnostics: redacted(server.diagnostics.snapshot(20)),

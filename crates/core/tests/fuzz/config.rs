@@ -228,6 +228,7 @@ fn proxy() -> impl Strategy<Value = ProxySettings> {
                     port,
                     require_api_key: key,
                     idle_timeout_secs: idle,
+                    spare_idle_secs: idle.map(|i| i / 2),
                     allowed_origins: allowed,
                     allow_query_param_auth: query,
                     query_param_auth_origins: query_origins,

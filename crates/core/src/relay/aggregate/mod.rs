@@ -517,7 +517,7 @@ impl Aggregate {
     ) -> Result<(Arc<Session>, Value), String> {
         let relay = self.relay().ok_or("Switchboard is stopping")?;
         let session = relay
-            .open_session(server, Transport::StreamableHttp)
+            .open_session_for(server, Transport::StreamableHttp)
             .await
             .map_err(|e| e.to_string())?;
         // Every client capability, so a server that lists some tools only to clients that
