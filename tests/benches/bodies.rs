@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 mod common;
 
-use common::{Result, binary, env_number, rss_kib};
+use common::{Result, ServeProcess, binary, env_number, rss_kib};
 
 const KEY: &str = "sbk_bodies-bench-key-0123456789abcdef";
 
@@ -103,37 +103,8 @@ async fn main() -> Result<()> {
         json!({"mcpServers": {"fx": {"command": binary("fixture-server", "scripts/bodies.sh")?, "args": []}}})
             .to_string(),
     )?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let proxy = std::process::Command::new(binary("switchboard", "scripts/bodies.sh")?)
-        .args(["serve", "--config"])
-        .arg(&config)
-        .args(["--port", &port.to_string()])
-        .env("SWITCHBOARD_API_KEY", KEY)
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .spawn()?;
-    let pid = proxy.id();
-    // Stopped however this ends (an error return included).
-    struct Stop(std::process::Child);
-    impl Drop for Stop {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let proxy = Stop(proxy);
-    let ready = Instant::now() + Duration::from_secs(30);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .is_err()
-    {
-        if Instant::now() > ready {
-            return Err("switchboard serve did not listen".into());
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let proxy = ServeProcess::start(&config, KEY, "scripts/bodies.sh").await?;
+    let (pid, port) = (proxy.pid(), proxy.port);
     let endpoint = format!("http://127.0.0.1:{port}/servers/fx/mcp");
     let http = reqwest::Client::builder().no_proxy().build()?;
     // Warm-up: a small call, so the baseline includes a started runtime and one session.

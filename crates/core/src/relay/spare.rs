@@ -6,7 +6,12 @@
 //!   cold one), so a server in use always has one waiting; never for a server no client
 //!   has used, for shared or remote servers, or for the aggregate's catalogue sessions.
 //! - It is a plain spawn of the server's command, not initialized: the client's own
-//!   `initialize` is the first thing it reads, so the protocol is exactly as without it.
+//!   `initialize` is the first request it gets besides one `ping`, which the spec allows
+//!   before `initialize` and which runs the server's read-parse-answer path once, so the
+//!   client's `initialize` does not pay for its first use (lazily loaded code, a JIT).
+//!   The ping's answer is Switchboard's and never reaches the client.
+//! - It is started a moment after the session that called for it ([`SPARE_DELAY`]), so
+//!   its own cold start does not compete for the CPU with that session's first answers.
 //! - A spare that waits `spareIdleSecs` (default 600 s; 0 turns spares off) with no new
 //!   session is stopped. It counts against `maxChildren`, and none is started at the
 //!   limit.
@@ -23,6 +28,20 @@ use sha2::{Digest, Sha256};
 
 use super::{ServerRelay, Session};
 use crate::supervisor::{ChildSink, ChildSpec, ExitInfo, FrameRejected, ManagedChild};
+
+/// The `ping` a spare gets at once; its answer is dropped.
+const WARM_UP_ID: &str = "sb-spare-warm-up";
+
+/// How long after a session takes a child the next spare is started.
+pub(super) const SPARE_DELAY: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Whether `frame` is the answer to the warm-up ping.
+fn is_warm_up_answer(frame: &[u8]) -> bool {
+    crate::mcp::jsonrpc::Envelope::parse(frame).is_ok_and(|e| {
+        e.kind == crate::mcp::jsonrpc::Kind::Response
+            && e.id_key() == Some(&format!("\"{WARM_UP_ID}\""))
+    })
+}
 
 /// What a spare says before a session takes it is kept, up to this many lines (a server
 /// that talks before it is asked is rare; one that floods is cut).
@@ -45,6 +64,7 @@ pub(super) struct Handoff {
     session: OnceLock<Weak<Session>>,
     early: Mutex<Vec<Bytes>>,
     exited: Mutex<Option<ExitInfo>>,
+    warmed_up: std::sync::atomic::AtomicBool,
 }
 
 impl Handoff {
@@ -64,6 +84,15 @@ impl Handoff {
 
 impl ChildSink for Handoff {
     fn on_frame(&self, frame: Bytes) -> Result<(), FrameRejected> {
+        // Only until the warm-up answer came, and only a frame that names it is parsed.
+        if !self.warmed_up.load(std::sync::atomic::Ordering::Relaxed)
+            && memchr::memmem::find(&frame, WARM_UP_ID.as_bytes()).is_some()
+            && is_warm_up_answer(&frame)
+        {
+            self.warmed_up
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            return Ok(());
+        }
         {
             let mut early = lock(&self.early);
             if self.session.get().is_none() {
@@ -169,6 +198,7 @@ impl ServerRelay {
         }
         let server = self.clone();
         tokio::spawn(async move {
+            tokio::time::sleep(SPARE_DELAY).await;
             let started = server.start_spare().await;
             server
                 .spare_starting
@@ -216,6 +246,8 @@ impl ServerRelay {
                 }
             };
         self.note_spawn();
+        let ping = format!(r#"{{"jsonrpc":"2.0","id":"{WARM_UP_ID}","method":"ping"}}"#);
+        let _ = child.queue(Bytes::from(ping));
         let generation = self
             .spare_generation
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
