@@ -21,6 +21,12 @@ const COMMANDS: &[&str] = &[
     "save_query_auth",
     "set_start_at_login",
     "client_setup",
+    "tools",
+    "set_tool_enabled",
+    "save_profile",
+    "remove_profile",
+    "profile_key",
+    "rotate_profile_key",
 ];
 
 fn main() {

@@ -8,8 +8,9 @@
 // loads afresh when it is opened again.
 //
 // Secret values are write-only here: a typed value goes to `set_secret` and the input is
-// cleared at once. Nothing ever reads a secret back into the page; the API key is only put
-// on the clipboard or, when the user presses Reveal, into a client snippet.
+// cleared at once. Nothing ever reads a secret back into the page; the API key and a
+// profile's own key are only put on the clipboard or, when the user presses Reveal, into a
+// client snippet.
 import { $ } from "./js/dom.js";
 import { errorText } from "./js/errors.js";
 import { invoke, listen } from "./js/ipc.js";
@@ -20,6 +21,8 @@ import { renderLogs } from "./js/render-logs.js";
 import { renderEditor } from "./js/editor.js";
 import { renderConnect } from "./js/render-connect.js";
 import { renderSettings } from "./js/render-settings.js";
+import { renderProfiles } from "./js/render-profiles.js";
+import { closeTools, renderTools } from "./js/render-tools.js";
 
 // How soon to ask again while the core is still starting.
 const STARTING_RETRY_MS = 500;
@@ -30,6 +33,8 @@ store.subscribe((state) => {
   renderEditor(state);
   renderConnect(state);
   renderSettings(state);
+  renderProfiles(state);
+  renderTools(state);
   renderLogs(state);
 });
 
@@ -55,6 +60,7 @@ document.addEventListener("keydown", (event) => {
   if (event.key !== "Escape") return;
   if (!$("auth-off-confirm").hidden) $("auth-off-no").click();
   else if (currentView() === "edit" || currentView() === "logs") backToServers();
+  else if (currentView() === "tools") closeTools();
 });
 
 async function start() {

@@ -1,10 +1,25 @@
-//! Ready-to-paste snippets that point MCP clients at one server behind the proxy.
+//! Ready-to-paste snippets that point MCP clients at an endpoint behind the proxy: one
+//! server, the aggregate of all of them (`/mcp`), or a profile.
 
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 /// What stands in for the key unless the user asked to reveal it.
 pub const KEY_PLACEHOLDER: &str = "<your Switchboard API key>";
+
+/// The name the aggregate endpoint gets in a client's config.
+pub const AGGREGATE_ENTRY: &str = "switchboard";
+
+/// The name a profile's endpoint gets in a client's config: beside the servers a client
+/// may also have added one by one, it must not take one of their names.
+pub fn profile_entry(profile: &str) -> String {
+    format!("{AGGREGATE_ENTRY}-{profile}")
+}
+
+/// What stands in for a profile's own key unless the user asked to reveal it.
+pub fn profile_key_placeholder(profile: &str) -> String {
+    format!("<the key of the Switchboard profile {profile}>")
+}
 
 /// One snippet per client, as the `client_setup` command returns them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -14,18 +29,35 @@ pub struct ClientSetup {
     pub cursor: String,
     pub vscode: String,
     pub windsurf: String,
-    pub claude_desktop: String,
+    /// `None` where the stdio bridge cannot go (a profile's endpoint).
+    pub claude_desktop: Option<String>,
 }
 
-/// `key`: `None` when the proxy checks no key (then no header is sent).
-/// `cli`: the `switchboard` program Claude Desktop runs as a stdio bridge, with
-/// `connect_options` (`--port`, `--config`) when it would not find this proxy by itself.
+/// How Claude Desktop, which speaks stdio only, reaches the endpoint: the `switchboard`
+/// program run as `switchboard connect …`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bridge {
+    pub cli: String,
+    /// From `connect_args`.
+    pub args: Vec<String>,
+}
+
+/// `switchboard connect`'s arguments: `options` (`--port`, `--config`) when it would not
+/// find this proxy by itself, then the server, or none for the aggregate endpoint.
+pub fn connect_args(options: &[String], server: Option<&str>) -> Vec<String> {
+    let mut args = vec!["connect".to_owned()];
+    args.extend(options.iter().cloned());
+    args.extend(server.map(str::to_owned));
+    args
+}
+
+/// `name`: the entry's name in the client's config. `key`: `None` when the proxy checks no
+/// key (then no header is sent). `bridge`: `None` leaves Claude Desktop out.
 pub fn client_setup(
     name: &str,
     mcp_url: &str,
     key: Option<&str>,
-    cli: &str,
-    connect_options: &[String],
+    bridge: Option<&Bridge>,
 ) -> ClientSetup {
     let headers = |map: &mut Map<String, Value>| {
         if let Some(key) = key {
@@ -65,17 +97,12 @@ pub fn client_setup(
         cursor: pretty(&json!({ "mcpServers": { name: cursor } })),
         vscode: pretty(&json!({ "servers": { name: vscode } })),
         windsurf: pretty(&json!({ "mcpServers": { name: windsurf } })),
-        claude_desktop: pretty(&json!({
-            "mcpServers": { name: { "command": cli, "args": connect_args(name, connect_options) } }
-        })),
+        claude_desktop: bridge.map(|bridge| {
+            pretty(&json!({
+                "mcpServers": { name: { "command": bridge.cli, "args": bridge.args } }
+            }))
+        }),
     }
-}
-
-fn connect_args(name: &str, options: &[String]) -> Vec<String> {
-    let mut args = vec!["connect".to_owned()];
-    args.extend(options.iter().cloned());
-    args.push(name.to_owned());
-    args
 }
 
 fn pretty(value: &Value) -> String {
@@ -105,9 +132,17 @@ mod tests {
 
     const URL: &str = "http://127.0.0.1:17345/servers/demo/mcp";
 
+    fn bridge(cli: &str, options: &[String], server: Option<&str>) -> Bridge {
+        Bridge {
+            cli: cli.into(),
+            args: connect_args(options, server),
+        }
+    }
+
     #[test]
     fn every_client_gets_the_url_and_the_key() {
-        let setup = client_setup("demo", URL, Some("sbk_k"), "/opt/sb/switchboard", &[]);
+        let bridge = bridge("/opt/sb/switchboard", &[], Some("demo"));
+        let setup = client_setup("demo", URL, Some("sbk_k"), Some(&bridge));
         assert_eq!(
             setup.claude_code,
             format!(
@@ -126,7 +161,8 @@ mod tests {
         );
         let windsurf: Value = serde_json::from_str(&setup.windsurf).unwrap();
         assert_eq!(windsurf["mcpServers"]["demo"]["serverUrl"], URL);
-        let desktop: Value = serde_json::from_str(&setup.claude_desktop).unwrap();
+        let desktop: Value =
+            serde_json::from_str(setup.claude_desktop.as_deref().unwrap()).unwrap();
         assert_eq!(
             desktop,
             json!({"mcpServers": {"demo": {"command": "/opt/sb/switchboard", "args": ["connect", "demo"]}}})
@@ -134,8 +170,26 @@ mod tests {
     }
 
     #[test]
+    fn the_aggregate_is_bridged_without_a_server_and_a_profile_not_at_all() {
+        let url = "http://127.0.0.1:17345/mcp";
+        let bridge = bridge("switchboard", &[], None);
+        let setup = client_setup(AGGREGATE_ENTRY, url, Some("k"), Some(&bridge));
+        let desktop: Value =
+            serde_json::from_str(setup.claude_desktop.as_deref().unwrap()).unwrap();
+        assert_eq!(
+            desktop,
+            json!({"mcpServers": {"switchboard": {"command": "switchboard", "args": ["connect"]}}})
+        );
+        let url = "http://127.0.0.1:17345/profiles/work/mcp";
+        let setup = client_setup(&profile_entry("work"), url, Some("k"), None);
+        assert_eq!(setup.claude_desktop, None);
+        let cursor: Value = serde_json::from_str(&setup.cursor).unwrap();
+        assert_eq!(cursor["mcpServers"]["switchboard-work"]["url"], url);
+    }
+
+    #[test]
     fn no_key_no_header() {
-        let setup = client_setup("demo", URL, None, "switchboard", &[]);
+        let setup = client_setup("demo", URL, None, None);
         assert_eq!(
             setup.claude_code,
             format!("claude mcp add --transport http demo {URL}")
@@ -146,8 +200,10 @@ mod tests {
     #[test]
     fn claude_desktop_is_told_the_port_and_config_it_would_not_find() {
         let options = ["--config", "/tmp/my config.json", "--port", "4242"].map(String::from);
-        let setup = client_setup("demo", URL, None, "switchboard", &options);
-        let desktop: Value = serde_json::from_str(&setup.claude_desktop).unwrap();
+        let bridge = bridge("switchboard", &options, Some("demo"));
+        let setup = client_setup("demo", URL, None, Some(&bridge));
+        let desktop: Value =
+            serde_json::from_str(setup.claude_desktop.as_deref().unwrap()).unwrap();
         assert_eq!(
             desktop["mcpServers"]["demo"]["args"],
             json!([

@@ -1,19 +1,26 @@
 //! The IPC commands the UI calls: short adapters over the Hub. Each one is also listed in
 //! `src-tauri/build.rs` (ACL) and in a capability file.
 //!
-//! Secret values only ever go *in* (`set_secret`); the one value that comes back out is the
-//! proxy's own API key, from `api_key` and `client_setup` with `reveal: true`.
+//! Secret values only ever go *in* (`set_secret`); the only values that come back out are
+//! the proxy's own keys: the API key, from `api_key`, and a profile's own key, from
+//! `profile_key`, both for an explicit copy, and either from `client_setup` with
+//! `reveal: true`. The state never carries a key.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use serde::Serialize;
-use switchboard_core::config::{ServerConfig, UpstreamAuth};
+use switchboard_core::config::{Profile, ServerConfig, UpstreamAuth};
+use switchboard_core::relay::aggregate::ToolRow;
 use switchboard_core::secrets::{SecretError, Sensitive};
 use switchboard_core::{Endpoint, Error, Hub};
 use tauri::{AppHandle, Runtime, State};
 
-use crate::client_setup::{ClientSetup, KEY_PLACEHOLDER};
+use crate::client_setup::{
+    AGGREGATE_ENTRY, Bridge, ClientSetup, KEY_PLACEHOLDER, connect_args, profile_entry,
+    profile_key_placeholder,
+};
 use crate::hub::{HubSlot, NotRunning};
 use crate::{Shell, ShellExt};
 
@@ -21,7 +28,7 @@ use crate::{Shell, ShellExt};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CommandError {
     /// Stable, for the UI to match on: `starting`, `not_running`, `stopping` (the core is
-    /// not available); `invalid`, `unknown_server`, `query_auth_off`,
+    /// not available); `invalid`, `unknown_server`, `unknown_profile`, `query_auth_off`,
     /// `needs_acknowledgement`, `test_failed`, `keychain`, `unsupported`, `port_in_use`,
     /// `failed`.
     pub code: &'static str,
@@ -42,6 +49,7 @@ impl From<Error> for CommandError {
         let code = match &e {
             Error::ConfigSyntax { .. } | Error::ConfigInvalid { .. } => "invalid",
             Error::UnknownServer(_) => "unknown_server",
+            Error::UnknownProfile(_) => "unknown_profile",
             Error::SecretName(_) => "invalid",
             Error::QueryAuth { .. } => "query_auth_off",
             Error::Keychain(_) => "keychain",
@@ -83,7 +91,10 @@ pub struct AppState {
     pub listening: String,
     pub port: u16,
     pub settings: Settings,
+    /// `/mcp`: every enabled server behind one endpoint.
+    pub aggregate: EndpointView,
     pub servers: Vec<ServerView>,
+    pub profiles: Vec<ProfileView>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -135,6 +146,42 @@ impl ServerView {
     }
 }
 
+/// The URLs of an aggregate endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointView {
+    /// Streamable HTTP.
+    pub mcp_url: String,
+    /// Legacy HTTP+SSE.
+    pub sse_url: String,
+}
+
+/// `/mcp` (`profile: None`), or a profile's `/profiles/<name>/mcp`; and their SSE twins.
+pub fn aggregate_endpoint(addr: SocketAddr, profile: Option<&str>) -> EndpointView {
+    let base = match profile {
+        None => format!("http://{addr}"),
+        Some(name) => format!("http://{addr}/profiles/{name}"),
+    };
+    EndpointView {
+        mcp_url: format!("{base}/mcp"),
+        sse_url: format!("{base}/sse"),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProfileView {
+    pub name: String,
+    /// The servers it carries, in its order.
+    pub servers: Vec<String>,
+    /// Whether it has a key of its own (which only `profile_key` gives out).
+    pub own_key: bool,
+    #[serde(flatten)]
+    pub endpoint: EndpointView,
+    /// As in the file, with each server's prefix and filters, so that an edit keeps them.
+    pub config: Profile,
+}
+
 /// The state as the UI and the tray show it.
 pub fn app_state(hub: &Hub, shell: &Shell) -> AppState {
     let config = hub.config();
@@ -181,6 +228,18 @@ pub fn app_state(hub: &Hub, shell: &Shell) -> AppState {
             }
         })
         .collect();
+    let profiles = config
+        .proxy
+        .profiles
+        .iter()
+        .map(|(name, profile)| ProfileView {
+            name: name.clone(),
+            servers: profile.servers.keys().cloned().collect(),
+            own_key: profile.own_key,
+            endpoint: aggregate_endpoint(addr, Some(name)),
+            config: profile.clone(),
+        })
+        .collect();
     AppState {
         proxy_enabled: hub.proxy_enabled(),
         auth_required: hub.auth_required(),
@@ -195,7 +254,9 @@ pub fn app_state(hub: &Hub, shell: &Shell) -> AppState {
                 .port_override
                 .map(|(port, source)| PortOverride { port, source }),
         },
+        aggregate: aggregate_endpoint(addr, None),
         servers,
+        profiles,
     }
 }
 
@@ -316,6 +377,110 @@ pub fn server_logs(slot: State<'_, HubSlot>, name: String) -> Result<Vec<String>
         .ok_or_else(|| CommandError::new("unknown_server", format!("no server named '{name}'")))
 }
 
+// === tools and profiles ===
+
+/// What the Tools view lists.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolsView {
+    /// Every tool, let through or held back, in the endpoint's order of servers.
+    pub tools: Vec<ToolRow>,
+    /// How many of them a client of the endpoint sees.
+    pub visible: usize,
+    /// Servers whose tools could not be listed.
+    pub unavailable: Vec<Unavailable>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Unavailable {
+    pub server: String,
+    pub reason: String,
+}
+
+/// The tools of `/mcp` (`profile: null`) or of a profile; of one of its servers when
+/// `server` is given. Starts the servers that have not been asked yet.
+#[tauri::command]
+pub async fn tools(
+    slot: State<'_, HubSlot>,
+    profile: Option<String>,
+    server: Option<String>,
+) -> Result<ToolsView> {
+    let inventory = running(&slot)?
+        .tools(profile.as_deref(), server.as_deref())
+        .await?;
+    Ok(ToolsView {
+        tools: inventory.tools,
+        visible: inventory.visible,
+        unavailable: inventory
+            .unavailable
+            .into_iter()
+            .map(|(server, reason)| Unavailable { server, reason })
+            .collect(),
+    })
+}
+
+/// A tool's switch: in the server's own filter (`profile: null`, every aggregate endpoint)
+/// or in a profile's. Open sessions are told at once.
+#[tauri::command]
+pub async fn set_tool_enabled<R: Runtime>(
+    app: AppHandle<R>,
+    slot: State<'_, HubSlot>,
+    profile: Option<String>,
+    server: String,
+    tool: String,
+    enabled: bool,
+) -> Result<()> {
+    running(&slot)?
+        .set_tool_enabled(profile.as_deref(), &server, &tool, enabled)
+        .await?;
+    app.state_changed();
+    Ok(())
+}
+
+/// Adds or replaces a profile; with `ownKey` its key is made in the keychain.
+#[tauri::command]
+pub async fn save_profile<R: Runtime>(
+    app: AppHandle<R>,
+    slot: State<'_, HubSlot>,
+    name: String,
+    profile: Profile,
+) -> Result<()> {
+    running(&slot)?.save_profile(&name, profile).await?;
+    app.state_changed();
+    Ok(())
+}
+
+#[tauri::command]
+pub async fn remove_profile<R: Runtime>(
+    app: AppHandle<R>,
+    slot: State<'_, HubSlot>,
+    name: String,
+) -> Result<()> {
+    running(&slot)?.remove_profile(&name).await?;
+    app.state_changed();
+    Ok(())
+}
+
+/// A profile's own key, for its copy button only.
+#[tauri::command]
+pub async fn profile_key(slot: State<'_, HubSlot>, name: String) -> Result<String> {
+    let key = running(&slot)?.profile_key(&name).await?;
+    Ok(key.expose().clone())
+}
+
+/// A new key for a profile, at once; its clients need the new one from then on.
+#[tauri::command]
+pub async fn rotate_profile_key<R: Runtime>(
+    app: AppHandle<R>,
+    slot: State<'_, HubSlot>,
+    name: String,
+) -> Result<()> {
+    running(&slot)?.rotate_profile_key(&name).await?;
+    app.state_changed();
+    Ok(())
+}
+
 // === secrets ===
 
 /// Which secrets are set; never their values.
@@ -411,45 +576,83 @@ pub fn set_start_at_login<R: Runtime>(
     Ok(())
 }
 
-/// Snippets for each MCP client; the real key only with `reveal: true`.
+/// Snippets for each MCP client, for server `name`, for `profile`, or (neither given) for
+/// the aggregate endpoint `/mcp`; the real key only with `reveal: true`. A profile with a
+/// key of its own gets that key, every other endpoint the API key.
 #[tauri::command]
 pub async fn client_setup(
     slot: State<'_, HubSlot>,
     shell: State<'_, Shell>,
-    name: String,
+    name: Option<String>,
+    profile: Option<String>,
     reveal: bool,
 ) -> Result<ClientSetup> {
     let hub = running(&slot)?;
-    if !hub.config().servers.contains_key(&name) {
-        return Err(CommandError::new(
-            "unknown_server",
-            format!("no server named '{name}'"),
-        ));
-    }
-    let url = hub.endpoint(&name).mcp_url;
-    let revealed = if reveal && hub.auth_required() {
-        hub.api_key().await?
-    } else {
-        None
-    };
-    let key = match &revealed {
-        Some(key) => Some(key.expose().as_str()),
-        None if hub.auth_required() => Some(KEY_PLACEHOLDER),
-        None => None,
-    };
+    let config = hub.config();
+    let addr = hub.local_addr();
     // `switchboard connect` reads the default config for the port; tell it what differs.
     let mut connect_options = Vec::new();
     if let Some(path) = &shell.config_override {
         connect_options.extend(["--config".to_owned(), path.to_string_lossy().into_owned()]);
     }
     if shell.port_override.is_some() {
-        connect_options.extend(["--port".to_owned(), hub.local_addr().port().to_string()]);
+        connect_options.extend(["--port".to_owned(), addr.port().to_string()]);
     }
+    let bridge = |server: Option<&str>| Bridge {
+        cli: shell.cli.to_string_lossy().into_owned(),
+        args: connect_args(&connect_options, server),
+    };
+    // The entry's name in the client's config, its URL, the profile whose own key it
+    // sends (else the API key), and the stdio bridge (it reaches no profile).
+    let (entry, url, own_key, bridge) = match (name.as_deref(), profile.as_deref()) {
+        (Some(_), Some(_)) => {
+            return Err(CommandError::new(
+                "invalid",
+                "ask for a server or a profile, not both",
+            ));
+        }
+        (Some(name), None) => {
+            if !config.servers.contains_key(name) {
+                return Err(CommandError::new(
+                    "unknown_server",
+                    format!("no server named '{name}'"),
+                ));
+            }
+            let url = hub.endpoint(name).mcp_url;
+            (name.to_owned(), url, None, Some(bridge(Some(name))))
+        }
+        (None, Some(profile)) => {
+            let own_key = match config.proxy.profiles.get(profile) {
+                Some(carried) => carried.own_key.then_some(profile),
+                None => return Err(Error::UnknownProfile(profile.to_owned()).into()),
+            };
+            let url = aggregate_endpoint(addr, Some(profile)).mcp_url;
+            (profile_entry(profile), url, own_key, None)
+        }
+        (None, None) => {
+            let url = aggregate_endpoint(addr, None).mcp_url;
+            (AGGREGATE_ENTRY.to_owned(), url, None, Some(bridge(None)))
+        }
+    };
+    let auth_required = hub.auth_required();
+    let revealed = match own_key {
+        _ if !reveal || !auth_required => None,
+        Some(profile) => Some(hub.profile_key(profile).await?),
+        None => hub.api_key().await?,
+    };
+    let placeholder = match own_key {
+        Some(profile) => profile_key_placeholder(profile),
+        None => KEY_PLACEHOLDER.to_owned(),
+    };
+    let key = match &revealed {
+        Some(key) => Some(key.expose().as_str()),
+        None if auth_required => Some(placeholder.as_str()),
+        None => None,
+    };
     Ok(crate::client_setup::client_setup(
-        &name,
+        &entry,
         &url,
         key,
-        &shell.cli.to_string_lossy(),
-        &connect_options,
+        bridge.as_ref(),
     ))
 }

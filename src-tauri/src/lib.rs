@@ -186,6 +186,12 @@ pub fn build_app<R: Runtime>(builder: Builder<R>, launch: Launch) -> tauri::Resu
             commands::save_query_auth,
             commands::set_start_at_login,
             commands::client_setup,
+            commands::tools,
+            commands::set_tool_enabled,
+            commands::save_profile,
+            commands::remove_profile,
+            commands::profile_key,
+            commands::rotate_profile_key,
         ])
         .setup(move |app| {
             setup(app.handle(), &launch);

@@ -60,6 +60,14 @@ fn launch_on_the_config_port(dir: &tempfile::TempDir) -> Launch {
     launch
 }
 
+/// A launch whose config file holds `config` (on a free port, given as with `--port`).
+fn launch_with_config(dir: &tempfile::TempDir, config: Value) -> Launch {
+    let launch = launch(dir, 0);
+    std::fs::create_dir_all(launch.startup.config_path.parent().unwrap()).unwrap();
+    std::fs::write(&launch.startup.config_path, config.to_string()).unwrap();
+    launch
+}
+
 /// The app with the core started as `setup` would start it.
 fn started_app(launch: &Launch) -> App<MockRuntime> {
     let app = build_app(mock_builder(), launch.clone()).unwrap();
@@ -218,6 +226,11 @@ fn get_state_describes_the_proxy_and_its_servers() {
         demo["config"],
         json!({"command": "/opt/switchboard/switchboard-desktop", "args": ["demo-server"]})
     );
+    assert_eq!(
+        state["aggregate"],
+        json!({"mcpUrl": format!("{listening}/mcp"), "sseUrl": format!("{listening}/sse")})
+    );
+    assert_eq!(state["profiles"], json!([]));
     // First run wrote the demo server, run by this program, into the config.
     let written = std::fs::read_to_string(&launch.startup.config_path).unwrap();
     assert!(written.contains("demo-server"), "{written}");
@@ -709,6 +722,311 @@ fn client_setup_reveals_the_key_only_when_asked() {
 }
 
 #[test]
+fn client_setup_for_the_aggregate_bridges_claude_desktop_to_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = started_app(&launch_on_the_config_port(&dir));
+    let url = state(&app)["aggregate"]["mcpUrl"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let setup = call(&app, "client_setup", json!({"reveal": false})).unwrap();
+    assert_eq!(
+        setup["claudeCode"],
+        format!(
+            "claude mcp add --transport http switchboard {url} --header \"Authorization: Bearer <your Switchboard API key>\""
+        )
+    );
+    let desktop: Value = serde_json::from_str(setup["claudeDesktop"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        desktop["mcpServers"]["switchboard"]["args"],
+        json!(["connect"])
+    );
+    let shown = call(&app, "client_setup", json!({"reveal": true})).unwrap();
+    assert!(shown["vscode"].as_str().unwrap().contains(KEY), "{shown}");
+    assert_eq!(
+        refused(
+            &app,
+            "client_setup",
+            json!({"name": "demo", "profile": "p", "reveal": false})
+        ),
+        "invalid"
+    );
+    assert_eq!(
+        refused(
+            &app,
+            "client_setup",
+            json!({"profile": "nope", "reveal": false})
+        ),
+        "unknown_profile"
+    );
+    stop(&app);
+}
+
+/// The tools of `tools` for `args`, as `(server, name, exposed, enabled)`.
+fn tool_rows(app: &App<MockRuntime>, args: Value) -> (Vec<(String, String, Value, bool)>, Value) {
+    let listed = call(app, "tools", args).unwrap();
+    let rows = listed["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["server"].as_str().unwrap().to_owned(),
+                t["name"].as_str().unwrap().to_owned(),
+                t["exposed"].clone(),
+                t["enabled"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    (rows, listed)
+}
+
+fn row(
+    server: &str,
+    name: &str,
+    exposed: Option<&str>,
+    enabled: bool,
+) -> (String, String, Value, bool) {
+    (server.into(), name.into(), json!(exposed), enabled)
+}
+
+#[test]
+fn tools_are_listed_and_switched_for_every_aggregate_endpoint() {
+    let Some(program) = demo_server_program() else {
+        eprintln!(
+            "tools skipped: no built switchboard-desktop or switchboard next to the test binary"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let launch = launch_with_config(
+        &dir,
+        json!({"mcpServers": {
+            "demo": {"command": program, "args": ["demo-server"]},
+            "broken": {"command": "/nonexistent/switchboard-test-program"},
+        }}),
+    );
+    let app = started_app(&launch);
+
+    let (rows, listed) = tool_rows(&app, json!({}));
+    assert_eq!(
+        rows,
+        [
+            row("demo", "echo", Some("demo__echo"), true),
+            row("demo", "time", Some("demo__time"), true),
+        ]
+    );
+    assert_eq!(listed["visible"], 2, "{listed}");
+    assert_eq!(
+        listed["tools"][0]["description"], "Repeats the message back.",
+        "{listed}"
+    );
+    let unavailable = listed["unavailable"].as_array().unwrap();
+    assert_eq!(unavailable.len(), 1, "{listed}");
+    assert_eq!(unavailable[0]["server"], "broken");
+    assert!(
+        unavailable[0]["reason"]
+            .as_str()
+            .is_some_and(|r| !r.is_empty()),
+        "{listed}"
+    );
+
+    // Off in the server's own filter: held back on /mcp, saved, and in the state.
+    call(
+        &app,
+        "set_tool_enabled",
+        json!({"server": "demo", "tool": "echo", "enabled": false}),
+    )
+    .unwrap();
+    let (rows, listed) = tool_rows(&app, json!({"server": "demo"}));
+    assert_eq!(
+        rows,
+        [
+            row("demo", "echo", None, false),
+            row("demo", "time", Some("demo__time"), true),
+        ]
+    );
+    assert_eq!(listed["visible"], 1, "{listed}");
+    assert_eq!(listed["unavailable"], json!([]), "{listed}");
+    assert_eq!(
+        saved_config(&launch)["mcpServers"]["demo"]["tools"],
+        json!({"deny": ["echo"]})
+    );
+    assert_eq!(
+        server(&state(&app), "demo")["config"]["tools"],
+        json!({"deny": ["echo"]})
+    );
+
+    // A profile's switch is its own, on top of the server's.
+    call(
+        &app,
+        "save_profile",
+        json!({"name": "work", "profile": {"servers": {"demo": {"prefix": "d"}}}}),
+    )
+    .unwrap();
+    let (rows, _) = tool_rows(&app, json!({"profile": "work"}));
+    assert_eq!(
+        rows,
+        [
+            row("demo", "echo", None, false),
+            row("demo", "time", Some("d__time"), true),
+        ]
+    );
+    call(
+        &app,
+        "set_tool_enabled",
+        json!({"profile": "work", "server": "demo", "tool": "time", "enabled": false}),
+    )
+    .unwrap();
+    let (_, listed) = tool_rows(&app, json!({"profile": "work"}));
+    assert_eq!(listed["visible"], 0, "{listed}");
+    assert_eq!(
+        saved_config(&launch)["switchboard"]["profiles"]["work"]["servers"]["demo"],
+        json!({"prefix": "d", "tools": {"deny": ["time"]}})
+    );
+    // ... and leaves /mcp alone.
+    assert_eq!(tool_rows(&app, json!({})).1["visible"], 1);
+
+    for (args, code) in [
+        (json!({"server": "nope"}), "unknown_server"),
+        (json!({"profile": "nope"}), "unknown_profile"),
+    ] {
+        assert_eq!(refused(&app, "tools", args), code);
+    }
+    for (args, code) in [
+        (
+            json!({"server": "nope", "tool": "echo", "enabled": false}),
+            "unknown_server",
+        ),
+        (
+            json!({"profile": "nope", "server": "demo", "tool": "echo", "enabled": false}),
+            "unknown_profile",
+        ),
+        (
+            json!({"profile": "work", "server": "broken", "tool": "x", "enabled": false}),
+            "invalid",
+        ),
+    ] {
+        assert_eq!(refused(&app, "set_tool_enabled", args), code);
+    }
+    stop(&app);
+}
+
+#[test]
+fn profiles_are_saved_and_removed_and_their_key_only_leaves_through_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let launch = launch(&dir, 0);
+    let app = started_app(&launch);
+    let listening = state(&app)["listening"].as_str().unwrap().to_owned();
+
+    let profile = json!({"servers": {"demo": {}}, "ownKey": true});
+    call(
+        &app,
+        "save_profile",
+        json!({"name": "work", "profile": profile}),
+    )
+    .unwrap();
+    assert_eq!(
+        state(&app)["profiles"],
+        json!([{"name": "work", "servers": ["demo"], "ownKey": true,
+                "mcpUrl": format!("{listening}/profiles/work/mcp"),
+                "sseUrl": format!("{listening}/profiles/work/sse"),
+                "config": profile}])
+    );
+    assert_eq!(
+        saved_config(&launch)["switchboard"]["profiles"]["work"],
+        profile
+    );
+
+    let key = call(&app, "profile_key", json!({"name": "work"})).unwrap();
+    let key = key.as_str().unwrap().to_owned();
+    assert!(!key.is_empty() && key != KEY, "{key}");
+    assert!(!state(&app).to_string().contains(&key));
+    // Its snippets carry its own key, and only when revealed.
+    let hidden = call(
+        &app,
+        "client_setup",
+        json!({"profile": "work", "reveal": false}),
+    )
+    .unwrap();
+    assert!(!hidden.to_string().contains(&key), "{hidden}");
+    assert_eq!(
+        hidden["claudeCode"],
+        format!(
+            "claude mcp add --transport http switchboard-work {listening}/profiles/work/mcp --header \"Authorization: Bearer <the key of the Switchboard profile work>\""
+        )
+    );
+    assert_eq!(
+        hidden["claudeDesktop"],
+        Value::Null,
+        "no bridge to a profile"
+    );
+    let shown = call(
+        &app,
+        "client_setup",
+        json!({"profile": "work", "reveal": true}),
+    )
+    .unwrap();
+    assert!(
+        shown["cursor"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("Bearer {key}")),
+        "{shown}"
+    );
+
+    call(&app, "rotate_profile_key", json!({"name": "work"})).unwrap();
+    let rotated = call(&app, "profile_key", json!({"name": "work"})).unwrap();
+    assert!(rotated.is_string() && rotated != json!(key), "{rotated}");
+
+    // Without a key of its own, there is nothing to copy or rotate, and the API key goes
+    // into its snippets.
+    call(
+        &app,
+        "save_profile",
+        json!({"name": "work", "profile": {"servers": {"demo": {}}}}),
+    )
+    .unwrap();
+    assert_eq!(state(&app)["profiles"][0]["ownKey"], false);
+    assert_eq!(
+        refused(&app, "profile_key", json!({"name": "work"})),
+        "invalid"
+    );
+    assert_eq!(
+        refused(&app, "rotate_profile_key", json!({"name": "work"})),
+        "invalid"
+    );
+    let shown = call(
+        &app,
+        "client_setup",
+        json!({"profile": "work", "reveal": true}),
+    )
+    .unwrap();
+    assert!(shown["cursor"].as_str().unwrap().contains(KEY), "{shown}");
+
+    assert_eq!(
+        refused(
+            &app,
+            "save_profile",
+            json!({"name": "bad name", "profile": {"servers": {}}})
+        ),
+        "invalid"
+    );
+    call(&app, "remove_profile", json!({"name": "work"})).unwrap();
+    assert_eq!(state(&app)["profiles"], json!([]));
+    assert!(saved_config(&launch)["switchboard"]["profiles"].is_null());
+    for cmd in ["remove_profile", "profile_key", "rotate_profile_key"] {
+        assert_eq!(
+            refused(&app, cmd, json!({"name": "work"})),
+            "unknown_profile",
+            "{cmd}"
+        );
+    }
+    stop(&app);
+}
+
+#[test]
 fn every_command_says_when_the_core_is_not_running() {
     let dir = tempfile::tempdir().unwrap();
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -734,6 +1052,18 @@ fn every_command_says_when_the_core_is_not_running() {
         ("rotate_key", json!({})),
         ("save_query_auth", json!({"enabled": false, "origins": []})),
         ("client_setup", json!({"name": "demo", "reveal": false})),
+        ("tools", json!({})),
+        (
+            "set_tool_enabled",
+            json!({"server": "demo", "tool": "echo", "enabled": false}),
+        ),
+        (
+            "save_profile",
+            json!({"name": "p", "profile": {"servers": {}}}),
+        ),
+        ("remove_profile", json!({"name": "p"})),
+        ("profile_key", json!({"name": "p"})),
+        ("rotate_profile_key", json!({"name": "p"})),
     ] {
         assert_eq!(refused(&app, cmd, args), "not_running", "{cmd}");
     }

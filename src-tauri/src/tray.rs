@@ -376,7 +376,9 @@ mod tests {
                 start_at_login_supported: true,
                 port_override: None,
             },
+            aggregate: crate::commands::aggregate_endpoint(([127, 0, 0, 1], 1).into(), None),
             servers: vec![server(true, "running", 1, None)],
+            profiles: Vec::new(),
         };
         assert_eq!(IconKind::of(Some(&state)), IconKind::On);
         state

@@ -11,6 +11,16 @@ export function targetOf(server) {
   return [config.command, ...(config.args || [])].filter((s) => s !== undefined).join(" ");
 }
 
+/** What the aggregate endpoint ("All servers") holds. */
+export function aggregateSummary(servers) {
+  const on = servers.filter((s) => s.enabled).length;
+  if (!servers.length) return "Every enabled server behind one endpoint; there are none yet.";
+  return (
+    `Every enabled server behind one endpoint (${on} of ${plural(servers.length, "server", "servers")}), ` +
+    "each tool named <server>__<tool> (the Tools view shows the exact names)."
+  );
+}
+
 /** "2 sessions · started 3 times · 1 unexpected exit"; remote servers have no process. */
 export function serverStats(server) {
   const parts = [plural(server.sessions || 0, "session", "sessions")];

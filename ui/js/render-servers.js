@@ -1,10 +1,12 @@
-// The header's status, the proxy switch and the list of server cards.
+// The header's status, the proxy switch, the aggregate endpoint ("All servers") and the
+// list of server cards.
 import { $, copyText, nextId, showError } from "./dom.js";
-import { listeningText, serverStats, statusPill, targetOf } from "./format.js";
+import { aggregateSummary, listeningText, serverStats, statusPill, targetOf } from "./format.js";
 import { invoke } from "./ipc.js";
 import { store } from "./store.js";
 import { openEditor } from "./editor.js";
 import { openLogs } from "./render-logs.js";
+import { openTools } from "./render-tools.js";
 
 export function setPill(text, kind) {
   const pill = $("state");
@@ -44,6 +46,18 @@ $("proxy-enabled").addEventListener("change", async (event) => {
     input.disabled = false;
   }
 });
+
+// ------------------------------------------------------------------------- aggregate ---
+
+$("aggregate-copy").addEventListener("click", (event) => {
+  copyText($("aggregate-url").textContent, $("aggregate-url"), event.currentTarget);
+});
+$("aggregate-tools").addEventListener("click", () => openTools({ profile: null, server: null }, "servers"));
+
+function renderAggregate(state) {
+  $("aggregate-url").textContent = (state.aggregate && state.aggregate.mcpUrl) || "";
+  $("aggregate-stats").textContent = aggregateSummary(state.servers);
+}
 
 // ----------------------------------------------------------------------------- cards ---
 
@@ -86,6 +100,8 @@ function makeCard(name) {
   el.querySelector(".copy-url").setAttribute("aria-label", `Copy the endpoint URL of ${name}`);
   el.querySelector(".edit").setAttribute("aria-label", `Edit ${name}`);
   el.querySelector(".show-logs").setAttribute("aria-label", `Logs of ${name}`);
+  el.querySelector(".show-tools").setAttribute("aria-label", `Tools of ${name}`);
+  el.querySelector(".show-tools").addEventListener("click", () => openTools({ profile: null, server: name }, "servers"));
   el.querySelector(".remove").setAttribute("aria-label", `Remove ${name}`);
   el.querySelector(".edit").addEventListener("click", () => openEditor(cards.get(name).server));
   el.querySelector(".show-logs").addEventListener("click", () => openLogs(name));
@@ -126,9 +142,14 @@ function updateCard(el, server) {
   el.querySelector(".endpoint-url").textContent = server.mcpUrl || "";
   el.querySelector(".sse-url").textContent = server.sseUrl || "";
   el.querySelector(".target").textContent = targetOf(server);
+  // Only an enabled server is asked for its tools.
+  const tools = el.querySelector(".show-tools");
+  tools.disabled = !server.enabled;
+  tools.title = server.enabled ? "" : "Turn the server on to see its tools";
 }
 
 export function renderServers(state) {
+  renderAggregate(state);
   const list = $("servers");
   const seen = new Set();
   state.servers.forEach((server, index) => {

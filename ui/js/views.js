@@ -2,9 +2,9 @@
 // changes (stop the log refresh, forget a revealed key, ...) with `onViewChange`.
 import { $ } from "./dom.js";
 
-const VIEWS = ["servers", "logs", "edit", "connect", "settings"];
+const VIEWS = ["servers", "logs", "edit", "tools", "connect", "settings"];
 // Views reached from the Servers tab keep that tab marked.
-const TAB_OF = { logs: "servers", edit: "servers" };
+const TAB_OF = { logs: "servers", edit: "servers", tools: "servers" };
 
 let current = "servers";
 const hooks = [];
@@ -15,10 +15,10 @@ export function onViewChange(hook) {
   hooks.push(hook);
 }
 
-export function showView(name) {
+/** Shows view `name`, with `tab` marked (by default the tab it belongs to). */
+export function showView(name, tab = TAB_OF[name] || name) {
   current = name;
   for (const view of VIEWS) $(`view-${view}`).hidden = view !== name;
-  const tab = TAB_OF[name] || name;
   for (const button of document.querySelectorAll(".tab")) {
     if (button.dataset.view === tab) button.setAttribute("aria-current", "page");
     else button.removeAttribute("aria-current");

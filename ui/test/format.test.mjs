@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
+  aggregateSummary,
   listeningText,
   plural,
   portOverrideText,
@@ -46,4 +47,12 @@ test("a port given at launch is explained", () => {
   assert.equal(portOverrideText(null), null);
   assert.match(portOverrideText({ port: 9000, source: "--port" }), /^Switchboard was started with --port 9000\./);
   assert.match(portOverrideText({ port: 9000, source: "SWITCHBOARD_PORT" }), /started with SWITCHBOARD_PORT=9000\. .*uses port 9000/);
+});
+
+test("the aggregate says how many servers it holds", () => {
+  assert.equal(aggregateSummary([]), "Every enabled server behind one endpoint; there are none yet.");
+  assert.match(
+    aggregateSummary([{ enabled: true }, { enabled: false }, { enabled: true }]),
+    /^Every enabled server behind one endpoint \(2 of 3 servers\), each tool named <server>__<tool>/,
+  );
 });
