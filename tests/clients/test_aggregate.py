@@ -12,7 +12,8 @@ import re
 
 import pytest
 
-from _support import aggregate_client, run, texts
+from _support import aggregate_client, run, run_json_cli, texts
+from conftest import npm_tool
 from test_everything import Recorder
 
 pytestmark = pytest.mark.parametrize("proxy", [["demo", "everything", "time"]], indirect=True)
@@ -62,6 +63,40 @@ def test_a_resource_and_a_prompt_through_the_merged_lists(proxy):
     read, got = run(scenario(), timeout=120)
     assert read.contents
     assert got.messages
+
+
+def test_a_subscription_goes_to_the_server_that_owns_the_resource(proxy):
+    async def scenario():
+        async with aggregate_client(proxy) as client:
+            resources = (await client.list_resources()).resources
+            uri = resources[0].uri
+            await client.subscribe_resource(uri)
+            await client.unsubscribe_resource(uri)
+            # A URI no server has is refused by the aggregate itself, with a JSON-RPC error.
+            try:
+                await client.subscribe_resource("nowhere://nothing")
+            except Exception as error:  # McpError
+                return str(error)
+            return None
+
+    refused = run(scenario(), timeout=120)
+    assert refused and "Resource not found" in refused, refused
+
+
+@pytest.mark.parametrize("transport", ["http", "sse"])
+def test_the_inspector_cli_lists_and_calls_through_the_aggregate(proxy, node, tool_env, transport):
+    url = f"{proxy.base_url}/mcp" if transport == "http" else f"{proxy.base_url}/sse"
+    launcher = npm_tool("@modelcontextprotocol/inspector", "clients/launcher/build/index.js")
+    base = [str(node), str(launcher), "--cli", url, "--transport", transport, *proxy.header_args()]
+    code, out, log = run_json_cli([*base, "--method", "tools/list", "--format", "json"], env=tool_env)
+    assert code == 0, log
+    names = {tool["name"] for tool in out["result"]["tools"]}
+    assert {"demo__echo", "everything__echo", "time__get_current_time"} <= names, log
+    code, out, log = run_json_cli(
+        [*base, "--method", "tools/call", "--tool-name", "demo__echo", "--tool-arg", f"message=via {transport}",
+         "--format", "json"], env=tool_env)
+    assert code == 0, log
+    assert out["result"]["content"] == [{"type": "text", "text": f"via {transport}"}], log
 
 
 def test_paging_through_the_merged_resources(proxy):
