@@ -166,3 +166,16 @@ async fn a_spare_started_with_an_old_secret_is_not_used() {
     );
     hub.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_spare_asked_for_just_before_the_proxy_is_turned_off_is_not_started() {
+    let hub = hub_with_spares(&one_server(), Duration::from_secs(60), None).await;
+    let mut client = Client::connect(url(&hub, "/servers/fx/mcp")).await;
+    let pid = pid_of(&mut client).await;
+    // Off before the spare's delay has passed: the spare must not appear afterwards.
+    hub.set_proxy_enabled(false).await.unwrap();
+    assert!(wait_until_gone(pid).await);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(spare_of(&hub, "fx"), None, "{:?}", hub.status());
+    hub.shutdown().await;
+}

@@ -123,6 +123,8 @@ pub struct ServerRelay {
     spare: Mutex<Option<spare::Spare>>,
     spare_starting: std::sync::atomic::AtomicBool,
     spare_generation: AtomicU64,
+    /// Bumped by every stop of the spares: a spare asked for before it is not started.
+    spare_epoch: AtomicU64,
     spare_idle: Duration,
 }
 
@@ -166,6 +168,7 @@ impl ServerRelay {
             spare: Mutex::new(None),
             spare_starting: std::sync::atomic::AtomicBool::new(false),
             spare_generation: AtomicU64::new(0),
+            spare_epoch: AtomicU64::new(0),
             spare_idle: options.spare_idle,
         })
     }

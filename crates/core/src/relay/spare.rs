@@ -197,9 +197,12 @@ impl ServerRelay {
             return;
         }
         let server = self.clone();
+        // A spare asked for before a stop (the proxy turned off, the server changed) is
+        // not started after it.
+        let epoch = self.spare_epoch.load(std::sync::atomic::Ordering::Acquire);
         tokio::spawn(async move {
             tokio::time::sleep(SPARE_DELAY).await;
-            let started = server.start_spare().await;
+            let started = server.start_spare(epoch).await;
             server
                 .spare_starting
                 .store(false, std::sync::atomic::Ordering::Release);
@@ -227,7 +230,10 @@ impl ServerRelay {
         });
     }
 
-    async fn start_spare(self: &Arc<Self>) -> Option<u64> {
+    async fn start_spare(self: &Arc<Self>, epoch: u64) -> Option<u64> {
+        if self.spare_epoch.load(std::sync::atomic::Ordering::Acquire) != epoch {
+            return None;
+        }
         let spec = match self.child_spec().await {
             Ok(spec) => spec,
             Err(e) => {
@@ -257,15 +263,26 @@ impl ServerRelay {
             spec: digest(&spec),
             generation,
         };
-        let displaced = lock(&self.spare).replace(spare);
+        let (kept, displaced) = {
+            let mut slot = lock(&self.spare);
+            // Checked under the slot's lock, which `stop_spare` takes after bumping the
+            // epoch: a stop that came while this one started is not missed.
+            if self.spare_epoch.load(std::sync::atomic::Ordering::Acquire) == epoch {
+                (true, slot.replace(spare))
+            } else {
+                (false, Some(spare))
+            }
+        };
         if let Some(old) = displaced {
             old.child.stop(self.stop_grace).await;
         }
-        Some(generation)
+        kept.then_some(generation)
     }
 
     /// Stops the spare, if any (the server is changed, removed, or Switchboard stops).
     pub(super) async fn stop_spare(&self) {
+        self.spare_epoch
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         let spare = lock(&self.spare).take();
         if let Some(spare) = spare {
             spare.child.stop(self.stop_grace).await;

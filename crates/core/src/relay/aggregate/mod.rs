@@ -341,6 +341,28 @@ impl Aggregate {
         }
     }
 
+    /// The addresses of the servers `entry`'s scope carries, in its order: what a merge was
+    /// made from (a changed server is a new `ServerRelay`).
+    fn member_key(&self, entry: &ServerRelay) -> Vec<usize> {
+        let (Some(relay), Some(scope)) = (self.relay(), entry.aggregate.as_ref()) else {
+            return Vec::new();
+        };
+        match &scope.profile {
+            None => relay
+                .enabled_servers()
+                .iter()
+                .map(|s| Arc::as_ptr(s) as usize)
+                .collect(),
+            Some(_) => scope
+                .definition()
+                .servers
+                .keys()
+                .filter_map(|name| relay.server(name).ok())
+                .map(|s| Arc::as_ptr(&s) as usize)
+                .collect(),
+        }
+    }
+
     /// Every enabled server's `kind` list, merged, from the cache while the servers are the
     /// same and no `list_changed` came (a call looks its name up here, so this is the hot
     /// path). A merge that left a server out is not kept: the next one tries it again.
@@ -351,16 +373,16 @@ impl Aggregate {
                 by_name: HashMap::new(),
             });
         };
-        let members = self.members(entry);
-        let key: Vec<usize> = members
-            .iter()
-            .map(|m| Arc::as_ptr(&m.server) as usize)
-            .collect();
+        // The cache is keyed by the servers alone: a change of exposure or of the profile
+        // empties it instead (`exposure_changed`, `Scope::redefine`), so the hot path (a
+        // call looking its name up) clones no filters.
+        let key = self.member_key(entry);
         if let Some((cached_key, merged)) = lock(&scope.merged).get(&kind)
             && *cached_key == key
         {
             return merged.clone();
         }
+        let members = self.members(entry);
         let (entries, complete) = self.merge(&members, kind).await;
         let by_name = entries
             .iter()
