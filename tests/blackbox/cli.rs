@@ -943,3 +943,111 @@ fn tools_lists_exposed_names_and_switches_tools_in_the_server_or_a_profile() {
     switchboard(&config, &["profile", "remove", "ide"]);
     assert!(Config::load(&config).unwrap().proxy.profiles.is_empty());
 }
+
+/// `switchboard` with HOME (and the config directory under it) at `home`, no keychain.
+fn switchboard_at(
+    home: &std::path::Path,
+    config: &std::path::Path,
+    args: &[&str],
+) -> std::process::Output {
+    Command::new(switchboard_binary())
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env("SWITCHBOARD_API_KEY", TEST_KEY)
+        .env_remove("SWITCHBOARD_PORT")
+        .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus")
+        .current_dir(home)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn import_and_clients_connect_and_undo_from_the_command_line() {
+    let home = tempfile::tempdir().unwrap();
+    let cursor = home.path().join(".cursor");
+    std::fs::create_dir_all(&cursor).unwrap();
+    let original = "{\n  // mine\n  \"mcpServers\": {\n    \"time\": { \"command\": \"uvx\", \"args\": [\"mcp-server-time\"] },\n    \"gh\": { \"command\": \"npx\", \"env\": { \"GITHUB_TOKEN\": \"ghp_FAKEFAKEFAKE0123456789abcdefABCDEF01\" } }\n  }\n}\n";
+    std::fs::write(cursor.join("mcp.json"), original).unwrap();
+    let config = home.path().join("switchboard.json");
+    std::fs::write(&config, "{\"mcpServers\": {}}").unwrap();
+
+    let preview = switchboard_at(home.path(), &config, &["import", "--dry-run"]);
+    let shown = String::from_utf8_lossy(&preview.stdout);
+    assert!(preview.status.success(), "{shown}");
+    assert!(
+        shown.contains("[time]") && shown.contains("[gh]"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("GITHUB_TOKEN = secret: moves to the keychain"),
+        "{shown}"
+    );
+    assert!(!shown.contains("ghp_FAKE"), "a secret was printed: {shown}");
+    // No keychain here: a server with a secret is not imported (no plaintext fallback),
+    // and nothing is written.
+    let refused = switchboard_at(home.path(), &config, &["import"]);
+    assert!(!refused.status.success());
+    assert_eq!(
+        std::fs::read_to_string(&config).unwrap(),
+        "{\"mcpServers\": {}}"
+    );
+    let only_time = switchboard_at(
+        home.path(),
+        &config,
+        &["import", "--from", "cursor", "--dry-run"],
+    );
+    assert!(only_time.status.success());
+
+    let listed = switchboard_at(home.path(), &config, &["clients"]);
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed.contains("cursor") && listed.contains("not connected"),
+        "{listed}"
+    );
+    let dry = switchboard_at(
+        home.path(),
+        &config,
+        &["clients", "connect", "cursor", "--dry-run"],
+    );
+    let diff = String::from_utf8_lossy(&dry.stdout);
+    assert!(
+        dry.status.success(),
+        "{diff}{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+    assert!(
+        diff.contains("+    \"switchboard\"") && !diff.contains(TEST_KEY),
+        "{diff}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(cursor.join("mcp.json")).unwrap(),
+        original
+    );
+    let wrote = switchboard_at(home.path(), &config, &["clients", "connect", "cursor"]);
+    assert!(
+        wrote.status.success(),
+        "{}",
+        String::from_utf8_lossy(&wrote.stderr)
+    );
+    let connected = std::fs::read_to_string(cursor.join("mcp.json")).unwrap();
+    assert!(
+        connected.contains("// mine") && connected.contains("/mcp") && connected.contains(TEST_KEY)
+    );
+    let listed = switchboard_at(home.path(), &config, &["clients"]);
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("connected"));
+    let again = switchboard_at(home.path(), &config, &["clients", "connect", "cursor"]);
+    assert!(String::from_utf8_lossy(&again.stdout).contains("nothing to change"));
+    let undone = switchboard_at(home.path(), &config, &["clients", "undo", "cursor"]);
+    assert!(
+        undone.status.success(),
+        "{}",
+        String::from_utf8_lossy(&undone.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(cursor.join("mcp.json")).unwrap(),
+        original
+    );
+}

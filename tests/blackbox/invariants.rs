@@ -49,10 +49,12 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("sensitive", &[]),
     ("redact", &["sensitive"]),
     ("url_policy", &["sensitive"]),
-    ("secrets", &["sensitive", "redact"]),
+    ("secrets", &["sensitive", "redact", "url_policy"]),
     ("api_key", &["secrets", "sensitive"]),
     ("config", &["secrets", "url_policy"]),
     ("supervisor", &["mcp", "redact"]),
+    // Other clients' config files: read, imported into the config, written back.
+    ("clients", &["config", "secrets", "sensitive", "url_policy"]),
     // Remote servers: the protocol client, with config and secrets. Never the relay.
     (
         "upstream",

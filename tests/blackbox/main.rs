@@ -6,6 +6,7 @@
 mod admin;
 mod aggregate;
 mod cli;
+mod clients;
 mod faults;
 mod gateway;
 mod guard;

@@ -308,38 +308,12 @@ struct PlaintextCredential {
     value: String,
 }
 
-/// Prefixes of well-known token formats (GitHub, GitLab, OpenAI/Anthropic-style `sk-`,
-/// Slack, AWS access keys, Google API keys, Switchboard's own key) and auth schemes.
-const TOKEN_PREFIXES: &[&str] = &[
-    "ghp_",
-    "gho_",
-    "ghu_",
-    "ghs_",
-    "github_pat_",
-    "glpat-",
-    "sk-",
-    "sk_live_",
-    "xoxb-",
-    "xoxp-",
-    "AKIA",
-    "AIza",
-    "sbk_",
-    "Bearer ",
-    "Basic ",
-];
-
-/// `--env` and `--header` values that look like credentials: by the name (`*TOKEN*`,
-/// `*KEY*`, `*SECRET*`, `*PASSWORD*`, `Authorization`, `Cookie`, …) or by a well-known
-/// token prefix of the value.
+/// `--env` and `--header` values that look like credentials (core's rule).
 fn plaintext_credentials(args: &AddArgs) -> anyhow::Result<Vec<PlaintextCredential>> {
     let mut found = Vec::new();
     for (flag, items) in [("--env", &args.env), ("--header", &args.headers)] {
         for (name, value) in pairs(items, flag)? {
-            let secret_name = query_auth::looks_secret(&name)
-                || name.eq_ignore_ascii_case("cookie")
-                || name.eq_ignore_ascii_case("proxy-authorization");
-            let secret_value = TOKEN_PREFIXES.iter().any(|p| value.starts_with(p));
-            if !value.is_empty() && (secret_name || secret_value) {
+            if switchboard_core::secrets::looks_like_credential(&name, &value) {
                 found.push(PlaintextCredential { flag, name, value });
             }
         }
@@ -349,16 +323,5 @@ fn plaintext_credentials(args: &AddArgs) -> anyhow::Result<Vec<PlaintextCredenti
 
 /// `<server>.<NAME>`, made a valid secret name.
 fn derived_secret_name(server: &str, name: &str) -> anyhow::Result<SecretName> {
-    let cleaned: String = format!("{server}.{name}")
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(128)
-        .collect();
-    Ok(SecretName::new(&cleaned)?)
+    Ok(SecretName::derived(server, name)?)
 }

@@ -15,6 +15,7 @@ use switchboard_core::secrets::{KEYCHAIN_SERVICE, KeychainStore, SecretName, Sec
 use switchboard_core::startup::{self, LaunchArgs, LaunchEnv, Startup};
 
 mod add;
+mod clients;
 mod connect;
 mod secret;
 mod tools;
@@ -99,6 +100,27 @@ enum Command {
         #[command(subcommand)]
         action: tools::ProfileAction,
     },
+    /// Import the MCP servers other clients (Claude Desktop, Claude Code, Cursor, VS Code,
+    /// Windsurf, Zed, Codex, Gemini CLI, …) have configured, moving their secrets into the
+    /// keychain.
+    Import {
+        /// The config file (else SWITCHBOARD_CONFIG, else the OS config directory's
+        /// switchboard/config.json).
+        #[arg(long, value_name = "PATH")]
+        config: Option<PathBuf>,
+        #[command(flatten)]
+        args: clients::ImportArgs,
+    },
+    /// The MCP clients found on this machine and whether they use Switchboard; `connect`
+    /// or `undo` one.
+    Clients {
+        /// The config file (else SWITCHBOARD_CONFIG, else the OS config directory's
+        /// switchboard/config.json).
+        #[arg(long, value_name = "PATH", global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        action: Option<clients::ClientsAction>,
+    },
     /// Run the built-in demo MCP server on stdio (it is in the first-run config).
     DemoServer,
     /// Bridge stdio to a configured server behind the running proxy, or with no NAME to the
@@ -136,7 +158,13 @@ enum KeyAction {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     // Commands that print a report of their own keep the log to what goes wrong.
-    let quiet = matches!(cli.command, Command::Tools { .. } | Command::Profile { .. });
+    let quiet = matches!(
+        cli.command,
+        Command::Tools { .. }
+            | Command::Profile { .. }
+            | Command::Import { .. }
+            | Command::Clients { .. }
+    );
     init_logging(cli.verbose, quiet);
     let result = match cli.command {
         Command::Serve { launch } => serve(launch),
@@ -163,6 +191,12 @@ pub fn main() -> ExitCode {
         }),
         Command::Profile { config, action } => {
             config_path(config).and_then(|(path, _)| tools::profile(&path, action, open_keychain))
+        }
+        Command::Import { config, args } => {
+            config_path(config).and_then(|(path, _)| clients::import(&path, args, open_keychain))
+        }
+        Command::Clients { config, action } => {
+            config_path(config).and_then(|(path, _)| clients::clients(&path, action, open_keychain))
         }
         Command::DemoServer => switchboard_core::demo::run_stdio().context("demo server"),
         Command::Connect { config, port, name } => connect::run(config, port, name.as_deref()),

@@ -8,6 +8,10 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+mod clients;
+
+pub use clients::{ClientStatus, ConnectTarget, ImportPreview, ImportReport, Unreadable};
+
 use crate::api_key::{self, LiveKey};
 use crate::config::{Config, Profile, ServerConfig};
 use crate::error::{Error, Result};

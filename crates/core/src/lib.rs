@@ -14,6 +14,7 @@
 //! Core never looks up OS directories: callers pass paths in, which keeps tests hermetic.
 
 pub mod api_key;
+pub mod clients;
 pub mod config;
 pub mod demo;
 mod error;
@@ -30,4 +31,7 @@ pub mod upstream;
 pub mod url_policy;
 
 pub use error::{Error, Result};
-pub use hub::{Auth, Endpoint, Hub, HubOptions};
+pub use hub::{
+    Auth, ClientStatus, ConnectTarget, Endpoint, Hub, HubOptions, ImportPreview, ImportReport,
+    Unreadable,
+};

@@ -219,6 +219,58 @@ pub enum SecretError {
     },
 }
 
+/// Prefixes of well-known token formats (GitHub, GitLab, OpenAI/Anthropic-style `sk-`,
+/// Slack, AWS access keys, Google API keys, Hugging Face, Switchboard's own key) and auth
+/// schemes.
+pub const TOKEN_PREFIXES: &[&str] = &[
+    "ghp_",
+    "gho_",
+    "ghu_",
+    "ghs_",
+    "github_pat_",
+    "glpat-",
+    "sk-",
+    "sk_live_",
+    "xoxb-",
+    "xoxp-",
+    "AKIA",
+    "AIza",
+    "hf_",
+    "sbk_",
+    "Bearer ",
+    "Basic ",
+];
+
+/// Whether a named value (an environment variable, a header) looks like a credential: by
+/// its name (`*TOKEN*`, `*KEY*`, `*SECRET*`, `*PASSWORD*`, `Authorization`, `Cookie`, …)
+/// or by a well-known token prefix of the value. Empty values never do.
+pub fn looks_like_credential(name: &str, value: &str) -> bool {
+    let by_name = crate::url_policy::query_key::looks_secret(name)
+        || name.eq_ignore_ascii_case("cookie")
+        || name.eq_ignore_ascii_case("proxy-authorization");
+    let by_value = TOKEN_PREFIXES.iter().any(|p| value.starts_with(p));
+    !value.is_empty() && (by_name || by_value)
+}
+
+impl SecretName {
+    /// `<server>.<NAME>`, made a valid secret name: where a value of a server's `env` or
+    /// `headers` goes when it moves into the keychain.
+    pub fn derived(server: &str, name: &str) -> Result<SecretName, InvalidSecretName> {
+        let cleaned: String = format!("{server}.{name}")
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .take(128)
+            .collect();
+        SecretName::new(&cleaned)
+    }
+}
+
 /// Where secrets live.
 pub trait SecretStore: Send + Sync {
     /// The secret, or `None` when it was never set.
