@@ -878,6 +878,14 @@ async fn ask(session: &Arc<Session>, method: &str, params: Value) -> Result<Valu
     Err("the session ended before answering".into())
 }
 
+/// What the aggregate does with a client request.
+enum Answered {
+    /// It answers itself (lists, `initialize`, `ping`, an error).
+    Now(Bytes),
+    /// A server answers, on this stream of the link's session there.
+    Forwarded(Arc<Session>, StreamRx),
+}
+
 /// A server→client request in flight: the inner session it came from, and its own id.
 type ServerRequest = (Weak<Session>, Box<str>);
 
@@ -944,10 +952,19 @@ impl Link {
                         .map(|v| v["params"].clone());
                 }
                 let me = self.clone();
+                // One task per request: it answers, or forwards and then carries what the
+                // server says back (no second task for that: a call costs one spawn).
                 tokio::spawn(async move {
-                    let answer = me.answer(&id, &method, frame).await;
-                    if let (Some(answer), Some(outer)) = (answer, me.outer.upgrade()) {
-                        outer.deliver_response(&id, answer);
+                    match me.answer(&id, &method, frame).await {
+                        Answered::Now(answer) => {
+                            if let Some(outer) = me.outer.upgrade() {
+                                outer.deliver_response(&id, answer);
+                            }
+                        }
+                        Answered::Forwarded(inner, rx) => {
+                            me.pump(&inner, rx).await;
+                            lock(&me.inflight).remove(&id);
+                        }
                     }
                 });
             }
@@ -992,18 +1009,19 @@ impl Link {
         }
     }
 
-    /// The answer to client request `id` when the aggregate gives it itself; `None` when a
-    /// server answers (on the request's stream, through the pump).
-    async fn answer(self: &Arc<Self>, id: &str, method: &str, frame: Bytes) -> Option<Bytes> {
+    /// The answer to client request `id` when the aggregate gives it itself, or the inner
+    /// session and stream the server answers on.
+    async fn answer(self: &Arc<Self>, id: &str, method: &str, frame: Bytes) -> Answered {
         let id_raw = jsonrpc::raw(id.to_owned());
         let ok = |result: Value| {
-            Some(jsonrpc::result_response(
+            Answered::Now(jsonrpc::result_response(
                 &id_raw,
                 &jsonrpc::raw(result.to_string()),
             ))
         };
-        let error =
-            |code: i32, message: &str| Some(jsonrpc::error_response(Some(&id_raw), code, message));
+        let error = |code: i32, message: &str| {
+            Answered::Now(jsonrpc::error_response(Some(&id_raw), code, message))
+        };
         // A call only needs its name: read it without building the arguments' values.
         let request: Value = if matches!(method, "tools/call" | "prompts/get") {
             #[derive(serde::Deserialize)]
@@ -1126,7 +1144,7 @@ impl Link {
                     None => frame,
                 };
                 match self.call(&server, id, frame).await {
-                    Ok(()) => None,
+                    Ok((inner, rx)) => Answered::Forwarded(inner, rx),
                     Err(message) => error(code::SERVER_UNAVAILABLE, &message),
                 }
             }
@@ -1242,13 +1260,13 @@ impl Link {
     }
 
     /// Forwards client request `id` (already renamed) to `server` through the link's own
-    /// session there; what comes back goes to the client.
+    /// session there; the inner session and the stream its answer comes on.
     async fn call(
         self: &Arc<Self>,
         server: &Arc<str>,
         id: &str,
         frame: Bytes,
-    ) -> Result<(), String> {
+    ) -> Result<(Arc<Session>, StreamRx), String> {
         let inner = self.inner_session(server).await?;
         let envelope = Envelope::parse(&frame).map_err(|e| e.to_string())?;
         let stream = match inner.send_from_client(&envelope, frame.clone(), true).await {
@@ -1260,13 +1278,7 @@ impl Link {
             }
         };
         lock(&self.inflight).insert(id.into(), Arc::downgrade(&inner));
-        let me = self.clone();
-        let id: Box<str> = id.into();
-        tokio::spawn(async move {
-            me.pump(&inner, stream.rx).await;
-            lock(&me.inflight).remove(&id);
-        });
-        Ok(())
+        Ok((inner, stream.rx))
     }
 
     /// The link's session on `server`, opened and initialized with the client's own
