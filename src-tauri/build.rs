@@ -27,6 +27,12 @@ const COMMANDS: &[&str] = &[
     "remove_profile",
     "profile_key",
     "rotate_profile_key",
+    "import_preview",
+    "import_servers",
+    "client_list",
+    "client_connect_preview",
+    "client_connect_apply",
+    "client_undo",
 ];
 
 fn main() {

@@ -20,6 +20,8 @@ import { renderServers, renderStatus, setPill, showProblem } from "./js/render-s
 import { renderLogs } from "./js/render-logs.js";
 import { renderEditor } from "./js/editor.js";
 import { renderConnect } from "./js/render-connect.js";
+import { renderClients } from "./js/render-clients.js";
+import "./js/render-import.js";
 import { renderSettings } from "./js/render-settings.js";
 import { renderProfiles } from "./js/render-profiles.js";
 import { closeTools, renderTools } from "./js/render-tools.js";
@@ -32,6 +34,7 @@ store.subscribe((state) => {
   renderServers(state);
   renderEditor(state);
   renderConnect(state);
+  renderClients(state);
   renderSettings(state);
   renderProfiles(state);
   renderTools(state);
@@ -59,7 +62,7 @@ for (const button of document.querySelectorAll(".tab")) {
 document.addEventListener("keydown", (event) => {
   if (event.key !== "Escape") return;
   if (!$("auth-off-confirm").hidden) $("auth-off-no").click();
-  else if (currentView() === "edit" || currentView() === "logs") backToServers();
+  else if (["edit", "logs", "import"].includes(currentView())) backToServers();
   else if (currentView() === "tools") closeTools();
 });
 

@@ -1252,6 +1252,212 @@ async fn profiles_body(app: &App) -> R<()> {
     Ok(())
 }
 
+// ==================================================================== import and connect ===
+
+/// Where the app looks for other clients' configs: the run's temporary HOME, and
+/// XDG_CONFIG_HOME (which `dirs::config_dir` follows on Linux). Refused outside the run's
+/// scratch directory: this case writes and removes client configs there.
+fn client_dirs() -> R<(PathBuf, PathBuf)> {
+    let scratch = PathBuf::from(env("SWITCHBOARD_E2E_SCRATCH")?);
+    let home = PathBuf::from(env("HOME")?);
+    let config = std::env::var("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| home.join(".config"));
+    if !home.starts_with(&scratch) || !config.starts_with(&scratch) {
+        return Err(format!(
+            "HOME and XDG_CONFIG_HOME must be under {} (run scripts/e2e.sh)",
+            scratch.display()
+        ));
+    }
+    Ok((home, config))
+}
+
+/// The client configs this case writes, and removes again (the HOME is the run's, shared
+/// with the other cases).
+fn remove_client_configs() -> R<()> {
+    let (home, config) = client_dirs()?;
+    for dir in [config.join("Claude"), home.join(".cursor")] {
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).ctx("remove a client config")?;
+        }
+    }
+    Ok(())
+}
+
+async fn import_and_connect() -> R<()> {
+    remove_client_configs()?;
+    let app = App::launch("import", empty_config()).await?;
+    let result = import_and_connect_body(&app).await;
+    if result.is_err() {
+        let _ = app.screenshot_failure("import").await;
+    }
+    app.finish().await;
+    remove_client_configs()?;
+    result
+}
+
+async fn import_and_connect_body(app: &App) -> R<()> {
+    let fixture = env("SWITCHBOARD_E2E_FIXTURE")?;
+    let key = env("SWITCHBOARD_API_KEY")?;
+    let token = format!("ghp_e2eImportToken{}", std::process::id());
+    let (home, config_dir) = client_dirs()?;
+
+    // Claude Desktop runs the fixture with a token written into its config in plaintext.
+    let claude = config_dir.join("Claude").join("claude_desktop_config.json");
+    std::fs::create_dir_all(claude.parent().ok_or("no parent")?).ctx("Claude's dir")?;
+    let claude_config = json!({"mcpServers": {"fixture": {
+        "command": fixture, "env": {"GITHUB_TOKEN": token}}}});
+    std::fs::write(&claude, claude_config.to_string()).ctx("write Claude's config")?;
+
+    // Import: the server, its command, and its token named as moving to the keychain.
+    let row = "li.import-server[data-name=\"fixture\"]";
+    app.click("#import-open").await?;
+    app.wait_js(
+        &format!("return !!document.querySelector({});", json!(row)),
+        10,
+    )
+    .await
+    .map_err(|e| format!("the Claude Desktop server is not listed ({e}); see #import-error"))?;
+    let title = app.text(".import-file .import-file-title").await?;
+    if title != "Claude Desktop" {
+        return Err(format!("the file is listed as {title:?}"));
+    }
+    let target = app.text(&format!("{row} .import-target")).await?;
+    if target != fixture {
+        return Err(format!("the server's command is shown as {target:?}"));
+    }
+    let values = app.text(&format!("{row} .import-values")).await?;
+    if !values.contains("env GITHUB_TOKEN") || !values.contains("moves to the keychain") {
+        return Err(format!("the token is not shown as moving: {values:?}"));
+    }
+    if !app
+        .prop_bool(&format!("{row} .import-check"), "checked")
+        .await?
+    {
+        return Err("the server is not checked for import".into());
+    }
+    app.assert_not_in_dom(&[token.as_str()], "import preview")
+        .await?;
+    app.screenshot("import").await?;
+
+    app.click("#import-submit").await?;
+    app.wait_text("#import-summary", "Imported 1 server: fixture.", 15)
+        .await
+        .map_err(|e| format!("{e}; see #import-error"))?;
+    let moved = ".import-moved-item[data-secret=\"fixture.GITHUB_TOKEN\"] .secret-status";
+    app.wait_text(moved, "set", 10).await?;
+    app.assert_not_in_dom(&[token.as_str()], "import report")
+        .await?;
+    let config = std::fs::read_to_string(app.dir.join("config.json")).ctx("read the config")?;
+    if config.contains(&token) || !config.contains("fixture.GITHUB_TOKEN") {
+        return Err(format!(
+            "the config should name the secret, not hold it: {config:.400}"
+        ));
+    }
+    log("imported from Claude Desktop: the token is in the keychain, the config names it");
+
+    // On the Servers page, and its secret is set; it runs with it.
+    app.click("#import-close").await?;
+    let card = app.card("fixture");
+    app.wait_text(&format!("{card} .kind"), "local", 10).await?;
+    call_echo(app.port, "fixture", "imported").await?;
+    app.click(&format!("{card} .edit")).await?;
+    let env_row = "#env li:last-child";
+    let name = app
+        .js(
+            "return document.querySelector(arguments[0]).value;",
+            vec![json!(format!("{env_row} .env-key"))],
+        )
+        .await?;
+    if name != json!("GITHUB_TOKEN") {
+        return Err(format!("the editor's variable is {name}"));
+    }
+    app.wait_text(&format!("{env_row} .secret-status"), "set", 10)
+        .await?;
+    app.assert_not_in_dom(&[token.as_str()], "editing the imported server")
+        .await?;
+    app.click("#cancel").await?;
+
+    // Cursor has its own copy of the fixture, with the token, and a server of its own.
+    let cursor = home.join(".cursor").join("mcp.json");
+    std::fs::create_dir_all(cursor.parent().ok_or("no parent")?).ctx("Cursor's dir")?;
+    let original = format!(
+        "{{\n  \"mcpServers\": {{\n    \"fixture\": {{\n      \"command\": {},\n      \"env\": {{ \"GITHUB_TOKEN\": \"{token}\" }}\n    }},\n    \"notes\": {{ \"command\": \"npx\", \"args\": [\"-y\", \"notes-mcp\"] }}\n  }}\n}}\n",
+        json!(fixture)
+    );
+    std::fs::write(&cursor, &original).ctx("write Cursor's config")?;
+
+    // Connect it, its own copy turned off: the change is shown first.
+    let app_row = "li.app[data-client=\"cursor\"][data-scope=\"user\"]";
+    app.click("#tab-connect").await?;
+    app.wait_text(&format!("{app_row} .app-state"), "not connected", 10)
+        .await
+        .map_err(|e| format!("Cursor is not listed under Your apps ({e}); see #apps-error"))?;
+    app.click("#apps-turn-off").await?;
+    app.click(&format!("{app_row} .app-connect")).await?;
+    let diff = format!("{app_row} .app-diff");
+    app.wait_js(
+        &format!(
+            "const e = document.querySelector({}); return !!e && e.getClientRects().length > 0 && e.textContent.includes('\"switchboard\"');",
+            json!(diff)
+        ),
+        10,
+    )
+    .await
+    .map_err(|e| format!("no diff shown ({e}); see .app-error"))?;
+    let shown = app.text(&diff).await?;
+    for want in ["<the Switchboard key>", "<secret>", "-    \"fixture\""] {
+        if !shown.contains(want) {
+            return Err(format!("the diff lacks {want:?}: {shown}"));
+        }
+    }
+    app.assert_not_in_dom(&[token.as_str(), key.as_str()], "connect preview")
+        .await?;
+    if std::fs::read(&cursor).ctx("read Cursor's config")? != original.as_bytes() {
+        return Err("the preview changed Cursor's config".into());
+    }
+    app.js(
+        "document.querySelector(arguments[0]).scrollIntoView({block: 'start'});",
+        vec![json!(app_row)],
+    )
+    .await?;
+    app.screenshot("connect-clients").await?;
+
+    app.click(&format!("{app_row} .app-confirm")).await?;
+    app.wait_text(&format!("{app_row} .app-state"), "connected", 10)
+        .await
+        .map_err(|e| format!("{e}; see .app-error"))?;
+    let result = app.text(&format!("{app_row} .app-result")).await?;
+    if !result.contains("restart") {
+        return Err(format!("no restart hint after connecting: {result:?}"));
+    }
+    let written: Value =
+        serde_json::from_str(&std::fs::read_to_string(&cursor).ctx("read Cursor's config")?)
+            .ctx("Cursor's config")?;
+    let servers = &written["mcpServers"];
+    if servers.pointer("/switchboard/url")
+        != Some(&json!(format!("http://127.0.0.1:{}/mcp", app.port)))
+        || servers.get("fixture").is_some()
+        || servers.get("notes").is_none()
+    {
+        return Err(format!("Cursor's config after connecting: {written}"));
+    }
+    log("Cursor connected: its config points at /mcp, its own copy of the fixture is out");
+
+    // Undo: byte for byte as before.
+    app.click(&format!("{app_row} .app-undo")).await?;
+    app.wait_text(&format!("{app_row} .app-state"), "not connected", 10)
+        .await
+        .map_err(|e| format!("{e}; see .app-error"))?;
+    if std::fs::read(&cursor).ctx("read Cursor's config")? != original.as_bytes() {
+        return Err("undo did not restore Cursor's config byte for byte".into());
+    }
+    app.assert_not_in_dom(&[token.as_str(), key.as_str()], "after undo")
+        .await?;
+    log("undone: Cursor's config is byte for byte as it was");
+    Ok(())
+}
+
 // ====================================================================== close and reopen ===
 
 /// `scripts/lib/`, for the helpers shared with the shell scripts.
@@ -1426,7 +1632,7 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let only = std::env::var("SWITCHBOARD_E2E_ONLY").unwrap_or_default();
-    let cases: [(&str, Case); 7] = [
+    let cases: [(&str, Case); 8] = [
         ("local server: add, running, endpoint, off refuses", || {
             Box::pin(local_server())
         }),
@@ -1449,6 +1655,10 @@ fn main() -> ExitCode {
         (
             "profiles: made in Settings with a key of its own; its snippets, tools and endpoint",
             || Box::pin(profiles()),
+        ),
+        (
+            "import and connect: a Claude Desktop server imported with its token moved; Cursor connected and undone",
+            || Box::pin(import_and_connect()),
         ),
         (
             "window: closed to the tray (web process gone), reopened from it",

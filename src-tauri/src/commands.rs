@@ -4,17 +4,23 @@
 //! Secret values only ever go *in* (`set_secret`); the only values that come back out are
 //! the proxy's own keys: the API key, from `api_key`, and a profile's own key, from
 //! `profile_key`, both for an explicit copy, and either from `client_setup` with
-//! `reveal: true`. The state never carries a key.
+//! `reveal: true`. The state never carries a key. Other clients' configs come out with
+//! their secret values left out (`import_preview`) or masked (`client_connect_preview`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::{Arc, MutexGuard};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use switchboard_core::clients::connect::Plan;
+use switchboard_core::clients::{Client, Places, Scope};
 use switchboard_core::config::{Profile, ServerConfig, UpstreamAuth};
 use switchboard_core::relay::aggregate::ToolRow;
 use switchboard_core::secrets::{SecretError, Sensitive};
-use switchboard_core::{Endpoint, Error, Hub};
+use switchboard_core::{
+    ClientStatus, ConnectTarget, Endpoint, Error, Hub, ImportPreview, ImportReport,
+};
 use tauri::{AppHandle, Runtime, State};
 
 use crate::client_setup::{
@@ -579,6 +585,18 @@ pub fn set_start_at_login<R: Runtime>(
 /// Snippets for each MCP client, for server `name`, for `profile`, or (neither given) for
 /// the aggregate endpoint `/mcp`; the real key only with `reveal: true`. A profile with a
 /// key of its own gets that key, every other endpoint the API key.
+/// `switchboard connect` reads the default config for the port: what differs here.
+fn connect_options(shell: &Shell, port: u16) -> Vec<String> {
+    let mut options = Vec::new();
+    if let Some(path) = &shell.config_override {
+        options.extend(["--config".to_owned(), path.to_string_lossy().into_owned()]);
+    }
+    if shell.port_override.is_some() {
+        options.extend(["--port".to_owned(), port.to_string()]);
+    }
+    options
+}
+
 #[tauri::command]
 pub async fn client_setup(
     slot: State<'_, HubSlot>,
@@ -590,14 +608,7 @@ pub async fn client_setup(
     let hub = running(&slot)?;
     let config = hub.config();
     let addr = hub.local_addr();
-    // `switchboard connect` reads the default config for the port; tell it what differs.
-    let mut connect_options = Vec::new();
-    if let Some(path) = &shell.config_override {
-        connect_options.extend(["--config".to_owned(), path.to_string_lossy().into_owned()]);
-    }
-    if shell.port_override.is_some() {
-        connect_options.extend(["--port".to_owned(), addr.port().to_string()]);
-    }
+    let connect_options = connect_options(&shell, addr.port());
     let bridge = |server: Option<&str>| Bridge {
         cli: shell.cli.to_string_lossy().into_owned(),
         args: connect_args(&connect_options, server),
@@ -655,4 +666,173 @@ pub async fn client_setup(
         key,
         bridge.as_ref(),
     ))
+}
+
+// === other clients' configs ===
+
+/// Where other clients keep their configs, or why that is unknown.
+fn places(shell: &Shell) -> Result<Places> {
+    shell.places.clone().ok_or_else(|| {
+        CommandError::new(
+            "unsupported",
+            "cannot find the home and config directories, where other apps keep their MCP configs",
+        )
+    })
+}
+
+fn client_arg(id: &str) -> Result<Client> {
+    Client::from_id(id)
+        .ok_or_else(|| CommandError::new("invalid", format!("no client called '{id}'")))
+}
+
+fn scope_arg(scope: &str) -> Result<Scope> {
+    match scope {
+        "user" => Ok(Scope::User),
+        "project" => Ok(Scope::Project),
+        other => Err(CommandError::new(
+            "invalid",
+            format!("the scope is 'user' or 'project', not '{other}'"),
+        )),
+    }
+}
+
+/// What the Import view lists: core's preview, and the clients' names as people know them.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportView {
+    #[serde(flatten)]
+    pub preview: ImportPreview,
+    /// Each client's title, by its id.
+    pub titles: BTreeMap<&'static str, &'static str>,
+}
+
+/// The servers other clients' configs define (of client `from` only, when given), as they
+/// would be imported. Secret values stay out: each is named, and said to move.
+#[tauri::command]
+pub async fn import_preview(
+    slot: State<'_, HubSlot>,
+    shell: State<'_, Shell>,
+    from: Option<String>,
+) -> Result<ImportView> {
+    let hub = running(&slot)?;
+    let from = from.as_deref().map(client_arg).transpose()?;
+    Ok(ImportView {
+        preview: hub.import_preview(&places(&shell)?, from),
+        titles: Client::ALL.iter().map(|c| (c.id(), c.title())).collect(),
+    })
+}
+
+/// One server to import: its client file and its name there.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Chosen {
+    pub path: PathBuf,
+    pub name: String,
+}
+
+/// Imports the chosen servers, their secret values moved into the keychain.
+#[tauri::command]
+pub async fn import_servers<R: Runtime>(
+    app: AppHandle<R>,
+    slot: State<'_, HubSlot>,
+    shell: State<'_, Shell>,
+    chosen: Vec<Chosen>,
+) -> Result<ImportReport> {
+    let hub = running(&slot)?;
+    let places = places(&shell)?;
+    let chosen: Vec<(PathBuf, String)> = chosen.into_iter().map(|c| (c.path, c.name)).collect();
+    let report = hub.import(&places, &chosen).await?;
+    if !report.imported.is_empty() {
+        app.state_changed();
+    }
+    Ok(report)
+}
+
+/// Every detected client file and whether Switchboard is connected to it.
+#[tauri::command]
+pub async fn client_list(
+    slot: State<'_, HubSlot>,
+    shell: State<'_, Shell>,
+) -> Result<Vec<ClientStatus>> {
+    Ok(running(&slot)?.clients(&places(&shell)?))
+}
+
+/// The change that connects a client to `/mcp` (or to `profile`), for the person to look at
+/// first. The plan is kept, and `client_connect_apply` writes exactly it.
+#[tauri::command]
+pub async fn client_connect_preview(
+    slot: State<'_, HubSlot>,
+    shell: State<'_, Shell>,
+    client: String,
+    scope: String,
+    profile: Option<String>,
+    turn_off_imported: bool,
+) -> Result<Plan> {
+    let hub = running(&slot)?;
+    let target = ConnectTarget {
+        profile,
+        turn_off_imported,
+        // Clients that start only stdio servers run the bridge, as the snippets say.
+        bridge: Some((
+            shell.cli.clone(),
+            connect_args(&connect_options(&shell, hub.local_addr().port()), None),
+        )),
+    };
+    let plan = hub
+        .connect_plan(
+            &places(&shell)?,
+            client_arg(&client)?,
+            scope_arg(&scope)?,
+            &target,
+        )
+        .await?;
+    plan_store(&shell).insert(plan.file.path.clone(), plan.clone());
+    Ok(plan)
+}
+
+fn plan_store(shell: &Shell) -> MutexGuard<'_, HashMap<PathBuf, Plan>> {
+    // A panic elsewhere while holding the lock leaves the map itself consistent.
+    shell
+        .connect_plans
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Writes the change last previewed for the client file at `path`; refused when there is
+/// none, or when the file changed since the preview.
+#[tauri::command]
+pub async fn client_connect_apply(
+    slot: State<'_, HubSlot>,
+    shell: State<'_, Shell>,
+    path: PathBuf,
+) -> Result<()> {
+    let hub = running(&slot)?;
+    // Taken: a plan is written at most once, and a refused one must be looked at again.
+    let plan = plan_store(&shell).remove(&path).ok_or_else(|| {
+        CommandError::new(
+            "invalid",
+            format!(
+                "no change to {} was previewed; press Connect first",
+                path.display()
+            ),
+        )
+    })?;
+    Ok(hub.connect_apply(&plan)?)
+}
+
+/// Puts a client's file back as it was before Switchboard wrote it; `force` even when it
+/// changed by hand since.
+#[tauri::command]
+pub async fn client_undo(
+    slot: State<'_, HubSlot>,
+    shell: State<'_, Shell>,
+    client: String,
+    scope: String,
+    force: bool,
+) -> Result<()> {
+    Ok(running(&slot)?.connect_undo(
+        &places(&shell)?,
+        client_arg(&client)?,
+        scope_arg(&scope)?,
+        force,
+    )?)
 }

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
+use switchboard_core::clients::{Os, Places};
 pub use switchboard_core::startup::PORT_ENV;
 use switchboard_core::startup::{ConfigSource, LaunchArgs, LaunchEnv, Startup, default_config_in};
 
@@ -40,6 +41,10 @@ pub struct Launch {
     /// The PATH the servers' children get instead of this process's own: the login
     /// shell's, found by `run` (see `login_path`); `None` from `parse`, and in tests.
     pub child_path: Option<OsString>,
+    /// Where other MCP clients keep their configs (import, connect): the home and the OS
+    /// config directory, which on Linux follow `$HOME` and `$XDG_CONFIG_HOME`; `None` on a
+    /// system without them. Tests point it at a temporary directory.
+    pub places: Option<Places>,
 }
 
 /// Where the shell keeps server secrets and (without an explicit key) the API key.
@@ -94,12 +99,14 @@ impl Launch {
     /// From this process's arguments (without the program name) and environment.
     pub fn from_env(args: impl IntoIterator<Item = OsString>) -> Result<Launch, LaunchError> {
         let program = std::env::current_exe().map_err(LaunchError::NoProgram)?;
-        Launch::parse(
+        let mut launch = Launch::parse(
             args,
             &LaunchEnv::from_process(),
             dirs::config_dir(),
             program,
-        )
+        )?;
+        launch.places = client_places(dirs::home_dir(), dirs::config_dir());
+        Ok(launch)
     }
 
     /// The pure part of [`Launch::from_env`], for tests.
@@ -125,6 +132,7 @@ impl Launch {
             secrets: SecretsIn::Keychain,
             autostart_dir,
             child_path: None,
+            places: None,
         })
     }
 
@@ -141,6 +149,17 @@ impl Launch {
         (self.startup.config_source != ConfigSource::Default)
             .then(|| self.startup.config_path.clone())
     }
+}
+
+/// The directories other clients' configs are under, as `dirs` finds them (core never
+/// looks them up itself).
+fn client_places(home: Option<PathBuf>, config_dir: Option<PathBuf>) -> Option<Places> {
+    Some(Places {
+        os: Os::current(),
+        home: home?,
+        config_dir: config_dir?,
+        project: None,
+    })
 }
 
 #[cfg(test)]

@@ -5,6 +5,8 @@
 //! - [`commands`]: the IPC commands of the UI in `ui/`, and the `state-changed` event.
 //! - `tray`: the tray icon: the proxy and server switches, endpoint URLs, "Start at login".
 //! - [`autostart`], [`client_setup`]: "Start at login" and the snippets for MCP clients.
+//!   Other clients' own config files (import from them, connect them) are core's
+//!   (`switchboard_core::clients`); the shell gives it the directories ([`launch`]).
 //! - `login_path` (Unix): the login shell's PATH, given to the servers' children.
 //!
 //! The shell holds no business logic: it starts [`switchboard_core::Hub`], shows what it
@@ -19,13 +21,16 @@ pub mod launch;
 pub mod login_path;
 mod tray;
 
+use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use switchboard_core::Hub;
+use switchboard_core::clients::Places;
+use switchboard_core::clients::connect::Plan;
 use tauri::{
     App, AppHandle, Builder, Emitter, Manager, RunEvent, Runtime, State, WebviewWindowBuilder,
     WindowEvent,
@@ -45,8 +50,8 @@ pub const STATE_CHANGED_EVENT: &str = "state-changed";
 /// At most one `state-changed` (and tray update) per this interval; bursts coalesce.
 const STATE_DEBOUNCE: Duration = Duration::from_millis(100);
 
-/// The shell's own state next to the Hub: what "Start at login" writes and which program
-/// clients run as the stdio bridge.
+/// The shell's own state next to the Hub: what "Start at login" writes, which program
+/// clients run as the stdio bridge, and where other clients keep their configs.
 pub struct Shell {
     pub autostart: Autostart,
     /// `switchboard` next to this executable if present, else the bare name (on PATH).
@@ -55,6 +60,11 @@ pub struct Shell {
     pub port_override: Option<(u16, &'static str)>,
     /// The config file when it is not the default one (`--config`, SWITCHBOARD_CONFIG).
     pub config_override: Option<PathBuf>,
+    /// Where other MCP clients' configs are looked for (`None`: no home directory).
+    pub places: Option<Places>,
+    /// The connect plans shown to the person, by client file: Confirm writes exactly the
+    /// change that was shown (they hold the key, so they never go to the window whole).
+    pub connect_plans: Mutex<HashMap<PathBuf, Plan>>,
     /// Wakes the task that publishes the state, for changes the Hub does not announce.
     changed: tokio::sync::Notify,
 }
@@ -75,6 +85,8 @@ impl Shell {
                 .unwrap_or_else(|| PathBuf::from("switchboard")),
             port_override: launch.port_override(),
             config_override: launch.config_override(),
+            places: launch.places.clone(),
+            connect_plans: Mutex::default(),
             changed: tokio::sync::Notify::new(),
         }
     }
@@ -192,6 +204,12 @@ pub fn build_app<R: Runtime>(builder: Builder<R>, launch: Launch) -> tauri::Resu
             commands::remove_profile,
             commands::profile_key,
             commands::rotate_profile_key,
+            commands::import_preview,
+            commands::import_servers,
+            commands::client_list,
+            commands::client_connect_preview,
+            commands::client_connect_apply,
+            commands::client_undo,
         ])
         .setup(move |app| {
             setup(app.handle(), &launch);

@@ -11,6 +11,7 @@ use tauri::{App, Manager, WebviewWindowBuilder};
 use crate::hub::{HubSlot, Shutdown};
 use crate::launch::{Launch, SecretsIn};
 use crate::{MAIN_WINDOW, STATE_CHANGED_EVENT, ShellExt, build_app};
+use switchboard_core::clients::{Os, Places};
 use switchboard_core::config::Config;
 use switchboard_core::secrets::Sensitive;
 use switchboard_core::startup::{
@@ -37,10 +38,16 @@ fn launch(dir: &tempfile::TempDir, port: u16) -> Launch {
             },
         },
         program: "/opt/switchboard/switchboard-desktop".into(),
-        // Hermetic: no keychain, no user autostart folder.
+        // Hermetic: no keychain, no user autostart folder, no user's client configs.
         secrets: SecretsIn::Memory,
         autostart_dir: Some(dir.path().join("autostart")),
         child_path: None,
+        places: Some(Places {
+            os: Os::current(),
+            home: dir.path().join("home"),
+            config_dir: dir.path().join("home").join(".config"),
+            project: None,
+        }),
     }
 }
 
@@ -1064,6 +1071,18 @@ fn every_command_says_when_the_core_is_not_running() {
         ("remove_profile", json!({"name": "p"})),
         ("profile_key", json!({"name": "p"})),
         ("rotate_profile_key", json!({"name": "p"})),
+        ("import_preview", json!({})),
+        ("import_servers", json!({"chosen": []})),
+        ("client_list", json!({})),
+        (
+            "client_connect_preview",
+            json!({"client": "cursor", "scope": "user", "turnOffImported": false}),
+        ),
+        ("client_connect_apply", json!({"path": "/x/mcp.json"})),
+        (
+            "client_undo",
+            json!({"client": "cursor", "scope": "user", "force": false}),
+        ),
     ] {
         assert_eq!(refused(&app, cmd, args), "not_running", "{cmd}");
     }
@@ -1096,5 +1115,304 @@ fn state_changes_reach_the_webview_as_events() {
             break;
         }
     }
+    stop(&app);
+}
+
+// === other clients' configs ===
+
+/// A token as a person pastes it into a client's config.
+const CLIENT_TOKEN: &str = "ghp_desktopTestToken0123456789abcdefXYZ";
+
+/// Writes `text` at `path` under the launch's fake home; returns the full path.
+fn client_file(launch: &Launch, path: &str, text: &str) -> std::path::PathBuf {
+    let path = launch.places.as_ref().unwrap().home.join(path);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Cursor's user config with a GitHub server whose token is written in plaintext.
+fn cursor_config() -> String {
+    format!(
+        "{{\n    \"mcpServers\": {{\n        \"github\": {{\n            \"command\": \"npx\",\n            \"args\": [\"-y\", \"@modelcontextprotocol/server-github\"],\n            \"env\": {{\"GITHUB_TOKEN\": \"{CLIENT_TOKEN}\", \"LOG_LEVEL\": \"debug\"}}\n        }}\n    }}\n}}\n"
+    )
+}
+
+fn candidate<'a>(preview: &'a Value, client: &str, name: &str) -> &'a Value {
+    preview["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["from"]["client"] == client && c["found"]["name"] == name)
+        .unwrap_or_else(|| panic!("no {client} server {name} in {preview}"))
+}
+
+#[test]
+fn other_clients_servers_are_previewed_without_secret_values_and_imported() {
+    let dir = tempfile::tempdir().unwrap();
+    let launch = launch(&dir, 0);
+    let cursor = client_file(&launch, ".cursor/mcp.json", &cursor_config());
+    client_file(
+        &launch,
+        ".config/Claude/claude_desktop_config.json",
+        r#"{"mcpServers": {
+            "files": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-filesystem", "/tmp"]},
+            "remote": {"url": "https://mcp.example.com/mcp",
+                       "headers": {"Authorization": "Bearer ${env:EXAMPLE_TOKEN}"}}
+        }}"#,
+    );
+    client_file(&launch, ".lmstudio/mcp.json", "{\n  \"mcpServers\": {\n");
+    let app = started_app(&launch);
+
+    let preview = call(&app, "import_preview", json!({})).unwrap();
+    assert!(!preview.to_string().contains(CLIENT_TOKEN), "{preview}");
+    assert_eq!(preview["titles"]["claude-desktop"], "Claude Desktop");
+    let github = candidate(&preview, "cursor", "github");
+    assert_eq!(github["from"]["path"], json!(cursor));
+    assert_eq!(github["from"]["scope"], "user");
+    assert_eq!(
+        (github["importable"].clone(), github["name"].clone()),
+        (json!(true), json!("github"))
+    );
+    assert_eq!(github["found"]["kind"], "stdio");
+    assert_eq!(github["found"]["command"], "npx");
+    assert_eq!(
+        github["found"]["env"],
+        json!([
+            {"name": "GITHUB_TOKEN", "class": "secret", "shown": null},
+            {"name": "LOG_LEVEL", "class": "plain", "shown": "debug"},
+        ])
+    );
+    assert_eq!(
+        github["secrets"],
+        json!([{"of": "env GITHUB_TOKEN", "secret": "github.GITHUB_TOKEN",
+                "needsValue": false, "placeholder": null}])
+    );
+    let remote = candidate(&preview, "claude-desktop", "remote");
+    assert_eq!(remote["found"]["headers"][0]["class"], "placeholder");
+    assert_eq!(remote["secrets"][0]["needsValue"], true);
+    candidate(&preview, "claude-desktop", "files");
+    let unreadable = preview["unreadable"].as_array().unwrap();
+    assert_eq!(unreadable.len(), 1, "{preview}");
+    assert!(
+        unreadable[0]["message"].as_str().unwrap().contains("line "),
+        "{preview}"
+    );
+
+    // One client only.
+    let only = call(&app, "import_preview", json!({"from": "cursor"})).unwrap();
+    assert_eq!(only["candidates"].as_array().unwrap().len(), 1, "{only}");
+    assert_eq!(
+        refused(&app, "import_preview", json!({"from": "nope"})),
+        "invalid"
+    );
+
+    // Imported: the token into the keychain, the config with its name only.
+    let report = call(
+        &app,
+        "import_servers",
+        json!({"chosen": [
+            {"path": cursor, "name": "github"},
+            {"path": cursor, "name": "missing"},
+        ]}),
+    )
+    .unwrap();
+    assert_eq!(report["imported"], json!(["github"]), "{report}");
+    assert_eq!(report["failed"][0][0], "missing", "{report}");
+    assert_eq!(report["needsValues"], json!([]), "{report}");
+    assert_eq!(
+        call(
+            &app,
+            "secret_status",
+            json!({"names": ["github.GITHUB_TOKEN"]})
+        )
+        .unwrap(),
+        json!({"github.GITHUB_TOKEN": true})
+    );
+    let state = state(&app);
+    assert_eq!(
+        server(&state, "github")["config"]["env"],
+        json!({"GITHUB_TOKEN": {"secret": "github.GITHUB_TOKEN"}, "LOG_LEVEL": "debug"})
+    );
+    assert!(!state.to_string().contains(CLIENT_TOKEN));
+    let written = std::fs::read_to_string(&launch.startup.config_path).unwrap();
+    assert!(!written.contains(CLIENT_TOKEN), "{written}");
+
+    // A value the client filled in itself is left for the person to set.
+    let report = call(
+        &app,
+        "import_servers",
+        json!({"chosen": [{"path": launch.places.as_ref().unwrap().config_dir
+                               .join("Claude/claude_desktop_config.json"),
+                           "name": "remote"}]}),
+    )
+    .unwrap();
+    assert_eq!(report["needsValues"], json!(["remote.Authorization"]));
+
+    // Found again, it is not imported twice.
+    let again = call(&app, "import_preview", json!({})).unwrap();
+    let github = candidate(&again, "cursor", "github");
+    assert_eq!(github["importable"], false);
+    assert_eq!(github["conflict"], "already in Switchboard as 'github'");
+    stop(&app);
+}
+
+fn client_state(app: &App<MockRuntime>, client: &str) -> Value {
+    let listed = call(app, "client_list", json!({})).unwrap();
+    listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["file"]["client"] == client)
+        .cloned()
+        .unwrap_or_else(|| panic!("no {client} in {listed}"))
+}
+
+fn connect_preview(app: &App<MockRuntime>, client: &str, turn_off: bool) -> Value {
+    call(
+        app,
+        "client_connect_preview",
+        json!({"client": client, "scope": "user", "turnOffImported": turn_off}),
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_client_is_connected_as_previewed_and_undone_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let launch = launch(&dir, 0);
+    let original = cursor_config();
+    let cursor = client_file(&launch, ".cursor/mcp.json", &original);
+    let app = started_app(&launch);
+    let url = state(&app)["aggregate"]["mcpUrl"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let listed = client_state(&app, "cursor");
+    assert_eq!(listed["title"], "Cursor");
+    assert_eq!(listed["state"], "not-connected");
+    assert_eq!(listed["servers"], 1);
+    let apply = json!({ "path": cursor });
+    assert_eq!(
+        refused(&app, "client_connect_apply", apply.clone()),
+        "invalid"
+    );
+
+    // Its GitHub server is Switchboard's now: connecting takes the client's own copy out,
+    // and the diff shows that without the token.
+    call(
+        &app,
+        "import_servers",
+        json!({"chosen": [{"path": cursor, "name": "github"}]}),
+    )
+    .unwrap();
+    let plan = connect_preview(&app, "cursor", true);
+    let diff = plan["diff"].as_str().unwrap();
+    assert_eq!(plan["entry"], "switchboard");
+    assert_eq!(plan["changes"], true);
+    assert_eq!(plan["turnedOff"], json!(["github"]));
+    assert!(plan["note"].as_str().unwrap().contains("restart"), "{plan}");
+    assert!(diff.contains(&url), "{diff}");
+    assert!(diff.contains("<the Switchboard key>"), "{diff}");
+    assert!(diff.contains("-            \"env\""), "{diff}");
+    assert!(
+        diff.contains(switchboard_core::clients::connect::SECRET_SHOWN_AS),
+        "{diff}"
+    );
+    assert!(!plan.to_string().contains(CLIENT_TOKEN), "{plan}");
+    assert!(!plan.to_string().contains(KEY), "{plan}");
+    assert_eq!(std::fs::read_to_string(&cursor).unwrap(), original);
+
+    call(&app, "client_connect_apply", apply.clone()).unwrap();
+    let connected: Value =
+        serde_json::from_str(&std::fs::read_to_string(&cursor).unwrap()).unwrap();
+    assert_eq!(
+        connected["mcpServers"],
+        json!({"switchboard": {"url": url, "headers": {"Authorization": format!("Bearer {KEY}")}}})
+    );
+    assert_eq!(client_state(&app, "cursor")["state"], "connected");
+    // Written once: another Confirm needs another preview.
+    assert_eq!(
+        refused(&app, "client_connect_apply", apply.clone()),
+        "invalid"
+    );
+
+    let undo = json!({"client": "cursor", "scope": "user", "force": false});
+    call(&app, "client_undo", undo.clone()).unwrap();
+    assert_eq!(std::fs::read(&cursor).unwrap(), original.as_bytes());
+    assert_eq!(client_state(&app, "cursor")["state"], "not-connected");
+
+    // A file that changes after the preview is not written.
+    connect_preview(&app, "cursor", false);
+    std::fs::write(&cursor, format!("{original} ")).unwrap();
+    let error = call(&app, "client_connect_apply", apply.clone()).unwrap_err();
+    assert_eq!(error["code"], "invalid", "{error}");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("changed since the preview"),
+        "{error}"
+    );
+    std::fs::write(&cursor, &original).unwrap();
+
+    // Changed by hand after the connect: undo asks for force.
+    connect_preview(&app, "cursor", false);
+    call(&app, "client_connect_apply", apply).unwrap();
+    let by_hand = format!("{} ", std::fs::read_to_string(&cursor).unwrap());
+    std::fs::write(&cursor, by_hand).unwrap();
+    assert_eq!(client_state(&app, "cursor")["state"], "changed-since");
+    assert_eq!(refused(&app, "client_undo", undo), "invalid");
+    call(
+        &app,
+        "client_undo",
+        json!({"client": "cursor", "scope": "user", "force": true}),
+    )
+    .unwrap();
+    assert_eq!(std::fs::read(&cursor).unwrap(), original.as_bytes());
+    stop(&app);
+}
+
+#[test]
+fn stdio_only_clients_are_connected_through_the_bridge() {
+    let dir = tempfile::tempdir().unwrap();
+    let launch = launch(&dir, 0);
+    let app = started_app(&launch);
+    // No file yet: connecting creates it.
+    let plan = connect_preview(&app, "claude-desktop", false);
+    assert_eq!(plan["exists"], false);
+    let diff = plan["diff"].as_str().unwrap();
+    // `switchboard` beside this program, else on PATH (as Claude Desktop's snippet says).
+    assert!(diff.contains(r#""command": "switchboard""#), "{diff}");
+    assert!(diff.contains(r#""connect""#), "{diff}");
+    assert!(!diff.contains(KEY), "{diff}");
+
+    for (args, code) in [
+        (
+            json!({"client": "nope", "scope": "user", "turnOffImported": false}),
+            "invalid",
+        ),
+        (
+            json!({"client": "cursor", "scope": "global", "turnOffImported": false}),
+            "invalid",
+        ),
+        (
+            json!({"client": "cursor", "scope": "user", "profile": "nope", "turnOffImported": false}),
+            "unknown_profile",
+        ),
+    ] {
+        assert_eq!(refused(&app, "client_connect_preview", args), code);
+    }
+    stop(&app);
+}
+
+#[test]
+fn without_a_home_there_are_no_other_clients_to_look_at() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut launch = launch(&dir, 0);
+    launch.places = None;
+    let app = started_app(&launch);
+    assert_eq!(refused(&app, "import_preview", json!({})), "unsupported");
+    assert_eq!(refused(&app, "client_list", json!({})), "unsupported");
     stop(&app);
 }

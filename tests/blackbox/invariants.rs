@@ -54,7 +54,10 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("config", &["secrets", "url_policy"]),
     ("supervisor", &["mcp", "redact"]),
     // Other clients' config files: read, imported into the config, written back.
-    ("clients", &["config", "secrets", "sensitive", "url_policy"]),
+    (
+        "clients",
+        &["config", "redact", "secrets", "sensitive", "url_policy"],
+    ),
     // Remote servers: the protocol client, with config and secrets. Never the relay.
     (
         "upstream",

@@ -2,9 +2,9 @@
 // changes (stop the log refresh, forget a revealed key, ...) with `onViewChange`.
 import { $ } from "./dom.js";
 
-const VIEWS = ["servers", "logs", "edit", "tools", "connect", "settings"];
+const VIEWS = ["servers", "logs", "edit", "tools", "import", "connect", "settings"];
 // Views reached from the Servers tab keep that tab marked.
-const TAB_OF = { logs: "servers", edit: "servers", tools: "servers" };
+const TAB_OF = { logs: "servers", edit: "servers", tools: "servers", import: "servers" };
 
 let current = "servers";
 const hooks = [];

@@ -32,6 +32,10 @@ pub struct Destination {
 /// The key's stand-in in diffs and messages.
 pub const KEY_SHOWN_AS: &str = "<the Switchboard key>";
 
+/// What stands for a secret value of the client's own in a diff: a diff shows the lines
+/// around the change and the lines it takes out, plaintext tokens included.
+pub const SECRET_SHOWN_AS: &str = "<secret>";
+
 /// A change to one client file, before it is made.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -177,9 +181,32 @@ pub fn plan(file: &ClientFile, to: &Destination, turn_off: &[String]) -> Result<
         }
     }
     let changes = before.as_deref() != Some(after.as_str());
-    let shown = |text: &str| match &to.key {
-        Some(key) => text.replace(key.expose().as_str(), KEY_SHOWN_AS),
-        None => text.to_owned(),
+    // The key, and every value of the file that looks like a credential, raw or as it is
+    // escaped in a JSON string (shorter ones would hit ordinary text, as in the redactor).
+    let mut hidden: Vec<(String, &str)> = Vec::new();
+    if let Some(key) = &to.key {
+        hidden.push((key.expose().clone(), KEY_SHOWN_AS));
+    }
+    let found = super::read::read(file, &text, 0).unwrap_or_default();
+    for value in found
+        .iter()
+        .flat_map(|server| server.env.iter().chain(&server.headers))
+        .filter(|value| value.class == super::read::ValueClass::Secret)
+        .map(|value| value.value.expose())
+        .filter(|value| value.len() >= crate::redact::MIN_SECRET_LEN)
+    {
+        let quoted = serde_json::to_string(value).unwrap_or_default();
+        let escaped = quoted
+            .strip_prefix('"')
+            .and_then(|q| q.strip_suffix('"'))
+            .unwrap_or(value);
+        hidden.push((value.clone(), SECRET_SHOWN_AS));
+        hidden.push((escaped.to_owned(), SECRET_SHOWN_AS));
+    }
+    let shown = |text: &str| {
+        hidden.iter().fold(text.to_owned(), |text, (value, shown)| {
+            text.replace(value.as_str(), shown)
+        })
     };
     let diff = similar::TextDiff::from_lines(&shown(&text), &shown(&after))
         .unified_diff()

@@ -61,8 +61,10 @@ pub struct ConnectTarget {
     pub profile: Option<String>,
     /// Turn off the client's own entries of servers Switchboard now carries.
     pub turn_off_imported: bool,
-    /// `switchboard connect`'s program, for clients that start only stdio servers.
-    pub bridge_program: Option<PathBuf>,
+    /// `switchboard connect`'s program and arguments (`connect`, and `--config`/`--port`
+    /// when it would not find this proxy by itself), for clients that start only stdio
+    /// servers. It carries the aggregate, not a profile.
+    pub bridge: Option<(PathBuf, Vec<String>)>,
 }
 
 fn unreadable(e: FileError) -> Unreadable {
@@ -244,7 +246,7 @@ impl Hub {
                 message: format!("{} has no {scope:?} config file here", client.title()),
             })?;
         let addr = self.local_addr();
-        let (url, key, name, bridge_args) = match &target.profile {
+        let (url, key, name, bridge) = match &target.profile {
             Some(profile) => {
                 let own = lock(&self.config)
                     .proxy
@@ -268,7 +270,7 @@ impl Hub {
                 format!("http://{addr}/mcp"),
                 self.api_key_if_checked().await?,
                 "switchboard".to_owned(),
-                Some(vec!["connect".to_owned()]),
+                target.bridge.clone(),
             ),
         };
         let turn_off = if target.turn_off_imported {
@@ -279,7 +281,7 @@ impl Hub {
         let destination = Destination {
             url,
             key,
-            bridge: target.bridge_program.clone().zip(bridge_args),
+            bridge,
             name,
         };
         connect::plan(&file, &destination, &turn_off).map_err(file_error)
