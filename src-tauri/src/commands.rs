@@ -770,6 +770,7 @@ pub async fn client_connect_preview(
     let hub = running(&slot)?;
     let target = ConnectTarget {
         profile,
+        server: None,
         turn_off_imported,
         // Clients that start only stdio servers run the bridge, as the snippets say.
         bridge: Some((

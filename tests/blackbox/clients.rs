@@ -289,12 +289,16 @@ async fn an_import_moves_every_secret_into_the_keychain_and_none_into_the_config
     let home = tempfile::tempdir().unwrap();
     for client in [
         "claude-desktop",
+        "claude-code",
         "cursor",
         "vscode",
         "codex",
         "zed",
         "windsurf",
         "gemini",
+        "cline",
+        "roo",
+        "lmstudio",
     ] {
         copy_tree(&fixtures().join(client).join("home"), home.path());
     }

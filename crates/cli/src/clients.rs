@@ -184,8 +184,11 @@ pub enum ClientsAction {
         #[arg(long, value_name = "DIR")]
         project: Option<PathBuf>,
         /// A profile's endpoint (and its own key, if it has one) instead of `/mcp`.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "server")]
         profile: Option<String>,
+        /// One server's endpoint instead of `/mcp`.
+        #[arg(long)]
+        server: Option<String>,
         /// Also turn off the client's own entries of servers Switchboard now carries.
         #[arg(long)]
         turn_off_imported: bool,
@@ -251,6 +254,7 @@ pub fn clients(
             client,
             project,
             profile,
+            server,
             turn_off_imported,
             dry_run,
         }) => {
@@ -275,6 +279,12 @@ pub fn clients(
                         None => Ok(api_key::load_or_create(store()?.as_ref())?),
                     }
                 };
+            if let Some(server) = &server
+                && !config.servers.contains_key(server)
+            {
+                bail!("{} has no server named '{server}'", config_path.display());
+            }
+            let exe = || std::env::current_exe().context("cannot find the switchboard executable");
             let (url, key, name, bridge) = match &profile {
                 Some(profile) => {
                     let entry = config.proxy.profiles.get(profile).with_context(|| {
@@ -296,16 +306,20 @@ pub fn clients(
                         None,
                     )
                 }
-                None => (
-                    format!("http://127.0.0.1:{port}/mcp"),
-                    main_key()?,
-                    "switchboard".to_owned(),
-                    Some((
-                        std::env::current_exe()
-                            .context("cannot find the switchboard executable")?,
-                        vec!["connect".to_owned()],
-                    )),
-                ),
+                None => match &server {
+                    Some(server) => (
+                        format!("http://127.0.0.1:{port}/servers/{server}/mcp"),
+                        main_key()?,
+                        format!("switchboard-{server}"),
+                        Some((exe()?, vec!["connect".to_owned(), server.clone()])),
+                    ),
+                    None => (
+                        format!("http://127.0.0.1:{port}/mcp"),
+                        main_key()?,
+                        "switchboard".to_owned(),
+                        Some((exe()?, vec!["connect".to_owned()])),
+                    ),
+                },
             };
             let key = config.proxy.require_api_key.then_some(key);
             let turn_off = if turn_off_imported {

@@ -59,6 +59,8 @@ pub struct ClientStatus {
 pub struct ConnectTarget {
     /// A profile's endpoint instead of the aggregate.
     pub profile: Option<String>,
+    /// One server's endpoint instead of the aggregate (when no profile is given).
+    pub server: Option<String>,
     /// Turn off the client's own entries of servers Switchboard now carries.
     pub turn_off_imported: bool,
     /// `switchboard connect`'s program and arguments (`connect`, and `--config`/`--port`
@@ -266,12 +268,27 @@ impl Hub {
                     None,
                 )
             }
-            None => (
-                format!("http://{addr}/mcp"),
-                self.api_key_if_checked().await?,
-                "switchboard".to_owned(),
-                target.bridge.clone(),
-            ),
+            None => match &target.server {
+                Some(server) => {
+                    self.relay.server(server)?;
+                    (
+                        crate::Endpoint::new(addr, server).mcp_url,
+                        self.api_key_if_checked().await?,
+                        format!("switchboard-{server}"),
+                        // The bridge to one server: its name after the options.
+                        target.bridge.clone().map(|(program, mut args)| {
+                            args.push(server.clone());
+                            (program, args)
+                        }),
+                    )
+                }
+                None => (
+                    format!("http://{addr}/mcp"),
+                    self.api_key_if_checked().await?,
+                    "switchboard".to_owned(),
+                    target.bridge.clone(),
+                ),
+            },
         };
         let turn_off = if target.turn_off_imported {
             self.carried_entries(&file)
