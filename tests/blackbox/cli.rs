@@ -988,7 +988,7 @@ fn import_and_clients_connect_and_undo_from_the_command_line() {
     assert!(!shown.contains("ghp_FAKE"), "a secret was printed: {shown}");
     // No keychain here: a server with a secret is not imported (no plaintext fallback),
     // and nothing is written.
-    let refused = switchboard_at(home.path(), &config, &["import"]);
+    let refused = switchboard_at(home.path(), &config, &["import", "--yes"]);
     assert!(!refused.status.success());
     assert_eq!(
         std::fs::read_to_string(&config).unwrap(),
@@ -1026,7 +1026,18 @@ fn import_and_clients_connect_and_undo_from_the_command_line() {
         std::fs::read_to_string(cursor.join("mcp.json")).unwrap(),
         original
     );
-    let wrote = switchboard_at(home.path(), &config, &["clients", "connect", "cursor"]);
+    // Not on a terminal, and no --yes: nothing is written.
+    let unasked = switchboard_at(home.path(), &config, &["clients", "connect", "cursor"]);
+    assert!(!unasked.status.success());
+    assert_eq!(
+        std::fs::read_to_string(cursor.join("mcp.json")).unwrap(),
+        original
+    );
+    let wrote = switchboard_at(
+        home.path(),
+        &config,
+        &["clients", "connect", "cursor", "--yes"],
+    );
     assert!(
         wrote.status.success(),
         "{}",

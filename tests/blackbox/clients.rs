@@ -81,7 +81,23 @@ fn every_fixture_is_read_as_expected() {
             let unresolved_url = want["unresolved"]
                 .as_array()
                 .is_some_and(|u| u.iter().any(|f| f == "url"));
-            if want.get("skip").is_some() || unresolved_url {
+            // A credential in an argument or in the URL cannot move into the keychain: the
+            // server is skipped (with a note) rather than imported with it.
+            // A key in a URL's path is only a guess: flagged, not refused.
+            if want.get("secretUrl").is_some() {
+                assert!(
+                    got.skip.is_some() || !got.warnings.is_empty(),
+                    "{at}: {got:?}"
+                );
+            }
+            let credential_inline = want.get("secretArgs").is_some();
+            if credential_inline {
+                assert!(
+                    got.skip.is_some() && !got.warnings.is_empty(),
+                    "{at}: {got:?}"
+                );
+            }
+            if want.get("skip").is_some() || unresolved_url || credential_inline {
                 assert!(got.skip.is_some(), "{at}: should be skipped: {got:?}");
                 continue;
             }
@@ -106,12 +122,6 @@ fn every_fixture_is_read_as_expected() {
                     .map(|v| (v.name.clone(), Value::from(class_name(v.class))))
                     .collect();
                 assert_eq!(Value::Object(got), want[field], "{at} {field}");
-            }
-            if want.get("secretArgs").is_some() {
-                assert!(
-                    !got.warnings.is_empty(),
-                    "{at}: a password in an argument is not flagged"
-                );
             }
             checked += 1;
         }
@@ -207,12 +217,22 @@ fn connect_then_undo_restores_every_format_byte_for_byte() {
             !plan.diff.contains(KEY),
             "{relative}: the key is in the diff"
         );
-        assert!(
-            plan.diff.contains(connect::KEY_SHOWN_AS)
-                || matches!(file.client, Client::ClaudeDesktop | Client::Codex),
-            "{relative}"
+        // Claude Desktop and Codex get the bridge, and so does a project's file (usually
+        // committed): no key in them. The others get the key, shown masked.
+        let bridged = matches!(file.client, Client::ClaudeDesktop | Client::Codex)
+            || file.scope == Scope::Project;
+        assert_eq!(
+            plan.diff.contains(connect::KEY_SHOWN_AS),
+            !bridged,
+            "{relative}\n{}",
+            plan.diff
         );
         connect::apply(&plan, state.path()).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap().contains(KEY),
+            !bridged,
+            "{relative}"
+        );
         assert_eq!(
             connect::state(&file, state.path()),
             State::Connected,
@@ -366,4 +386,64 @@ async fn an_import_moves_every_secret_into_the_keychain_and_none_into_the_config
         "imported twice"
     );
     hub.shutdown().await;
+}
+
+#[test]
+fn the_diff_hides_every_credential_and_a_symlinked_file_stays_a_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let real = dir.path().join("dotfiles-mcp.json");
+    let token = "ghp_FAKEdiffToken0123456789abcdefABCDEF01";
+    let original = format!(
+        "{{\n  \"mcpServers\": {{\n    \"tavily\": {{ \"url\": \"https://mcp.tavily.com/mcp/?tavilyApiKey=tvly-SECRETSECRET\" }},\n    \"gh\": {{ \"command\": \"npx\", \"env\": {{ \"GITHUB_TOKEN\": \"{token}\" }} }},\n    \"db\": {{ \"command\": \"pg\", \"env\": {{ \"DATABASE_URL\": \"postgres://admin:hunter2secret@db/prod\" }} }}\n  }}\n}}\n"
+    );
+    std::fs::write(&real, &original).unwrap();
+    let cursor = dir.path().join(".cursor");
+    std::fs::create_dir_all(&cursor).unwrap();
+    let link = cursor.join("mcp.json");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let file = ClientFile {
+        client: Client::Cursor,
+        scope: Scope::User,
+        path: link.clone(),
+    };
+    let plan = connect::plan(
+        &file,
+        &destination(Some("sbk_diff-test-key-0123456789abcdefghijklmnopq")),
+        &["tavily".into(), "gh".into(), "db".into()],
+    )
+    .unwrap();
+    for secret in [
+        token,
+        "tvly-SECRETSECRET",
+        "hunter2secret",
+        "sbk_diff-test-key",
+    ] {
+        assert!(
+            !plan.diff.contains(secret),
+            "{secret} in the diff:\n{}",
+            plan.diff
+        );
+    }
+    connect::apply(&plan, state.path()).unwrap();
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "the link was replaced by a file"
+    );
+    assert!(
+        std::fs::read_to_string(&real)
+            .unwrap()
+            .contains("switchboard-test")
+    );
+    connect::undo(&file, state.path(), false).unwrap();
+    assert_eq!(std::fs::read_to_string(&real).unwrap(), original);
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
 }

@@ -31,7 +31,7 @@ def test_imported_claude_desktop_servers_run_behind_switchboard(proxy_factory, t
     config.write_text('{"mcpServers": {}}')
     env = dict(os.environ, HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"),
                DBUS_SESSION_BUS_ADDRESS="unix:path=/nonexistent/bus")
-    done = subprocess.run([str(switchboard_binary()), "import", "--from", "claude-desktop", "--config", str(config)],
+    done = subprocess.run([str(switchboard_binary()), "import", "--from", "claude-desktop", "--yes", "--config", str(config)],
                           env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
     imported = json.loads(config.read_text())["mcpServers"]

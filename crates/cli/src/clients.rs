@@ -43,6 +43,27 @@ pub struct ImportArgs {
     /// Show what would be imported, and change nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Import without asking (else it asks on a terminal, and refuses elsewhere).
+    #[arg(long, short)]
+    yes: bool,
+}
+
+/// The person's yes: `--yes`, or an answer on the terminal; never assumed.
+fn confirmed(question: &str, yes: bool) -> anyhow::Result<bool> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if yes {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!(
+            "{question} Not asked: this is not a terminal. Run it again with --yes (or --dry-run to see the change)."
+        );
+    }
+    print!("{question} [y/N] ");
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }
 
 /// Finds the servers, shows each with its secrets, and imports those that are new.
@@ -83,6 +104,10 @@ pub fn import(
             "\n{} server(s) would be imported (dry run: nothing changed).",
             chosen.len()
         );
+        return Ok(());
+    }
+    if !confirmed(&format!("\nImport {} server(s)?", chosen.len()), args.yes)? {
+        println!("Nothing imported.");
         return Ok(());
     }
     let mut store: Option<Arc<dyn SecretStore>> = None;
@@ -195,6 +220,9 @@ pub enum ClientsAction {
         /// Show the change and write nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Write without asking (else it asks on a terminal, and refuses elsewhere).
+        #[arg(long, short)]
+        yes: bool,
     },
     /// Put a client's file back as it was before Switchboard wrote it, byte for byte.
     Undo {
@@ -257,6 +285,7 @@ pub fn clients(
             server,
             turn_off_imported,
             dry_run,
+            yes,
         }) => {
             let client = client_arg(&client)?;
             let file = file_for(client, project)?;
@@ -347,6 +376,10 @@ pub fn clients(
             print!("{}", plan.diff);
             if dry_run {
                 println!("(dry run: nothing written)");
+                return Ok(());
+            }
+            if !confirmed("Write this change?", yes)? {
+                println!("Nothing written.");
                 return Ok(());
             }
             connect::apply(&plan, &state_dir)?;

@@ -51,10 +51,11 @@ pub struct Plan {
     /// The client's own entries turned off (or, where it has no switch, taken out).
     pub turned_off: Vec<String>,
     pub note: String,
+    /// The file's text before and after (never in `Debug`: the key is in `after`).
     #[serde(skip)]
-    before: Option<String>,
+    before: Sensitive<Option<String>>,
     #[serde(skip)]
-    after: String,
+    after: Sensitive<String>,
 }
 
 /// What Switchboard has done to a client file.
@@ -91,9 +92,30 @@ fn record_path(state_dir: &Path, file: &Path) -> PathBuf {
         .join(format!("{}.json", &id[..16]))
 }
 
+/// The record of `file`, if it is this file's (the path in it is checked, not only the
+/// digest of the path that names the record).
 fn read_record(state_dir: &Path, file: &Path) -> Option<Record> {
-    let text = std::fs::read_to_string(record_path(state_dir, file)).ok()?;
-    serde_json::from_str(&text).ok()
+    let file = resolved(file);
+    let text = std::fs::read_to_string(record_path(state_dir, &file)).ok()?;
+    serde_json::from_str::<Record>(&text)
+        .ok()
+        .filter(|record| record.path == file)
+}
+
+/// The file a path names: a symlink (a dotfiles repository's) is followed, so the write
+/// goes to its target and the link stays; a relative path is made absolute.
+fn resolved(path: &Path) -> PathBuf {
+    if let Ok(target) = std::fs::canonicalize(path) {
+        return target;
+    }
+    // Not there yet: its folder, resolved, and its name.
+    match (
+        path.parent().and_then(|p| std::fs::canonicalize(p).ok()),
+        path.file_name(),
+    ) {
+        (Some(dir), Some(name)) => dir.join(name),
+        _ => path.to_owned(),
+    }
 }
 
 fn read_text(path: &Path) -> Result<Option<String>, FileError> {
@@ -137,6 +159,31 @@ pub fn entry(client: Client, to: &Destination) -> Result<Value, String> {
     })
 }
 
+/// Every string of the file that looks like a credential, wherever it is: under a
+/// secret-looking key (`token`, `apiKey`, `Authorization`, `client_secret`, …), with a
+/// well-known token prefix, or a URL with a password or a secret parameter. A diff shows
+/// the lines around the change and those it takes out: none of these may show.
+fn secret_strings(client: Client, path: &Path, text: &str) -> Vec<String> {
+    fn walk(key: &str, value: &Value, found: &mut Vec<String>) {
+        match value {
+            Value::String(s)
+                if crate::secrets::looks_like_credential(key, s)
+                    || super::read::holds_url_secret(s) =>
+            {
+                found.push(s.clone());
+            }
+            Value::Array(items) => items.iter().for_each(|v| walk(key, v, found)),
+            Value::Object(map) => map.iter().for_each(|(k, v)| walk(k, v, found)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    if let Ok(root) = super::read::parse(client, path, text) {
+        walk("", &root, &mut found);
+    }
+    found
+}
+
 /// Where `client` keeps its servers: a JSON path, or Codex's table.
 fn container(client: Client) -> &'static [&'static str] {
     match client.shape() {
@@ -155,7 +202,19 @@ pub fn plan(file: &ClientFile, to: &Destination, turn_off: &[String]) -> Result<
     let text = before.clone().unwrap_or_default();
     // A file that does not parse is reported, and nothing is written to it.
     super::read::parse(client, &file.path, &text)?;
-    let entry = entry(client, to).map_err(|e| FileError::new(&file.path, e))?;
+    // A project's file is usually committed with the project: no key goes there. The
+    // bridge (`switchboard connect`) reads the key from the keychain itself.
+    let entry = if file.scope == super::Scope::Project && to.key.is_some() {
+        let (program, args) = to.bridge.as_ref().ok_or_else(|| {
+            FileError::new(
+                &file.path,
+                "a project's file is usually committed with the project, so Switchboard writes no key into it; connect the client's user file for a profile, or this project to the aggregate or one server (through `switchboard connect`)",
+            )
+        })?;
+        json!({"command": program.to_string_lossy(), "args": args})
+    } else {
+        entry(client, to).map_err(|e| FileError::new(&file.path, e))?
+    };
     let failed = |e: String| FileError::new(&file.path, e);
     let path = container(client);
     let mut after = if client == Client::Codex {
@@ -181,31 +240,39 @@ pub fn plan(file: &ClientFile, to: &Destination, turn_off: &[String]) -> Result<
         }
     }
     let changes = before.as_deref() != Some(after.as_str());
-    // The key, and every value of the file that looks like a credential, raw or as it is
-    // escaped in a JSON string (shorter ones would hit ordinary text, as in the redactor).
-    let mut hidden: Vec<(String, &str)> = Vec::new();
-    if let Some(key) = &to.key {
-        hidden.push((key.expose().clone(), KEY_SHOWN_AS));
-    }
-    let found = super::read::read(file, &text, 0).unwrap_or_default();
-    for value in found
-        .iter()
-        .flat_map(|server| server.env.iter().chain(&server.headers))
-        .filter(|value| value.class == super::read::ValueClass::Secret)
-        .map(|value| value.value.expose())
+    // The key first (its own label), then every value of the file that looks like a
+    // credential, raw or as it is escaped in a JSON string (shorter ones would hit ordinary
+    // text, as in the redactor), longest first so none is half-replaced by a shorter one.
+    let key = to.key.as_ref().map(|key| key.expose().clone());
+    let mut hidden: Vec<String> = Vec::new();
+    for value in secret_strings(client, &file.path, &text)
+        .into_iter()
+        .chain(secret_strings(client, &file.path, &after))
+        .map(|value| match &key {
+            Some(key) => value.replace(key.as_str(), KEY_SHOWN_AS),
+            None => value,
+        })
         .filter(|value| value.len() >= crate::redact::MIN_SECRET_LEN)
     {
-        let quoted = serde_json::to_string(value).unwrap_or_default();
-        let escaped = quoted
-            .strip_prefix('"')
-            .and_then(|q| q.strip_suffix('"'))
-            .unwrap_or(value);
-        hidden.push((value.clone(), SECRET_SHOWN_AS));
-        hidden.push((escaped.to_owned(), SECRET_SHOWN_AS));
+        let quoted = serde_json::to_string(&value).unwrap_or_default();
+        if let Some(escaped) = quoted.strip_prefix('"').and_then(|q| q.strip_suffix('"')) {
+            hidden.push(escaped.to_owned());
+        }
+        hidden.push(value);
     }
+    hidden.sort_by_key(|value| std::cmp::Reverse(value.len()));
     let shown = |text: &str| {
-        hidden.iter().fold(text.to_owned(), |text, (value, shown)| {
-            text.replace(value.as_str(), shown)
+        let text = match &key {
+            Some(key) => text.replace(key.as_str(), KEY_SHOWN_AS),
+            None => text.to_owned(),
+        };
+        hidden.iter().fold(text, |text, value| {
+            // What is left of a value once the key was labelled is the key's line itself.
+            if value.contains(KEY_SHOWN_AS) {
+                text
+            } else {
+                text.replace(value.as_str(), SECRET_SHOWN_AS)
+            }
         })
     };
     let diff = similar::TextDiff::from_lines(&shown(&text), &shown(&after))
@@ -224,8 +291,8 @@ pub fn plan(file: &ClientFile, to: &Destination, turn_off: &[String]) -> Result<
             "If {} is running, restart it (or reload its MCP servers) to pick up the change.",
             client.title()
         ),
-        before,
-        after,
+        before: Sensitive::new(before),
+        after: Sensitive::new(after),
     })
 }
 
@@ -234,8 +301,9 @@ pub fn plan(file: &ClientFile, to: &Destination, turn_off: &[String]) -> Result<
 /// original kept in `state_dir` for [`undo`].
 pub fn apply(plan: &Plan, state_dir: &Path) -> Result<(), FileError> {
     let path = &plan.file.path;
+    let path = &resolved(path);
     let now = read_text(path)?;
-    if now != plan.before {
+    if now != *plan.before.expose() {
         return Err(FileError::new(
             path,
             "the file changed since the preview; nothing was written (look at the change again)",
@@ -245,30 +313,29 @@ pub fn apply(plan: &Plan, state_dir: &Path) -> Result<(), FileError> {
         return Ok(());
     }
     // The original is the file before Switchboard's first change: a later connect (another
-    // profile) keeps it, unless the person changed the file in between.
+    // profile, or after the client rewrote the file) keeps it, so undo always goes back to
+    // what the person had before Switchboard.
     let original = match read_record(state_dir, path) {
-        Some(record) if now.as_deref().map(digest) == Some(record.written.clone()) => {
-            record.original
-        }
-        _ => now.clone(),
+        Some(record) => record.original,
+        None => now.clone(),
     };
     let record = Record {
         path: path.clone(),
         original,
-        written: digest(&plan.after),
+        written: digest(plan.after.expose()),
     };
     write_private(
         &record_path(state_dir, path),
         &serde_json::to_string_pretty(&record).map_err(|e| FileError::new(path, e.to_string()))?,
     )?;
-    write_atomically(path, &plan.after)
+    write_atomically(path, plan.after.expose())
 }
 
 /// Puts `file` back as it was before Switchboard first wrote it, byte for byte (or removes
 /// it, if Switchboard created it). Refused when the file changed since Switchboard wrote
 /// it, unless `force`: undo must not throw away the person's own edits silently.
 pub fn undo(file: &ClientFile, state_dir: &Path, force: bool) -> Result<(), FileError> {
-    let path = &file.path;
+    let path = &resolved(&file.path);
     let record = read_record(state_dir, path).ok_or_else(|| {
         FileError::new(
             path,
@@ -301,7 +368,7 @@ pub fn state(file: &ClientFile, state_dir: &Path) -> State {
     let Some(record) = read_record(state_dir, &file.path) else {
         return State::NotConnected;
     };
-    match read_text(&file.path) {
+    match read_text(&resolved(&file.path)) {
         Ok(Some(text)) if digest(&text) == record.written => State::Connected,
         _ => State::ChangedSince,
     }

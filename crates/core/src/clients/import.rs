@@ -97,7 +97,10 @@ pub fn plan(config: &Config, files: &[(ClientFile, Vec<Found>)]) -> Vec<Candidat
 /// The names of `file`'s entries whose server Switchboard already carries (what "turn off
 /// the client's own entries" turns off).
 pub fn already_carried(config: &Config, file: &ClientFile, found: Vec<Found>) -> Vec<String> {
-    plan(config, &[(file.clone(), found)])
+    // Only the file's top-level entries: Claude Code's per-project ones in `~/.claude.json`
+    // live elsewhere in the file and may share a name with a top-level one.
+    let top_level: Vec<Found> = found.into_iter().filter(|f| f.project.is_none()).collect();
+    plan(config, &[(file.clone(), top_level)])
         .into_iter()
         .filter(|c| c.found.skip.is_none() && !c.importable)
         .map(|c| c.found.name)

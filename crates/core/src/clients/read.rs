@@ -73,9 +73,13 @@ pub enum ValueClass {
 
 impl FoundValue {
     fn classify(client: Client, name: &str, value: &str) -> FoundValue {
-        let class = if is_placeholder(client, value) {
+        // A credential-looking value is a secret unless the whole of it is one placeholder
+        // (`pa$$word` under a secret name is a password, not Gemini's `$VAR`).
+        let credential = looks_like_credential(name, value) || holds_url_secret(value);
+        let class = if is_placeholder(client, value) && (!credential || is_only_a_reference(value))
+        {
             ValueClass::Placeholder
-        } else if looks_like_credential(name, value) {
+        } else if credential {
             ValueClass::Secret
         } else {
             ValueClass::Plain
@@ -98,6 +102,72 @@ impl FoundValue {
             value: Sensitive::new(text),
         }
     }
+}
+
+/// Whether `value` is one placeholder, after an auth scheme at most (`Bearer ${env:T}`).
+fn is_only_a_reference(value: &str) -> bool {
+    let rest = ["Bearer ", "Basic ", "Token "]
+        .iter()
+        .find_map(|scheme| {
+            value
+                .get(..scheme.len())
+                .filter(|start| start.eq_ignore_ascii_case(scheme))
+                .map(|_| &value[scheme.len()..])
+        })
+        .unwrap_or(value);
+    is_one_placeholder(rest.trim())
+}
+
+/// Whether the whole of `value` is one placeholder (`${…}`, `$VAR`, `%VAR%`).
+fn is_one_placeholder(value: &str) -> bool {
+    let word = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    (value.starts_with("${") && value.ends_with('}') && value.matches('}').count() == 1)
+        || value.strip_prefix('$').is_some_and(word)
+        || (value.len() > 2
+            && value.starts_with('%')
+            && value.ends_with('%')
+            && word(&value[1..value.len() - 1]))
+}
+
+/// Whether `value` is (or holds) a URL with a password or a secret-looking query parameter.
+pub(super) fn holds_url_secret(value: &str) -> bool {
+    value
+        .split_whitespace()
+        .filter(|word| word.contains("://"))
+        .any(|word| {
+            url::Url::parse(word).is_ok_and(|u| u.password().is_some())
+                || !crate::url_policy::query_key::inline_secrets(word).is_empty()
+        })
+}
+
+/// Whether argument `i` of `args` holds a credential: a token, a URL with one, the value
+/// after a secret-looking flag (`--api-key X`, `--token=X`), or an `Authorization:` header.
+fn secret_arg(args: &[String], i: usize) -> bool {
+    let arg = &args[i];
+    // A reference (`Authorization:${AUTH_HEADER}`, expanded by the server from its own
+    // environment) holds no credential itself.
+    if arg.contains("${") {
+        return false;
+    }
+    if crate::secrets::TOKEN_PREFIXES
+        .iter()
+        .any(|p| arg.starts_with(p))
+        || holds_url_secret(arg)
+        || arg.to_ascii_lowercase().starts_with("authorization:")
+    {
+        return true;
+    }
+    if let Some((flag, value)) = arg.split_once('=')
+        && flag.starts_with('-')
+        && !value.is_empty()
+        && crate::url_policy::query_key::looks_secret(flag.trim_start_matches('-'))
+    {
+        return true;
+    }
+    i > 0
+        && args[i - 1].starts_with('-')
+        && !arg.starts_with('-')
+        && crate::url_policy::query_key::looks_secret(args[i - 1].trim_start_matches('-'))
 }
 
 /// Whether `value` holds a placeholder the client expands: `${…}` everywhere; Gemini also
@@ -333,13 +403,17 @@ fn entries(
         .collect()
 }
 
+/// A list of strings; numbers and booleans in it are kept as their text (`["--port", 8080]`).
 fn strings(value: Option<&Value>) -> Vec<String> {
     value
         .and_then(Value::as_array)
         .map(|a| {
             a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
+                .filter_map(|v| match v {
+                    Value::String(s) => Some(s.clone()),
+                    Value::Number(_) | Value::Bool(_) => Some(v.to_string()),
+                    _ => None,
+                })
                 .collect()
         })
         .unwrap_or_default()
@@ -454,7 +528,11 @@ fn codex_entries(servers: Option<&Value>, port: u16) -> Vec<Found> {
             }
             let mut headers = values(client, entry.get("http_headers"));
             if let Some(var) = text("bearer_token_env_var") {
-                headers.push(FoundValue::from_variable("Authorization", &var));
+                let mut bearer = FoundValue::from_variable("Authorization", &var);
+                let text = format!("Bearer ${{env:{var}}}");
+                bearer.shown = Some(text.clone());
+                bearer.value = Sensitive::new(text);
+                headers.push(bearer);
             }
             if let Some(map) = entry.get("env_http_headers").and_then(Value::as_object) {
                 for (header, var) in map {
@@ -511,15 +589,33 @@ fn finish(mut found: Found, client: Client, port: u16) -> Found {
                 .file_stem()
                 .and_then(|s| s.to_str())
                 .unwrap_or_default();
+            let bridges_to_switchboard = args
+                .iter()
+                .filter_map(|a| url::Url::parse(a).ok())
+                .any(|u| points_at_switchboard(&u, port));
             if program == "switchboard" && args.first().is_some_and(|a| a == "connect") {
                 found.skip = Some("this is Switchboard itself (`switchboard connect`)".into());
+            } else if bridges_to_switchboard {
+                found.skip =
+                    Some("it bridges to Switchboard itself (a loopback Switchboard URL)".into());
             }
-            for (i, arg) in args.iter().enumerate() {
-                if url::Url::parse(arg).is_ok_and(|u| u.password().is_some()) {
-                    found.warnings.push(format!(
-                        "argument {} holds a password in a URL; Switchboard cannot move it into the keychain, so it stays in the command line",
-                        i + 1
-                    ));
+            let secret_args: Vec<usize> =
+                (0..args.len()).filter(|&i| secret_arg(args, i)).collect();
+            for &i in &secret_args {
+                found.warnings.push(format!(
+                    "argument {} holds a credential; an argument cannot move into the keychain, so it would stay in the command line: give it to the server as an environment variable first",
+                    i + 1
+                ));
+            }
+            if !secret_args.is_empty() && found.skip.is_none() {
+                found.skip = Some(
+                    "an argument holds a credential (see the notes): not imported, so it does not land in the config".into(),
+                );
+            }
+            // What the preview shows of the command: no credential.
+            if let Target::Stdio { args, .. } = &mut found.target {
+                for i in secret_args {
+                    args[i] = "<secret>".into();
                 }
             }
         }
@@ -541,10 +637,32 @@ fn finish(mut found: Found, client: Client, port: u16) -> Found {
                     Some("this is Switchboard itself (a loopback Switchboard endpoint)".into());
             }
             Ok(parsed) => {
-                if parsed.password().is_some() {
-                    found
-                        .warnings
-                        .push("the URL holds a password; it is imported as it is".into());
+                if parsed.password().is_some()
+                    || !crate::url_policy::query_key::inline_secrets(url).is_empty()
+                {
+                    found.skip = Some(
+                        "the URL holds a credential; add this server with `switchboard add NAME --url URL --move-inline-secrets`, which moves it into the keychain".into(),
+                    );
+                    if let Ok((stripped, _)) =
+                        crate::url_policy::query_key::strip_inline_secrets(url)
+                    {
+                        let shown = stripped.to_string();
+                        if let Target::Remote { url, .. } = &mut found.target {
+                            *url = shown;
+                        }
+                    }
+                } else if parsed.path_segments().into_iter().flatten().any(|segment| {
+                    segment.len() >= 20
+                        && segment
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                        && segment.chars().any(|c| c.is_ascii_digit())
+                        && segment.chars().any(|c| c.is_ascii_alphabetic())
+                }) {
+                    // Some services put the key in the path; no name says so.
+                    found.warnings.push(
+                        "the URL's path may hold a key; it is imported as written, so check it and move it to the keychain if it is one".into(),
+                    );
                 }
             }
             Err(e) => found.skip = Some(format!("the URL does not parse: {e}")),
