@@ -68,39 +68,64 @@ impl App {
             serde_json::to_vec_pretty(&config).ctx("config json")?,
         )
         .ctx("write the config")?;
-        let port = free_port()?;
-        let driver_port = free_port()?;
-        let driver_log = std::fs::File::create(dir.join("driver.log")).ctx("driver log")?;
-        let driver = Command::new("WebKitWebDriver")
-            .arg(format!("--port={driver_port}"))
-            .arg("--host=127.0.0.1")
-            .env("TAURI_WEBVIEW_AUTOMATION", "true")
-            .env("SWITCHBOARD_CONFIG", &config_path)
-            .env("SWITCHBOARD_PORT", port.to_string())
-            .stdin(Stdio::null())
-            .stdout(driver_log.try_clone().ctx("driver log")?)
-            .stderr(driver_log)
-            .spawn()
-            .ctx("start WebKitWebDriver")?;
-        let mut guard = DriverGuard(Some(driver));
-        let addr = SocketAddr::from(([127, 0, 0, 1], driver_port));
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-            if Instant::now() > deadline {
-                return Err("WebKitWebDriver did not listen within 20 s".into());
+        // WebKitWebDriver occasionally never answers the new-session request on this
+        // loaded machine (CI once waited out a whole case on it): a bounded wait, and one
+        // more try with a fresh driver.
+        let mut attempt = 0;
+        let (client, mut guard, port) = loop {
+            attempt += 1;
+            let port = free_port()?;
+            let driver_port = free_port()?;
+            let driver_log = std::fs::File::create(dir.join(format!("driver-{attempt}.log")))
+                .ctx("driver log")?;
+            let driver = Command::new("WebKitWebDriver")
+                .arg(format!("--port={driver_port}"))
+                .arg("--host=127.0.0.1")
+                .env("TAURI_WEBVIEW_AUTOMATION", "true")
+                .env("SWITCHBOARD_CONFIG", &config_path)
+                .env("SWITCHBOARD_PORT", port.to_string())
+                .stdin(Stdio::null())
+                .stdout(driver_log.try_clone().ctx("driver log")?)
+                .stderr(driver_log)
+                .spawn()
+                .ctx("start WebKitWebDriver")?;
+            let guard = DriverGuard(Some(driver));
+            let addr = SocketAddr::from(([127, 0, 0, 1], driver_port));
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+                if Instant::now() > deadline {
+                    return Err("WebKitWebDriver did not listen within 20 s".into());
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        let mut caps = serde_json::Map::new();
-        caps.insert(
-            "webkitgtk:browserOptions".into(),
-            json!({"binary": env("SWITCHBOARD_E2E_APP")?, "args": []}),
-        );
-        let client = ClientBuilder::native()
-            .capabilities(caps)
-            .connect(&format!("http://127.0.0.1:{driver_port}"))
-            .await
-            .ctx("WebDriver session (starts the app)")?;
+            let mut caps = serde_json::Map::new();
+            caps.insert(
+                "webkitgtk:browserOptions".into(),
+                json!({"binary": env("SWITCHBOARD_E2E_APP")?, "args": []}),
+            );
+            let session = tokio::time::timeout(
+                Duration::from_secs(60),
+                ClientBuilder::native()
+                    .capabilities(caps)
+                    .connect(&format!("http://127.0.0.1:{driver_port}")),
+            )
+            .await;
+            match session {
+                Ok(Ok(client)) => break (client, guard, port),
+                Ok(Err(e)) if attempt >= 2 => {
+                    return Err(format!("WebDriver session (starts the app): {e}"));
+                }
+                Err(_) if attempt >= 2 => {
+                    return Err("no WebDriver session (the app) within 60 s, twice".into());
+                }
+                _ => {
+                    log(&format!(
+                        "{case}: no WebDriver session on attempt {attempt}; trying again"
+                    ));
+                    drop(guard);
+                }
+            }
+        };
         let driver = guard.0.take().ok_or("driver gone")?;
         let app = App {
             client,
@@ -108,9 +133,7 @@ impl App {
             port,
             dir,
         };
-        log(&format!(
-            "{case}: app on port {port}, WebKitWebDriver on {driver_port}"
-        ));
+        log(&format!("{case}: app on port {port} (attempt {attempt})"));
         // The window is up and has the state.
         app.wait_js(
             "return document.getElementById('state').textContent === 'Running'",
