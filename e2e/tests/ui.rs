@@ -76,8 +76,13 @@ impl App {
             attempt += 1;
             let port = free_port()?;
             let driver_port = free_port()?;
-            let driver_log = std::fs::File::create(dir.join(format!("driver-{attempt}.log")))
-                .ctx("driver log")?;
+            // The app's output goes to the driver's log (the secrets case reads it): the
+            // log of a failed attempt is kept beside it.
+            let log_path = dir.join("driver.log");
+            if attempt > 1 {
+                let _ = std::fs::rename(&log_path, dir.join("driver-failed-attempt.log"));
+            }
+            let driver_log = std::fs::File::create(&log_path).ctx("driver log")?;
             let driver = Command::new("WebKitWebDriver")
                 .arg(format!("--port={driver_port}"))
                 .arg("--host=127.0.0.1")
