@@ -81,10 +81,6 @@ async fn eventually_async<F: std::future::Future<Output = bool>>(
     condition().await
 }
 
-async fn pid_of(client: &mut Client) -> u32 {
-    text(&client.call("pid", json!({})).await).parse().unwrap()
-}
-
 /// A fresh session on `server` answers a call.
 async fn a_fresh_session_works(hub: &switchboard_core::Hub, server: &str) {
     let mut fresh = Client::connect(url(hub, &format!("/servers/{server}/mcp"))).await;

@@ -50,10 +50,6 @@ async fn new_spare(hub: &Hub, server: &str, not: Option<u32>) -> u32 {
     panic!("no new spare for '{server}': {:?}", hub.status());
 }
 
-async fn pid_of(client: &mut Client) -> u32 {
-    text(&client.call("pid", json!({})).await).parse().unwrap()
-}
-
 fn one_server() -> Config {
     let mut config = Config::default();
     config

@@ -155,6 +155,11 @@ pub async fn bounded<T>(what: &str, f: impl std::future::Future<Output = T>) -> 
 }
 
 /// The text of the first content item of a tools/call result.
+/// The pid the fixture reports for `client`'s session (its `pid` tool).
+pub async fn pid_of(client: &mut Client) -> u32 {
+    text(&client.call("pid", json!({})).await).parse().unwrap()
+}
+
 pub fn text(response: &Value) -> &str {
     response["result"]["content"][0]["text"]
         .as_str()
