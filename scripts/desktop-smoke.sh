@@ -23,6 +23,7 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$REPO/scripts/lib/testing.sh"
 START_TIMEOUT=60 # seconds until /status answers (first start of WebKit can be slow)
 EXIT_TIMEOUT=20  # seconds from Quit/SIGTERM to the process being gone
+CASE_TIMEOUT=240 # seconds for one whole case (its own waits are bounded; this is the backstop)
 
 # ImageMagick's own convert: some machines put a different `convert` first on PATH.
 CONVERT=/usr/bin/convert
@@ -41,6 +42,9 @@ fail() {
     exit 1
 }
 
+# What the case is doing now, for the report when it is cut by its timeout.
+step() { printf '%s\n' "$*" >"$SMOKE_SCRATCH/step"; }
+
 app_alive() { [ -n "$APP" ] && kill -0 "$APP" 2>/dev/null; }
 app_gone() { ! app_alive; }
 
@@ -58,6 +62,7 @@ status_answers() {
 
 start_app() {
     local logfile=$1
+    step "starting the app"
     "$SMOKE_BIN" >"$logfile" 2>&1 &
     APP=$!
     log "started switchboard-desktop (pid $APP) on port $SWITCHBOARD_PORT"
@@ -91,6 +96,7 @@ mcp_post() {
 mcp_echo() {
     local dir=$SMOKE_SCRATCH/mcp-$1 session message="hello from the desktop smoke $$"
     mkdir -p "$dir"
+    step "MCP initialize + tools/call echo"
     mcp_post "$dir/init" '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"desktop-smoke","version":"1"}}}' ||
         fail "initialize: curl failed"
     grep -q '"serverInfo"' "$dir/init.body" || fail "initialize: no serverInfo in: $(excerpt "$dir/init.body")"
@@ -107,12 +113,12 @@ mcp_echo() {
     log "MCP initialize + tools/call echo through the proxy: ok"
 }
 
-main_window() { xdotool search --onlyvisible --name '^Switchboard$' 2>/dev/null | head -1; }
+main_window() { timeout 10 xdotool search --onlyvisible --name '^Switchboard$' 2>/dev/null | head -1; }
 window_mapped() { [ -n "$(main_window)" ]; }
 
 # A blank (still loading) page is one colour; the rendered one has text, cards and the logo.
 window_rendered() {
-    import -window "$(main_window)" "$SMOKE_SCRATCH/window.png" 2>/dev/null &&
+    timeout 15 import -window "$(main_window)" "$SMOKE_SCRATCH/window.png" 2>/dev/null &&
         [ "$(identify -format '%k' "$SMOKE_SCRATCH/window.png" 2>/dev/null || echo 0)" -gt 50 ]
 }
 
@@ -124,6 +130,7 @@ tray_click_quit() { tray_find && tray_click Quit; }
 # Waits for the app to exit on its own; it must exit 0 and leave no demo-server behind.
 expect_clean_exit() {
     local rc=0
+    step "waiting for the app to exit"
     wait_for "$EXIT_TIMEOUT" app_gone || fail "the app did not exit within ${EXIT_TIMEOUT}s"
     wait "$APP" || rc=$?
     APP=""
@@ -134,12 +141,13 @@ expect_clean_exit() {
 
 case_tray_quit() {
     start_app "$SMOKE_SCRATCH/app-tray-quit.log"
+    step "waiting for the window"
     wait_for 20 window_mapped || fail "no visible window named Switchboard"
     log "window $(main_window) is mapped"
     wait_for 20 window_rendered || fail "the window stayed blank (page not rendered)"
     mkdir -p "$(dirname "$SMOKE_SCREENSHOT")"
     # No metadata (dates), so an unchanged picture gives an unchanged file.
-    import -window root "$SMOKE_SCRATCH/root.png" && "$CONVERT" "$SMOKE_SCRATCH/root.png" -strip "$SMOKE_SCREENSHOT" ||
+    timeout 15 import -window root "$SMOKE_SCRATCH/root.png" && "$CONVERT" "$SMOKE_SCRATCH/root.png" -strip "$SMOKE_SCREENSHOT" ||
         fail "screenshot failed"
     log "screenshot: $SMOKE_SCREENSHOT"
     mcp_echo tray-quit
@@ -186,6 +194,7 @@ case_tray_menu() {
     start_app "$SMOKE_SCRATCH/app-tray-menu.log"
     wait_for 20 tray_find || fail "no tray menu of this app on the session bus"
     log "tray menu: $TRAY_DEST $TRAY_MENU"
+    step "the tray menu's checks"
     tray_check "menu shows 'Proxy: on'" wait_for 10 tray_has 'Proxy: on'
     tray_check "menu shows '${demo}idle' before any client" tray_has "${demo}idle"
     for label in 'Open Switchboard' 'Start at login' 'Copy endpoint URL' 'Quit'; do
@@ -241,10 +250,11 @@ web_processes() { pids_with_home "$HOME" 'WebKitWebProcess'; }
 has_web_process() { [ -n "$(web_processes)" ]; }
 no_web_process() { [ -z "$(web_processes)" ]; }
 window_gone() { ! window_mapped; }
-close_window() { python3 "$REPO/scripts/lib/close-window.py" "$(main_window)"; }
+close_window() { timeout 10 python3 "$REPO/scripts/lib/close-window.py" "$(main_window)"; }
 
 # Closes the window and checks that it is gone with its web process, and the app is not.
 close_and_check() {
+    step "closing the window"
     close_window || fail "cannot send the window a close request"
     wait_for 10 window_gone || fail "the window is still mapped after a close request"
     wait_for 20 no_web_process || fail "WebKit's web process outlived the window: $(web_processes | tr '\n' ' ')"
@@ -254,6 +264,7 @@ close_and_check() {
 }
 
 expect_window_back() {
+    step "waiting for $1 to bring the window back"
     wait_for 20 window_mapped || fail "$1 did not bring the window back"
     wait_for 20 window_rendered || fail "the window $1 opened stayed blank"
     has_web_process || fail "the window $1 opened has no web process"
@@ -266,10 +277,12 @@ case_window_close() {
     wait_for 20 window_rendered || fail "the window stayed blank (page not rendered)"
     has_web_process || fail "no WebKitWebProcess while the window is open"
     close_and_check
+    step "clicking the tray's 'Open Switchboard'"
     wait_for 20 tray_find || fail "no tray menu of this app on the session bus"
     tray_click 'Open Switchboard' || fail "no 'Open Switchboard' item to click"
     expect_window_back "the tray's 'Open Switchboard'"
     close_and_check
+    step "a second launch"
     timeout 30 "$SMOKE_BIN" >"$SMOKE_SCRATCH/app-second-window.log" 2>&1 || fail "a second launch failed"
     expect_window_back "a second launch"
     tray_click Quit || fail "no Quit item to click"
@@ -283,30 +296,48 @@ case_sigterm() {
     expect_clean_exit
 }
 
+# One case in a process of its own (the script again, with --case NAME), so a case that
+# hangs is cut at CASE_TIMEOUT, reported with the step it was at, and the next case runs.
+run_case() {
+    local name=$1
+    trap kill_app EXIT
+    # timeout's TERM must still run the EXIT trap (kill the app) and say where it was.
+    trap 'printf "timed out after %ss at: %s\n" "$CASE_TIMEOUT" "$(cat "$SMOKE_SCRATCH/step" 2>/dev/null)" >"$SMOKE_SCRATCH/reason"; exit 124' TERM
+    "case_${name//-/_}"
+}
+
 inside() {
-    local results=$SMOKE_SCRATCH/results name reason
+    local results=$SMOKE_SCRATCH/results name reason rc
     for name in tray-quit tray-menu window-close sigterm; do
-        rm -f "$SMOKE_SCRATCH/reason"
+        rm -f "$SMOKE_SCRATCH/reason" "$SMOKE_SCRATCH/step"
         log "case $name"
-        if (
-            trap kill_app EXIT
-            "case_${name//-/_}"
-        ); then
+        rc=0
+        timeout --kill-after=10 "$CASE_TIMEOUT" bash "$REPO/scripts/desktop-smoke.sh" --case "$name" || rc=$?
+        if [ "$rc" -eq 0 ]; then
             echo "PASS $name" >>"$results"
         else
-            reason=$(cat "$SMOKE_SCRATCH/reason" 2>/dev/null || echo "unexpected error")
+            reason=$(cat "$SMOKE_SCRATCH/reason" 2>/dev/null ||
+                echo "exit $rc at: $(cat "$SMOKE_SCRATCH/step" 2>/dev/null || echo 'unknown step')")
             echo "FAIL $name: $reason" >>"$results"
             log "FAIL $name: $reason"
             log "last lines of the app's log:"
             tail -n 20 "$SMOKE_SCRATCH/app-$name.log" >&2 2>/dev/null || true
         fi
+        # A case cut by the timeout may leave its app behind; the next one needs the port.
+        kill_with_home "$HOME" 'switchboard-desktop'
     done
 }
 
-if [ "${1:-}" = "--inside" ]; then
+case "${1:-}" in
+--inside)
     inside
     exit 0
-fi
+    ;;
+--case)
+    run_case "$2"
+    exit 0
+    ;;
+esac
 
 # ============================================================================ outside ===
 
@@ -389,7 +420,7 @@ log "running under xvfb-run + dbus-run-session (scratch $SMOKE_SCRATCH)"
 # dbus-run-session: without a private bus, GTK autolaunches D-Bus and at-spi daemons that
 # outlive the app. The outer timeout is only a backstop; every wait inside is bounded.
 set +e
-timeout --kill-after=10 300 \
+timeout --kill-after=10 $((CASES * (CASE_TIMEOUT + 15) + 30)) \
     xvfb-run -a -s "-screen 0 1280x800x24" \
     dbus-run-session -- bash "$REPO/scripts/desktop-smoke.sh" --inside 2>&1 |
     grep --line-buffered -v -e '^dbus-daemon\[' -e 'SpiRegistry daemon' >&2
