@@ -13,8 +13,9 @@ cd "$REPO"
 bash "$REPO/scripts/install-test-tools.sh"
 
 if [ -z "${SWITCHBOARD_BIN:-}" ] && [ "${SKIP_CARGO_BUILD:-0}" != "1" ]; then
-    echo "[test-clients] cargo build -p switchboard-cli" >&2
+    echo "[test-clients] cargo build -p switchboard-cli (and the OAuth conformance client)" >&2
     cargo build --quiet -p switchboard-cli
+    cargo build --quiet -p switchboard-blackbox --bin oauth-conformance-client
 fi
 
 exec "$REPO/.tools/venv/bin/python" -m pytest "$REPO/tests/clients" -q -rxX "$@"

@@ -53,6 +53,8 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("api_key", &["secrets", "sensitive"]),
     ("config", &["secrets", "url_policy"]),
     ("supervisor", &["mcp", "redact"]),
+    // The client side of OAuth: discovery, grants, the keychain record. Not the config.
+    ("oauth", &["redact", "secrets", "sensitive", "url_policy"]),
     // Other clients' config files: read, imported into the config, written back.
     (
         "clients",
@@ -61,13 +63,14 @@ const LAYERS: &[(&str, &[&str])] = &[
     // Remote servers: the protocol client, with config and secrets. Never the relay.
     (
         "upstream",
-        &["mcp", "config", "redact", "secrets", "url_policy"],
+        &["mcp", "config", "oauth", "redact", "secrets", "url_policy"],
     ),
     (
         "relay",
         &[
             "mcp",
             "config",
+            "oauth",
             "redact",
             "secrets",
             "supervisor",

@@ -203,6 +203,48 @@ pub enum UpstreamAuth {
     /// The secret as a URL query parameter. Insecure (it leaks through logs and proxies):
     /// only with `allowQueryParamAuth` and an allowlisted origin.
     Query { param: String, secret: SecretName },
+    /// OAuth 2.1, the MCP authorization flow: a person signs in (the window, `switchboard
+    /// login`), or with `grant: client-credentials` the client's own credentials are used.
+    /// Tokens live in the keychain (`oauth:<server>`), never here.
+    #[serde(rename_all = "camelCase")]
+    Oauth {
+        /// A client registered with the authorization server beforehand; without one,
+        /// Switchboard uses `clientMetadataUrl` or registers itself (RFC 7591).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_id: Option<String>,
+        /// The keychain name of that client's secret, if it has one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_secret: Option<SecretName>,
+        /// The keychain name of the client's private key (PKCS#8 PEM, P-256), for
+        /// `private_key_jwt` client authentication (RFC 7523) instead of a secret.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_key: Option<SecretName>,
+        /// The https URL of a client ID metadata document for Switchboard.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_metadata_url: Option<String>,
+        /// Scopes to ask for instead of what the server names.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scope: Option<String>,
+        #[serde(default, skip_serializing_if = "OAuthGrant::is_default")]
+        grant: OAuthGrant,
+    },
+}
+
+/// Which OAuth grant a server is used with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OAuthGrant {
+    /// A person signs in in the browser.
+    #[default]
+    AuthorizationCode,
+    /// Machine to machine: `clientId` and `clientSecret` are the credential.
+    ClientCredentials,
+}
+
+impl OAuthGrant {
+    fn is_default(&self) -> bool {
+        *self == OAuthGrant::AuthorizationCode
+    }
 }
 
 impl UpstreamAuth {
@@ -543,6 +585,44 @@ impl Config {
             if let UpstreamAuth::Query { param, .. } = &server.auth {
                 crate::url_policy::query_key::validate_param_name(param)
                     .map_err(|e| invalid(format!("server '{name}': auth.param: {e}")))?;
+            }
+            if let UpstreamAuth::Oauth {
+                client_id,
+                client_secret,
+                client_key,
+                client_metadata_url,
+                grant,
+                ..
+            } = &server.auth
+            {
+                if server.url.is_none() {
+                    return Err(invalid(format!(
+                        "server '{name}': OAuth is for remote servers (\"url\")"
+                    )));
+                }
+                if let Some(document) = client_metadata_url {
+                    let ok = url::Url::parse(document).is_ok_and(|u| u.scheme() == "https");
+                    if !ok {
+                        return Err(invalid(format!(
+                            "server '{name}': auth.clientMetadataUrl must be an https URL"
+                        )));
+                    }
+                }
+                if (client_secret.is_some() || client_key.is_some()) && client_id.is_none() {
+                    return Err(invalid(format!(
+                        "server '{name}': auth.clientSecret and auth.clientKey need auth.clientId"
+                    )));
+                }
+                if client_secret.is_some() && client_key.is_some() {
+                    return Err(invalid(format!(
+                        "server '{name}': auth.clientSecret and auth.clientKey are two ways to authenticate the client; choose one"
+                    )));
+                }
+                if *grant == OAuthGrant::ClientCredentials && client_id.is_none() {
+                    return Err(invalid(format!(
+                        "server '{name}': the client-credentials grant needs auth.clientId (and auth.clientSecret)"
+                    )));
+                }
             }
         }
         for (name, profile) in &self.proxy.profiles {

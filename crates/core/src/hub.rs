@@ -9,8 +9,10 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 mod clients;
+mod oauth;
 
 pub use clients::{ClientStatus, ConnectTarget, ImportPreview, ImportReport, Unreadable};
+pub use oauth::AuthDiscovery;
 
 use crate::api_key::{self, LiveKey};
 use crate::config::{Config, Profile, ServerConfig};

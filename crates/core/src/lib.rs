@@ -21,6 +21,7 @@ mod error;
 pub mod http;
 mod hub;
 pub mod mcp;
+pub mod oauth;
 pub mod redact;
 pub mod relay;
 pub mod secrets;
@@ -32,6 +33,6 @@ pub mod url_policy;
 
 pub use error::{Error, Result};
 pub use hub::{
-    Auth, ClientStatus, ConnectTarget, Endpoint, Hub, HubOptions, ImportPreview, ImportReport,
-    Unreadable,
+    Auth, AuthDiscovery, ClientStatus, ConnectTarget, Endpoint, Hub, HubOptions, ImportPreview,
+    ImportReport, Unreadable,
 };

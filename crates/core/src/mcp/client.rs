@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::StreamExt;
+use futures::future::BoxFuture;
 use reqwest::StatusCode;
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use tokio::task::JoinHandle;
@@ -50,6 +51,23 @@ pub trait Credentials: Send + Sync + 'static {
     /// The legacy transport's POST endpoint, `announced` resolved against `sse_url`, or why
     /// it may not be used.
     fn endpoint(&self, sse_url: &Url, announced: &str) -> Result<Url, String>;
+    /// An `Authorization` value to send now, when the policy's credential changes over time
+    /// (an OAuth access token, renewed before it expires). The error, safe to show, says
+    /// why nothing can be sent (a person must sign in). By default: none.
+    fn authorization(&self) -> BoxFuture<'_, Result<Option<HeaderValue>, String>> {
+        Box::pin(async { Ok(None) })
+    }
+    /// The server refused `sent` with `status` (401 or 403) and these `WWW-Authenticate`
+    /// challenges: a new value worth one retry, or `None`. By default: none.
+    fn refused(
+        &self,
+        sent: HeaderValue,
+        status: u16,
+        challenges: Vec<String>,
+    ) -> BoxFuture<'_, Option<HeaderValue>> {
+        let _ = (sent, status, challenges);
+        Box::pin(async { None })
+    }
 }
 
 /// Which transport to speak.
@@ -274,6 +292,43 @@ impl Client {
         request
     }
 
+    /// Sends what `build` makes, with the policy's current `Authorization` (if it has one);
+    /// when the server refuses that with 401 or 403, asks the policy once for a new one
+    /// and sends again.
+    async fn send_authorized(
+        &self,
+        build: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<Result<reqwest::Response, reqwest::Error>, SendFailure> {
+        let authorization = self
+            .credentials
+            .authorization()
+            .await
+            .map_err(|why| self.refused(why))?;
+        let with = |value: &Option<HeaderValue>| match value {
+            Some(value) => build().header(header::AUTHORIZATION, value.clone()),
+            None => build(),
+        };
+        let response = with(&authorization).send().await;
+        let Some(sent) = authorization else {
+            return Ok(response);
+        };
+        let refused = match &response {
+            Ok(r) if matches!(r.status(), StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) => r,
+            _ => return Ok(response),
+        };
+        let challenges: Vec<String> = refused
+            .headers()
+            .get_all(header::WWW_AUTHENTICATE)
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_owned))
+            .collect();
+        let status = refused.status().as_u16();
+        match self.credentials.refused(sent, status, challenges).await {
+            Some(renewed) => Ok(with(&Some(renewed)).send().await),
+            None => Ok(response),
+        }
+    }
+
     async fn post_streamable(
         &self,
         frame: Bytes,
@@ -286,15 +341,17 @@ impl Client {
         };
         let had_session = lock(&self.session_id).is_some();
         let response = self
-            .request(reqwest::Method::POST, url)
-            .header(header::CONTENT_TYPE, "application/json")
-            .header(header::ACCEPT, "application/json, text/event-stream")
-            .body(frame)
-            .send()
+            .send_authorized(|| {
+                self.request(reqwest::Method::POST, url.clone())
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .header(header::ACCEPT, "application/json, text/event-stream")
+                    .body(frame.clone())
+            })
             .await;
         let response = match response {
-            Ok(response) => response,
-            Err(e) => return Ok(Err(self.transport_failure(&e))),
+            Ok(Ok(response)) => response,
+            Ok(Err(e)) => return Ok(Err(self.transport_failure(&e))),
+            Err(failure) => return Ok(Err(failure)),
         };
         let status = response.status();
         if may_fall_back
@@ -427,10 +484,17 @@ impl Client {
                     return;
                 };
                 let response = client
-                    .request(reqwest::Method::GET, url)
-                    .header(header::ACCEPT, "text/event-stream")
-                    .send()
+                    .send_authorized(|| {
+                        client
+                            .request(reqwest::Method::GET, url.clone())
+                            .header(header::ACCEPT, "text/event-stream")
+                    })
                     .await;
+                let response = match response {
+                    Ok(response) => response,
+                    // A person must sign in: nothing to listen for until then.
+                    Err(_) => return,
+                };
                 match response {
                     Ok(r) if r.status() == StatusCode::METHOD_NOT_ALLOWED => return,
                     Ok(r) if r.status() == StatusCode::NOT_FOUND => {
@@ -465,10 +529,11 @@ impl Client {
     async fn connect_sse(&self) -> Result<Mode, SendFailure> {
         let url = self.url_for(&self.endpoint.url)?;
         let response = self
-            .request(reqwest::Method::GET, url)
-            .header(header::ACCEPT, "text/event-stream")
-            .send()
-            .await
+            .send_authorized(|| {
+                self.request(reqwest::Method::GET, url.clone())
+                    .header(header::ACCEPT, "text/event-stream")
+            })
+            .await?
             .map_err(|e| self.transport_failure(&e))?;
         if let Some(failure) = self.status_failure(response.status()) {
             return Err(failure);
@@ -523,11 +588,12 @@ impl Client {
         // The policy runs again for every POST: a relative endpoint drops the SSE URL's query.
         let url = self.url_for(post_url)?;
         let response = self
-            .request(reqwest::Method::POST, url)
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(frame)
-            .send()
-            .await
+            .send_authorized(|| {
+                self.request(reqwest::Method::POST, url.clone())
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(frame.clone())
+            })
+            .await?
             .map_err(|e| self.transport_failure(&e))?;
         if response.status() == StatusCode::NOT_FOUND {
             return Err(SendFailure::SessionExpired);
@@ -549,7 +615,8 @@ impl Client {
         }
         let had_session = lock(&self.session_id).is_some();
         if had_session && let Ok(url) = self.url_for(&self.endpoint.url) {
-            let delete = self.request(reqwest::Method::DELETE, url).send();
+            let delete =
+                self.send_authorized(|| self.request(reqwest::Method::DELETE, url.clone()));
             let _ = tokio::time::timeout(Duration::from_secs(2), delete).await;
         }
     }

@@ -129,6 +129,11 @@ pub struct ServerRelay {
 }
 
 impl ServerRelay {
+    /// The sign-in of a remote OAuth server.
+    pub fn remote_authorizer(&self) -> Option<&Arc<crate::oauth::Authorizer>> {
+        self.remote.as_ref().and_then(|r| r.authorizer())
+    }
+
     fn new(
         name: &str,
         config: &ServerConfig,
@@ -136,11 +141,14 @@ impl ServerRelay {
         context: &ServerContext,
     ) -> Arc<ServerRelay> {
         let name: Arc<str> = name.into();
+        let changes = context.changes.clone();
         let remote = RemoteServer::from_config(
             &name,
             config,
             context.query_policy.clone(),
             options.max_frame_bytes,
+            &context.secrets,
+            Arc::new(move || changes.send_modify(|n| *n = n.wrapping_add(1))),
         );
         let is_remote = remote.is_some();
         Arc::new_cyclic(|me| ServerRelay {
@@ -240,7 +248,8 @@ pub struct ServerStatus {
     pub name: String,
     pub enabled: bool,
     pub sharing: Sharing,
-    /// `running` with live children, `idle` when none is needed yet, `disabled`.
+    /// `running` with live children, `idle` when none is needed yet, `disabled`;
+    /// `needs-sign-in` for an OAuth server that has no working sign-in.
     pub state: &'static str,
     pub sessions: usize,
     pub pids: Vec<u32>,
@@ -253,6 +262,9 @@ pub struct ServerStatus {
     pub unexpected_exits: u64,
     #[serde(flatten)]
     pub diagnostics: DiagnosticsSnapshot,
+    /// An OAuth server's sign-in (never a token).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth: Option<crate::oauth::AuthStatus>,
 }
 
 /// The servers and their live sessions.
@@ -760,8 +772,20 @@ impl Relay {
                     None => mine.iter().filter_map(|s| s.pid()).collect(),
                 };
                 pids.sort_unstable();
+                let auth = server
+                    .remote
+                    .as_ref()
+                    .and_then(|r| r.authorizer())
+                    .map(|a| a.status());
+                let needs_sign_in = auth.as_ref().is_some_and(|a| {
+                    matches!(
+                        a.state,
+                        crate::oauth::AuthState::NeedsSignIn | crate::oauth::AuthState::SignedOut
+                    )
+                });
                 let state = match (server.config.enabled, pids.is_empty()) {
                     (false, _) => "disabled",
+                    (true, _) if needs_sign_in => "needs-sign-in",
                     (true, false) => "running",
                     (true, true) => "idle",
                 };
@@ -776,6 +800,7 @@ impl Relay {
                     starts: server.spawns.load(Ordering::Relaxed),
                     unexpected_exits: server.exits.load(Ordering::Relaxed),
                     diagnostics: redacted(server.diagnostics.snapshot(20)),
+                    auth,
                 }
             })
             .collect()

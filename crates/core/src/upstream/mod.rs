@@ -20,9 +20,10 @@ use base64::Engine;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use url::Url;
 
-use crate::config::{RemoteTransport, ServerConfig, UpstreamAuth, ValueSource};
+use crate::config::{OAuthGrant, RemoteTransport, ServerConfig, UpstreamAuth, ValueSource};
 use crate::error::{Error, Result};
 use crate::mcp::client::{self, Client, Inbound};
+use crate::oauth::{self, Authorizer, OAuthError};
 use crate::redact;
 use crate::secrets::{Resolver, Sensitive};
 use crate::url_policy;
@@ -37,17 +38,67 @@ pub struct RemoteServer {
     headers: Vec<(String, ValueSource)>,
     auth: UpstreamAuth,
     policy: Arc<RwLock<QueryAuthPolicy>>,
+    /// For `auth.type: oauth`: the server's token source, shared by its sessions.
+    oauth: Option<Arc<Authorizer>>,
 }
 
 impl RemoteServer {
     /// `None` for a stdio server. The URL was validated when the config was loaded.
+    /// `on_change` hears every change of an OAuth server's sign-in state.
     pub fn from_config(
         name: &Arc<str>,
         config: &ServerConfig,
         policy: Arc<RwLock<QueryAuthPolicy>>,
         max_message_bytes: usize,
+        secrets: &Resolver,
+        on_change: Arc<dyn Fn() + Send + Sync>,
     ) -> Option<RemoteServer> {
         let url = Url::parse(config.url.as_deref()?).ok()?;
+        let oauth = match &config.auth {
+            UpstreamAuth::Oauth {
+                client_id,
+                client_secret,
+                client_key,
+                client_metadata_url,
+                scope,
+                grant,
+            } => {
+                let ctx = oauth::Context {
+                    server: name.to_string(),
+                    server_url: url.clone(),
+                    http: oauth::OAuthHttp::new(
+                        oauth::OAuthHttp::client_with(proxy_policy(
+                            true,
+                            &ProxyEnv::from_process(),
+                        )),
+                        &url,
+                    ),
+                    store: oauth::TokenStore::new(secrets.store().cloned()),
+                };
+                let settings = oauth::Settings {
+                    client_id: client_id.clone(),
+                    client_secret: None,
+                    client_key: None,
+                    client_metadata_url: client_metadata_url
+                        .as_deref()
+                        .and_then(|u| Url::parse(u).ok()),
+                    scope: scope.clone(),
+                    grant: match grant {
+                        OAuthGrant::AuthorizationCode => oauth::Grant::AuthorizationCode,
+                        OAuthGrant::ClientCredentials => oauth::Grant::ClientCredentials,
+                    },
+                };
+                Some(Authorizer::new(
+                    ctx,
+                    settings,
+                    client_secret.clone(),
+                    client_key.clone(),
+                    secrets.clone(),
+                    on_change,
+                ))
+            }
+            _ => None,
+        };
         Some(RemoteServer {
             endpoint: Arc::new(client::Endpoint {
                 name: name.clone(),
@@ -70,7 +121,13 @@ impl RemoteServer {
                 .collect(),
             auth: config.auth.clone(),
             policy,
+            oauth,
         })
+    }
+
+    /// The sign-in of an OAuth server.
+    pub fn authorizer(&self) -> Option<&Arc<Authorizer>> {
+        self.oauth.as_ref()
     }
 
     /// Opens a client session for one downstream session: credentials are read from the
@@ -147,11 +204,14 @@ impl RemoteServer {
                 redact::global().register_param_name(param);
                 query = Some((param.clone(), secrets.secret(server, secret).await?));
             }
+            // The token is asked for at every request (it changes): see `authorization`.
+            UpstreamAuth::Oauth { .. } => {}
         }
         Ok(UpstreamCredentials {
             headers,
             query,
             policy: self.policy.clone(),
+            oauth: self.oauth.clone(),
         })
     }
 
@@ -279,6 +339,14 @@ struct UpstreamCredentials {
     query: Option<(String, Sensitive<String>)>,
     /// Read on every request, so turning the flag off stops keys at once.
     policy: Arc<RwLock<QueryAuthPolicy>>,
+    oauth: Option<Arc<Authorizer>>,
+}
+
+/// `Bearer <token>`, marked sensitive (never logged by the HTTP stack).
+fn bearer(token: &Sensitive<String>) -> Option<HeaderValue> {
+    let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose())).ok()?;
+    value.set_sensitive(true);
+    Some(value)
 }
 
 impl client::Credentials for UpstreamCredentials {
@@ -300,6 +368,39 @@ impl client::Credentials for UpstreamCredentials {
 
     fn endpoint(&self, sse_url: &Url, announced: &str) -> std::result::Result<Url, String> {
         query_auth::resolve_endpoint(sse_url, announced).map_err(|e| e.to_string())
+    }
+
+    fn authorization(
+        &self,
+    ) -> futures::future::BoxFuture<'_, std::result::Result<Option<HeaderValue>, String>> {
+        Box::pin(async move {
+            let Some(oauth) = &self.oauth else {
+                return Ok(None);
+            };
+            match oauth.access_token().await {
+                Ok(token) => bearer(&token)
+                    .map(Some)
+                    .ok_or_else(|| "the access token is not valid in a header".to_owned()),
+                Err(OAuthError::NeedsSignIn(why)) => Err(format!("sign-in needed: {why}")),
+                Err(e) => Err(e.to_string()),
+            }
+        })
+    }
+
+    fn refused(
+        &self,
+        sent: HeaderValue,
+        status: u16,
+        challenges: Vec<String>,
+    ) -> futures::future::BoxFuture<'_, Option<HeaderValue>> {
+        Box::pin(async move {
+            let oauth = self.oauth.as_ref()?;
+            let sent = sent.to_str().ok()?.strip_prefix("Bearer ")?.to_owned();
+            let renewed = oauth
+                .rejected(&Sensitive::new(sent), status, &challenges)
+                .await?;
+            bearer(&renewed)
+        })
     }
 }
 
