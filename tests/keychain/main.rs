@@ -190,3 +190,167 @@ fn secret_set_reads_stdin_and_unset_removes_it() {
     assert!(output.status.success());
     assert_eq!(store.get("github-token").unwrap(), None);
 }
+
+/// POSTs one JSON-RPC message to the proxy with the key; returns the headers and body.
+fn mcp_post(port: u16, key: &str, session: Option<&str>, body: &str) -> String {
+    let mut args = vec![
+        "-s".to_owned(),
+        "-i".to_owned(),
+        "-H".to_owned(),
+        format!("X-API-Key: {key}"),
+        "-H".to_owned(),
+        "content-type: application/json".to_owned(),
+        "-H".to_owned(),
+        "accept: application/json, text/event-stream".to_owned(),
+    ];
+    if let Some(session) = session {
+        args.extend(["-H".to_owned(), format!("mcp-session-id: {session}")]);
+    }
+    args.extend([
+        "--data".to_owned(),
+        body.to_owned(),
+        format!("http://127.0.0.1:{port}/servers/tracker/mcp"),
+    ]);
+    let output = Command::new("curl").args(&args).output().unwrap();
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+#[ignore = "needs a private Secret Service; scripts/test-keychain.sh runs it"]
+fn login_keeps_the_tokens_in_the_secret_service_and_a_running_proxy_uses_them() {
+    use std::io::{BufRead, BufReader};
+    in_private_keyring();
+    // The authorization server fixture (tests/src/bin/oauth_fixture.rs).
+    let mut fixture = Command::new(env!("CARGO_BIN_EXE_oauth-fixture"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(fixture.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.json");
+    std::fs::write(
+        &config,
+        format!(r#"{{"mcpServers": {{"tracker": {{"url": "{base}/mcp", "auth": {{"type": "oauth"}}}}}}}}"#),
+    )
+    .unwrap();
+    let key = key_command("show");
+    let port = free_port();
+    let _running = serve(dir.path(), port);
+    wait_for("serve answers", || accepts(port, &key) == Some(true));
+
+    // `switchboard login` prints the address; a browser (curl here) follows it and the
+    // redirect to the loopback listener.
+    let mut login = switchboard()
+        .args(["login", "--config"])
+        .arg(&config)
+        .arg("tracker")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(login.stdout.take().unwrap());
+    let mut printed = String::new();
+    let url = loop {
+        let mut line = String::new();
+        assert!(
+            out.read_line(&mut line).unwrap() > 0,
+            "login printed no address:\n{printed}"
+        );
+        printed.push_str(&line);
+        if let Some(url) = line.trim().strip_prefix("http://") {
+            break format!("http://{url}");
+        }
+    };
+    assert!(
+        printed.contains("127.0.0.1"),
+        "the host is shown: {printed}"
+    );
+    let browser = Command::new("curl")
+        .args(["-s", "-L", "--max-time", "20", &url])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&browser.stdout).contains("return to Switchboard"),
+        "{}",
+        String::from_utf8_lossy(&browser.stdout)
+    );
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    assert!(
+        login.wait().unwrap().success(),
+        "login failed:\n{printed}{rest}"
+    );
+    assert!(rest.contains("signed in as ada@example.com"), "{rest}");
+
+    // The tokens are in the Secret Service, not in the config file.
+    let keychain = KeychainStore::open(switchboard_core::secrets::KEYCHAIN_SERVICE).unwrap();
+    let record = keychain
+        .get("oauth:tracker")
+        .unwrap()
+        .expect("the sign-in is kept");
+    let access = serde_json::from_str::<serde_json::Value>(record.expose()).unwrap()["tokens"]
+        ["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(!std::fs::read_to_string(&config).unwrap().contains(&access));
+
+    // The running proxy (another process) uses them at once.
+    let init = mcp_post(
+        port,
+        &key,
+        None,
+        r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#,
+    );
+    let session = init
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .starts_with("mcp-session-id:")
+                .then(|| l.split_once(':').unwrap().1.trim().to_owned())
+        })
+        .unwrap_or_else(|| panic!("no session: {init}"));
+    let call = mcp_post(
+        port,
+        &key,
+        Some(&session),
+        r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"whoami","arguments":{}}}"#,
+    );
+    assert!(call.contains("ada@example.com"), "{call}");
+    assert!(!call.contains(&access));
+
+    // `switchboard test` says who is signed in; `logout` removes the tokens.
+    let test = switchboard()
+        .args(["test", "--config"])
+        .arg(&config)
+        .arg("tracker")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&test.stdout);
+    assert!(
+        test.status.success() && said.contains("signed in as ada@example.com"),
+        "{said}"
+    );
+    let logout = switchboard()
+        .args(["logout", "--config"])
+        .arg(&config)
+        .arg("tracker")
+        .output()
+        .unwrap();
+    assert!(
+        logout.status.success(),
+        "{}",
+        String::from_utf8_lossy(&logout.stderr)
+    );
+    assert!(keychain.get("oauth:tracker").unwrap().is_none());
+    let _ = fixture.kill();
+    let _ = fixture.wait();
+}

@@ -19,6 +19,15 @@ use switchboard_core::{Auth, Hub, HubOptions};
 use upstream_fixture::{Require, Upstream};
 
 static CAPTURED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+/// The tests share the captured log: one at a time.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn install_capture() {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        switchboard_core::redact::install(Box::new(Capture), log::LevelFilter::Trace).unwrap()
+    });
+}
 
 struct Capture;
 
@@ -108,8 +117,8 @@ proptest! {
 
     #[test]
     fn gateway_logs_never_contain_the_secret(secret in "[A-Za-z0-9._~+/=!$-]{12,40}", use_query in any::<bool>()) {
-        static INSTALL: std::sync::Once = std::sync::Once::new();
-        INSTALL.call_once(|| switchboard_core::redact::install(Box::new(Capture), log::LevelFilter::Trace).unwrap());
+        let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+        install_capture();
         CAPTURED.lock().unwrap().clear();
         let client_saw = runtime().block_on(async {
             let auth = if use_query {
@@ -142,6 +151,120 @@ proptest! {
             prop_assert!(!haystack.contains(&secret), "the secret leaked:\n{haystack}");
             let encoded: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
             prop_assert!(!haystack.contains(&encoded), "the encoded secret leaked:\n{haystack}");
+        }
+    }
+}
+
+/// OAuth: a sign-in, calls, a refresh, a refused refresh and a sign-out against the real
+/// authorization server fixture, logged at trace level. No token, refresh token, code or
+/// client ID the authorization server handed out appears in the log, in what the client got,
+/// in `/status`, or in the config file.
+#[test]
+fn oauth_tokens_never_reach_a_log_an_answer_the_status_or_the_config() {
+    use std::io::{BufRead, BufReader};
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    install_capture();
+    CAPTURED.lock().unwrap().clear();
+    let mut fixture = std::process::Command::new(env!("CARGO_BIN_EXE_oauth-fixture"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(fixture.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let (saw, status, issued) = runtime().block_on(async {
+        let mut server = ServerConfig::remote(format!("{base}/mcp"));
+        server.auth = UpstreamAuth::Oauth {
+            client_id: None,
+            client_secret: None,
+            client_key: None,
+            client_metadata_url: None,
+            scope: None,
+            grant: Default::default(),
+        };
+        let mut config = Config::default();
+        config.servers.insert("up".into(), server);
+        let options = HubOptions {
+            port: 0,
+            relay: Default::default(),
+            auth: Auth::fixed(Sensitive::new(IDE_KEY.into())),
+            extra_origins: vec![],
+            secrets: Some(Arc::new(MemoryStore::default())),
+            config_path: Some(dir.path().join("config.json")),
+        };
+        let hub = Hub::launch(&config, options).await.unwrap();
+        let browser = reqwest::Client::new();
+        let sign_in = async || {
+            let pending = hub.start_sign_in("up").await.unwrap();
+            let url = pending.authorization_url.to_string();
+            let (done, page) =
+                tokio::join!(hub.finish_sign_in("up", pending), browser.get(&url).send());
+            done.unwrap();
+            page.unwrap().text().await.unwrap()
+        };
+        let admin = |what: &'static str| browser.post(format!("{base}/admin/{what}")).send();
+        let mut saw = sign_in().await;
+        saw.push_str(&exercise(&hub).await);
+        admin("expire-access").await.unwrap();
+        saw.push_str(&exercise(&hub).await);
+        admin("revoke-all").await.unwrap();
+        saw.push_str(&exercise(&hub).await);
+        saw.push_str(&sign_in().await);
+        saw.push_str(&exercise(&hub).await);
+        let status = reqwest::Client::new()
+            .get(format!("http://{}/status", hub.local_addr()))
+            .header("authorization", format!("Bearer {IDE_KEY}"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        hub.sign_out("up").await.unwrap();
+        hub.shutdown().await;
+        let stats: Value = browser
+            .get(format!("{base}/admin/stats"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let issued: Vec<String> = stats["issued"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect();
+        (saw, status, issued)
+    });
+    let _ = fixture.kill();
+    let _ = fixture.wait();
+    let logs = CAPTURED.lock().unwrap().join("\n");
+    assert!(logs.contains("refreshed"), "no refresh was logged:\n{logs}");
+    assert!(
+        issued.iter().any(|t| t.starts_with("rt-")),
+        "no refresh token was issued"
+    );
+    let config = std::fs::read_to_string(dir.path().join("config.json")).unwrap_or_default();
+    for token in issued.iter().filter(|t| !t.starts_with("client-")) {
+        for (what, haystack) in [
+            ("log", &logs),
+            ("client", &saw),
+            ("status", &status),
+            ("config", &config),
+        ] {
+            assert!(
+                !haystack.contains(token.as_str()),
+                "{token} leaked into the {what}:\n{haystack}"
+            );
         }
     }
 }

@@ -31,6 +31,18 @@ pub struct AddArgs {
     /// The query parameter that carries the key, for `--auth query`.
     #[arg(long, value_name = "NAME")]
     param: Option<String>,
+    /// For `--auth oauth`: a client registered with the server's authorization server
+    /// (without one, Switchboard registers itself where the server allows it). Its secret,
+    /// if any, is the keychain item `--secret` names.
+    #[arg(long, value_name = "ID")]
+    client_id: Option<String>,
+    /// For `--auth oauth`: scopes to ask for instead of the server's own.
+    #[arg(long)]
+    scope: Option<String>,
+    /// For `--auth oauth`: machine to machine (the client-credentials grant, needs
+    /// `--client-id` and `--secret`), instead of a person signing in.
+    #[arg(long)]
+    client_credentials: bool,
     /// A header sent to a remote server: `NAME=VALUE`. Repeatable.
     #[arg(long = "header", value_name = "NAME=VALUE")]
     headers: Vec<String>,
@@ -78,6 +90,8 @@ enum AuthKind {
     Headers,
     Basic,
     Query,
+    /// OAuth: sign in with `switchboard login NAME` (or the window).
+    Oauth,
 }
 
 fn pairs(items: &[String], what: &str) -> anyhow::Result<Vec<(String, String)>> {
@@ -268,6 +282,21 @@ fn remote(
                 headers: Default::default(),
             }
         }
+        AuthKind::Oauth => UpstreamAuth::Oauth {
+            client_id: args.client_id.clone(),
+            client_secret: match &args.secret {
+                Some(name) => Some(name.parse()?),
+                None => None,
+            },
+            client_key: None,
+            client_metadata_url: None,
+            scope: args.scope.clone(),
+            grant: if args.client_credentials {
+                switchboard_core::config::OAuthGrant::ClientCredentials
+            } else {
+                switchboard_core::config::OAuthGrant::AuthorizationCode
+            },
+        },
         AuthKind::Query => {
             let (param, secret_name) = match moved {
                 Some((param, secret_name)) => (param, secret_name.parse::<SecretName>()?),

@@ -17,6 +17,7 @@ use switchboard_core::startup::{self, LaunchArgs, LaunchEnv, Startup};
 mod add;
 mod clients;
 mod connect;
+mod login;
 mod secret;
 mod tools;
 
@@ -74,6 +75,24 @@ enum Command {
     /// Test a configured server: start or connect to it exactly as a client session would,
     /// send `initialize`, and report what answered.
     Test {
+        /// The config file (else SWITCHBOARD_CONFIG, else the OS config directory's
+        /// switchboard/config.json).
+        #[arg(long, value_name = "PATH")]
+        config: Option<PathBuf>,
+        name: String,
+    },
+    /// Sign in to a remote server that uses OAuth (auth type `oauth`): prints the address to
+    /// open in a browser and waits for it to come back; the tokens go to the keychain.
+    Login {
+        /// The config file (else SWITCHBOARD_CONFIG, else the OS config directory's
+        /// switchboard/config.json).
+        #[arg(long, value_name = "PATH")]
+        config: Option<PathBuf>,
+        name: String,
+    },
+    /// Sign out of a remote OAuth server: its tokens are revoked (where the server offers
+    /// that) and removed from the keychain.
+    Logout {
         /// The config file (else SWITCHBOARD_CONFIG, else the OS config directory's
         /// switchboard/config.json).
         #[arg(long, value_name = "PATH")]
@@ -177,6 +196,12 @@ pub fn main() -> ExitCode {
         Command::Test { config, name } => {
             config_path(config).and_then(|(path, _)| test_server(&path, &name))
         }
+        Command::Login { config, name } => {
+            config_path(config).and_then(|(path, _)| login::login(&path, &name, open_keychain))
+        }
+        Command::Logout { config, name } => {
+            config_path(config).and_then(|(path, _)| login::logout(&path, &name, open_keychain))
+        }
         // The name was checked (core's rule) while the arguments were parsed, before the
         // keychain is opened.
         Command::Secret { action } => open_keychain().and_then(|store| match action {
@@ -268,6 +293,19 @@ fn test_server(path: &std::path::Path, name: &str) -> anyhow::Result<()> {
     let secrets = open_keychain()
         .inspect_err(|e| log::warn!("{e:#}; servers that reference secrets cannot start"))
         .ok();
+    // An OAuth server: what discovery finds, and no connection attempt without a sign-in.
+    if matches!(
+        server.auth,
+        switchboard_core::config::UpstreamAuth::Oauth { .. }
+    ) {
+        let store = secrets
+            .clone()
+            .context("sign-in tokens are kept only in the keychain, which is not available")?;
+        let state = login::describe_oauth(path, name, store)?;
+        if state != switchboard_core::oauth::AuthState::SignedIn {
+            anyhow::bail!("'{name}' cannot be reached until someone signs in");
+        }
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

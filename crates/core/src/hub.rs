@@ -9,10 +9,10 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 mod clients;
-mod oauth;
+pub mod sign_in;
 
 pub use clients::{ClientStatus, ConnectTarget, ImportPreview, ImportReport, Unreadable};
-pub use oauth::AuthDiscovery;
+pub use sign_in::AuthDiscovery;
 
 use crate::api_key::{self, LiveKey};
 use crate::config::{Config, Profile, ServerConfig};

@@ -32,6 +32,8 @@ pub mod upstream;
 pub mod url_policy;
 
 pub use error::{Error, Result};
+/// Signing in to OAuth servers, for the shells and `switchboard login`.
+pub use hub::sign_in;
 pub use hub::{
     Auth, AuthDiscovery, ClientStatus, ConnectTarget, Endpoint, Hub, HubOptions, ImportPreview,
     ImportReport, Unreadable,

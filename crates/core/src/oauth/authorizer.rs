@@ -196,7 +196,14 @@ impl Authorizer {
     }
 
     async fn reload_locked(&self, guard: &mut Option<Record>) -> Result<(), OAuthError> {
-        let record = self.ctx.store.load(&self.ctx.server).await?;
+        let record = match self.ctx.store.load(&self.ctx.server).await {
+            Ok(record) => record,
+            Err(e) => {
+                // No keychain (or an unreadable item): a visible state, never a fallback.
+                self.needs_sign_in(&Record::default(), e.to_string());
+                return Err(e);
+            }
+        };
         let keep_needs = lock(&self.status).state == AuthState::NeedsSignIn
             && guard.as_ref().and_then(|r| r.tokens.as_ref()) == record.tokens.as_ref();
         if !keep_needs {
