@@ -75,6 +75,9 @@ pub struct HubOptions {
 
 /// How often the keychain is read to pick up a key rotated by another process.
 const KEY_REFRESH: Duration = Duration::from_secs(2);
+/// How often OAuth servers read their sign-in from the keychain again, to follow a
+/// `switchboard login` or `logout` in another process.
+const SIGN_IN_REFRESH: Duration = Duration::from_secs(5);
 
 /// Where a server can be reached.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -143,7 +146,10 @@ impl Hub {
         let context = ServerContext::new(config, options.secrets.clone());
         let query_policy = context.query_policy.clone();
         let relay = Relay::new(config, options.relay, context);
-        let mut background = vec![tokio::spawn(sweep_idle(relay.clone()))];
+        let mut background = vec![
+            tokio::spawn(sweep_idle(relay.clone())),
+            tokio::spawn(follow_sign_ins(relay.clone())),
+        ];
         let explicit_key = match &options.auth {
             Auth::Key {
                 key,
@@ -873,6 +879,22 @@ fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// Picks up a key rotated in the keychain by another process (`switchboard key rotate`).
+/// Follows sign-ins and sign-outs made by another process (`switchboard login` while the
+/// app runs): each OAuth server reads its keychain item again, so the window and the tray
+/// show the new state within seconds, and a sign-out there stops this one's token too.
+async fn follow_sign_ins(relay: Arc<Relay>) {
+    let mut ticker = tokio::time::interval(SIGN_IN_REFRESH);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        for server in relay.enabled_servers() {
+            if let Some(authorizer) = server.remote_authorizer() {
+                let _ = authorizer.reload().await;
+            }
+        }
+    }
+}
+
 async fn follow_rotations(
     store: Arc<dyn SecretStore>,
     live: Arc<LiveKey>,

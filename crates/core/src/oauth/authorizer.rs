@@ -182,7 +182,11 @@ impl Authorizer {
     }
 
     fn needs_sign_in(&self, record: &Record, message: String) {
-        log::warn!("'{}': {message}", self.ctx.server);
+        let current = lock(&self.status).clone();
+        // Said once, not at every background read of the keychain.
+        if current.state != AuthState::NeedsSignIn || current.message.as_deref() != Some(&message) {
+            log::warn!("'{}': {message}", self.ctx.server);
+        }
         let mut status = AuthStatus::of(record, self.settings.grant);
         status.state = AuthState::NeedsSignIn;
         status.message = Some(message);
