@@ -253,3 +253,41 @@ fn error_chain(e: &reqwest::Error) -> String {
     parts.dedup();
     parts.join(": ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn http_for(server: &str) -> OAuthHttp {
+        OAuthHttp::new(reqwest::Client::new(), &Url::parse(server).expect("a URL"))
+    }
+
+    fn allowed(http: &OAuthHttp, url: &str) -> bool {
+        http.check(&Url::parse(url).expect("a URL"), "test URL")
+            .is_ok()
+    }
+
+    /// A remote server cannot send discovery (or the browser) to this machine, to plain
+    /// http, or to another scheme; a loopback server (a local test or tool) may use
+    /// loopback http.
+    #[test]
+    fn discovery_goes_only_to_https_and_to_loopback_only_for_a_loopback_server() {
+        let remote = http_for("https://mcp.example.com/mcp");
+        assert!(allowed(&remote, "https://auth.example.com/.well-known/x"));
+        for refused in [
+            "http://auth.example.com/token",
+            "https://127.0.0.1:8443/admin",
+            "http://localhost:9000/",
+            "https://[::1]/x",
+            "javascript:alert(1)",
+            "file:///etc/passwd",
+        ] {
+            assert!(!allowed(&remote, refused), "{refused}");
+        }
+        let local = http_for("http://127.0.0.1:7000/mcp");
+        assert!(allowed(&local, "http://127.0.0.1:7001/as/token"));
+        assert!(allowed(&local, "https://auth.example.com/authorize"));
+        assert!(!allowed(&local, "http://auth.example.com/authorize"));
+        assert!(!allowed(&local, "javascript:alert(1)"));
+    }
+}
