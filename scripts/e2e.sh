@@ -27,13 +27,15 @@ if [ "${1:-}" = "--inside" ]; then
     exec "$E2E_TEST_BIN"
 fi
 
-for tool in cargo xvfb-run dbus-run-session WebKitWebDriver gnome-keyring-daemon xdotool gdbus python3; do
+for tool in cargo xvfb-run dbus-run-session WebKitWebDriver gnome-keyring-daemon xdotool gdbus python3 curl; do
     command -v "$tool" >/dev/null || fail_early "missing tool: $tool (run scripts/install-system-deps.sh; WebKitWebDriver is in webkit2gtk-driver)"
 done
 
-log "building switchboard-desktop, the fixture server and the e2e tests"
+log "building switchboard-desktop, the fixture servers and the e2e tests"
 cargo build -p switchboard-desktop --locked || fail_early "building switchboard-desktop failed"
 cargo build -p switchboard-blackbox --bin fixture-server --locked || fail_early "building fixture-server failed"
+# The OAuth case's remote server, with its authorization server; curl plays the browser.
+cargo build -p switchboard-blackbox --bin oauth-fixture --locked || fail_early "building oauth-fixture failed"
 # The test binary's path, from cargo's own report.
 E2E_TEST_BIN=$(cargo test -p switchboard-e2e --test ui --no-run --locked --message-format=json 2>/dev/null |
     sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
@@ -47,7 +49,7 @@ TARGET_DIR=$(cd "$TARGET_DIR" && pwd)
 SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/switchboard-e2e.XXXXXX")
 # Backstop for an aborted run: our processes are the ones with our temporary HOME.
 cleanup() {
-    kill_with_home "$SCRATCH/home" 'switchboard-desktop|WebKitWebDriver|fixture-server'
+    kill_with_home "$SCRATCH/home" 'switchboard-desktop|WebKitWebDriver|fixture-server|oauth-fixture'
     [ -n "${E2E_KEEP_SCRATCH:-}" ] || rm -rf "$SCRATCH"
 }
 trap cleanup EXIT
@@ -57,6 +59,7 @@ chmod 700 "$SCRATCH/run"
 export E2E_TEST_BIN
 export SWITCHBOARD_E2E_APP=$TARGET_DIR/debug/switchboard-desktop
 export SWITCHBOARD_E2E_FIXTURE=$TARGET_DIR/debug/fixture-server
+export SWITCHBOARD_E2E_OAUTH_FIXTURE=$TARGET_DIR/debug/oauth-fixture
 export SWITCHBOARD_E2E_SCRATCH=$SCRATCH
 SHOTS=${E2E_SHOTS-$REPO/docs/screenshots}
 if [ -n "$SHOTS" ]; then

@@ -33,6 +33,9 @@ const COMMANDS: &[&str] = &[
     "client_connect_preview",
     "client_connect_apply",
     "client_undo",
+    "sign_in",
+    "sign_out",
+    "auth_discovery",
 ];
 
 fn main() {

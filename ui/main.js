@@ -1,6 +1,6 @@
 // Switchboard's window: the entry module. It talks to Rust over Tauri IPC only (commands
-// and the "state-changed" event); no network fetches, no inline scripts or styles (see the
-// CSP in tauri.conf.json).
+// and the "state-changed" and "sign-in-finished" events); no network fetches, no inline
+// scripts or styles (see the CSP in tauri.conf.json).
 //
 // The state is fetched once when the page loads; after that the page renders the payload of
 // each "state-changed" event, which the shell sends on every change of the Hub (sessions,
@@ -16,7 +16,7 @@ import { errorText } from "./js/errors.js";
 import { invoke, listen } from "./js/ipc.js";
 import { store } from "./js/store.js";
 import { backToServers, currentView, showView } from "./js/views.js";
-import { renderServers, renderStatus, setPill, showProblem } from "./js/render-servers.js";
+import { renderServers, renderStatus, setPill, showProblem, signInFinished } from "./js/render-servers.js";
 import { renderLogs } from "./js/render-logs.js";
 import { renderEditor } from "./js/editor.js";
 import { renderConnect } from "./js/render-connect.js";
@@ -70,6 +70,8 @@ async function start() {
   try {
     // Listening first, so no change between the fetch and the subscription is missed.
     await listen("state-changed", (state) => store.received(state));
+    // How a sign-in the window started ended (the state-changed that follows shows it too).
+    await listen("sign-in-finished", signInFinished);
   } catch (error) {
     console.warn("no state-changed events", error);
   }

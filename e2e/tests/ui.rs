@@ -4,7 +4,8 @@
 //! Run through `scripts/e2e.sh`, which builds the app and the fixture server, and runs this
 //! under xvfb-run + dbus-run-session with a temporary HOME and an unlocked private keyring.
 //! Environment: SWITCHBOARD_E2E_APP (the app binary), SWITCHBOARD_E2E_FIXTURE (the stdio
-//! fixture server), SWITCHBOARD_API_KEY, optional SWITCHBOARD_E2E_SHOTS (screenshot dir),
+//! fixture server), SWITCHBOARD_E2E_OAUTH_FIXTURE (the OAuth-only remote server with its own
+//! authorization server), SWITCHBOARD_API_KEY, optional SWITCHBOARD_E2E_SHOTS (screenshot dir),
 //! SWITCHBOARD_E2E_SCRATCH (temp dir), SWITCHBOARD_E2E_ONLY (run cases whose name contains it).
 //! Without SWITCHBOARD_E2E_APP (a plain `cargo test --workspace`) it does nothing.
 //!
@@ -54,14 +55,25 @@ struct App {
     dir: PathBuf,
 }
 
+/// The case's own directory in the scratch dir (its config, the driver's log, …).
+fn case_dir(case: &str) -> R<PathBuf> {
+    let scratch = PathBuf::from(env("SWITCHBOARD_E2E_SCRATCH").unwrap_or_else(|_| "/tmp".into()));
+    let dir = scratch.join(format!("case-{case}"));
+    std::fs::create_dir_all(&dir).ctx("create the case dir")?;
+    Ok(dir)
+}
+
 impl App {
     /// Starts WebKitWebDriver with the app's environment, then a session, which starts the
     /// app. `config` is written to a fresh config file first.
     async fn launch(case: &str, config: Value) -> R<App> {
-        let scratch =
-            PathBuf::from(env("SWITCHBOARD_E2E_SCRATCH").unwrap_or_else(|_| "/tmp".into()));
-        let dir = scratch.join(format!("case-{case}"));
-        std::fs::create_dir_all(&dir).ctx("create the case dir")?;
+        App::launch_with(case, config, &[]).await
+    }
+
+    /// As [`App::launch`], with `envs` added to the app's environment (the driver passes
+    /// its own on to the app).
+    async fn launch_with(case: &str, config: Value, envs: &[(&str, String)]) -> R<App> {
+        let dir = case_dir(case)?;
         let config_path = dir.join("config.json");
         std::fs::write(
             &config_path,
@@ -89,6 +101,7 @@ impl App {
                 .env("TAURI_WEBVIEW_AUTOMATION", "true")
                 .env("SWITCHBOARD_CONFIG", &config_path)
                 .env("SWITCHBOARD_PORT", port.to_string())
+                .envs(envs.iter().map(|(k, v)| (*k, v)))
                 .stdin(Stdio::null())
                 .stdout(driver_log.try_clone().ctx("driver log")?)
                 .stderr(driver_log)
@@ -1640,6 +1653,306 @@ async fn close_and_reopen_body(app: &App) -> R<()> {
     Ok(())
 }
 
+// ========================================================================= OAuth sign-in ===
+
+/// The OAuth fixture: a remote MCP server that takes only OAuth, with its own authorization
+/// server that approves every sign-in at once as ada@example.com. Killed when dropped.
+struct OAuthFixture {
+    child: Child,
+    base: String,
+}
+
+impl OAuthFixture {
+    fn start() -> R<OAuthFixture> {
+        use std::io::BufRead;
+        let mut child = Command::new(env("SWITCHBOARD_E2E_OAUTH_FIXTURE")?)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .ctx("start oauth-fixture")?;
+        let mut line = String::new();
+        let stdout = child.stdout.take().ok_or("oauth-fixture: no stdout")?;
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .ctx("read oauth-fixture's address")?;
+        let Some(base) = line.trim().strip_prefix("listening on ") else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("oauth-fixture said {line:?}"));
+        };
+        Ok(OAuthFixture {
+            base: base.to_owned(),
+            child,
+        })
+    }
+
+    /// Every token and code it handed out: none may reach the window.
+    async fn issued_secrets(&self) -> R<Vec<String>> {
+        let stats: Value = reqwest::get(format!("{}/admin/stats", self.base))
+            .await
+            .ctx("GET /admin/stats")?
+            .json()
+            .await
+            .ctx("/admin/stats json")?;
+        Ok(stats["issued"]
+            .as_array()
+            .ok_or("/admin/stats: no issued")?
+            .iter()
+            .filter_map(Value::as_str)
+            .filter(|v| ["at-", "rt-", "code-"].iter().any(|p| v.starts_with(p)))
+            .map(str::to_owned)
+            .collect())
+    }
+}
+
+impl Drop for OAuthFixture {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A fake `xdg-open` in `dir/bin`, first on the app's PATH: the test follows the
+/// authorization URL in place of a person. tauri-plugin-opener (the `open` crate) runs
+/// `xdg-open <url>` first on Linux, with the URL as one argument and no shell; this one logs
+/// the URL, waits until the test has looked at the window (`go`, at most 30 s), then fetches
+/// the URL with curl, following the authorization server's redirect to Switchboard's
+/// loopback listener. It always exits 0, so the opener tries no other program.
+struct FakeBrowser {
+    /// The PATH for the app, the fake's directory first.
+    path: String,
+    /// One `url <URL>` line per opening, then curl's `status <code>`.
+    log: PathBuf,
+    /// Created by the test to let the fake go on.
+    go: PathBuf,
+}
+
+impl FakeBrowser {
+    fn install(dir: &Path) -> R<FakeBrowser> {
+        let bin = dir.join("bin");
+        std::fs::create_dir_all(&bin).ctx("create the fake browser's dir")?;
+        let log = dir.join("opened.log");
+        let go = dir.join("go");
+        let script = bin.join("xdg-open");
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\n\
+                 # The person's browser, for the e2e oauth case (e2e/tests/ui.rs, FakeBrowser).\n\
+                 printf 'url %s\\n' \"$1\" >> '{log}'\n\
+                 i=0\n\
+                 while [ ! -e '{go}' ] && [ \"$i\" -lt 300 ]; do sleep 0.1; i=$((i + 1)); done\n\
+                 curl -s -L --max-time 20 -o /dev/null -w 'status %{{http_code}}\\n' \"$1\" >> '{log}' 2>&1\n\
+                 exit 0\n",
+                log = log.display(),
+                go = go.display(),
+            ),
+        )
+        .ctx("write the fake xdg-open")?;
+        Command::new("chmod")
+            .arg("755")
+            .arg(&script)
+            .status()
+            .ctx("chmod the fake xdg-open")?;
+        let path = format!(
+            "{}:{}",
+            bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        Ok(FakeBrowser { path, log, go })
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The URL the opener gave it (the first one logged).
+    fn opened_url(&self) -> Option<String> {
+        self.log_text()
+            .lines()
+            .find_map(|line| line.strip_prefix("url ").map(str::to_owned))
+    }
+}
+
+async fn oauth_sign_in() -> R<()> {
+    let fixture = OAuthFixture::start()?;
+    let browser = FakeBrowser::install(&case_dir("oauth")?)?;
+    let app = App::launch_with("oauth", empty_config(), &[("PATH", browser.path.clone())]).await?;
+    let result = oauth_sign_in_body(&app, &fixture, &browser).await;
+    if result.is_err() {
+        let _ = app.screenshot_failure("oauth").await;
+        log(&format!("the fake browser's log:\n{}", browser.log_text()));
+    }
+    app.finish().await;
+    result
+}
+
+async fn oauth_sign_in_body(app: &App, fixture: &OAuthFixture, browser: &FakeBrowser) -> R<()> {
+    let name = "notes";
+    let card = app.card(name);
+
+    // Added through the form, with OAuth and nothing else to fill in.
+    app.click("#add-remote").await?;
+    app.wait_text("#edit-heading", "Add remote gateway", 5)
+        .await?;
+    app.type_into("#f-name", name).await?;
+    app.type_into("#f-url", &format!("{}/mcp", fixture.base))
+        .await?;
+    app.select("#f-auth", "oauth").await?;
+    if !app.visible("#f-oauth-client-id").await? || !app.visible("#f-oauth-machine").await? {
+        return Err("the OAuth fields are not shown for 'OAuth (sign in)'".into());
+    }
+    // Test connection shows discovery in plain words, before the server is even saved.
+    app.click("#test-connection").await?;
+    let issuer = format!("Authorization server: {}/as", fixture.base);
+    app.wait_js(
+        &format!(
+            "return [...document.querySelectorAll('#test-discovery li')].some(li => li.textContent === {});",
+            json!(issuer)
+        ),
+        20,
+    )
+    .await
+    .map_err(|e| format!("discovery never listed the issuer ({e})"))?;
+    let steps = app
+        .js(
+            "return [...document.querySelectorAll('#test-discovery li')].map(li => li.textContent);",
+            vec![],
+        )
+        .await?;
+    log(&format!("Test connection, discovery: {steps}"));
+    if !steps.to_string().contains("dynamic client registration") {
+        return Err(format!(
+            "discovery does not say how Switchboard registers: {steps}"
+        ));
+    }
+    if let Err(e) = save_and_see(app, name).await {
+        let why = app.text("#save-error").await.unwrap_or_default();
+        return Err(format!("{e}; #save-error: {why}"));
+    }
+
+    // Not signed in: the card says so, and so does the tray.
+    app.wait_text(&format!("{card} .auth-badge"), "Needs sign-in", 15)
+        .await?;
+    if !app.visible(&format!("{card} .auth-badge")).await? {
+        return Err("the 'Needs sign-in' badge is not visible".into());
+    }
+    app.wait_text(&format!("{card} .badge"), "needs sign-in", 5)
+        .await?;
+    if !app.visible(&format!("{card} .sign-in")).await? {
+        return Err("no Sign in button on a server that needs sign-in".into());
+    }
+    let pid = app.app_pid()?;
+    let tray_label = format!("{name} — sign in needed");
+    testing_sh(
+        r#"wait_for 20 tray_find_for "$1" && { wait_for 10 tray_has "$2" || { echo "tray: $(tray_labels)" >&2; exit 1; }; }"#,
+        &[&pid, &tray_label],
+    )?;
+    log("needs sign-in: the card's badge and Sign in button, the tray's label");
+    app.screenshot("oauth-needs-sign-in").await?;
+
+    // Sign in: the shell opens "the browser" (the fake xdg-open), which waits for us.
+    app.click(&format!("{card} .sign-in")).await?;
+    wait_until("the opener to run xdg-open", 20, || {
+        Ok(browser.opened_url().is_some())
+    })
+    .await?;
+    let url = browser.opened_url().unwrap_or_default();
+    if !url.starts_with(&format!("{}/as/authorize?", fixture.base)) {
+        return Err(format!(
+            "xdg-open was given {url:?}, not the authorization URL"
+        ));
+    }
+    // Meanwhile the card says where the browser went, with the address to copy.
+    let host = fixture.base.trim_start_matches("http://");
+    app.wait_text(
+        &format!("{card} .sign-in-opening"),
+        &format!("Opening your browser to sign in at {host}…"),
+        10,
+    )
+    .await?;
+    if app.text(&format!("{card} .sign-in-url")).await? != url {
+        return Err("the card does not show the address the browser was given".into());
+    }
+    if !app.visible(&format!("{card} .sign-in-copy")).await? {
+        return Err("no Copy button next to the sign-in address".into());
+    }
+    app.screenshot("oauth-signing-in").await?;
+    std::fs::write(&browser.go, b"").ctx("let the fake browser go on")?;
+
+    app.wait_text(
+        &format!("{card} .auth-text"),
+        "Signed in as ada@example.com",
+        30,
+    )
+    .await
+    .map_err(|e| format!("{e}; the fake browser's log: {:?}", browser.log_text()))?;
+    if app.visible(&format!("{card} .sign-in-pending")).await? {
+        return Err("signed in, the card still says the browser is out".into());
+    }
+    let opened = browser.log_text();
+    if opened.lines().filter(|l| l.starts_with("url ")).count() != 1 {
+        return Err(format!("the browser was opened more than once: {opened:?}"));
+    }
+    if !app.visible(&format!("{card} .sign-out")).await?
+        || app.visible(&format!("{card} .sign-in")).await?
+    {
+        return Err("signed in, the card should offer Sign out and not Sign in".into());
+    }
+    let detail = app.text(&format!("{card} .auth-detail")).await?;
+    if !detail.contains("token renews automatically") {
+        return Err(format!(
+            "signed in with a refresh token, the card says {detail:?}"
+        ));
+    }
+    if app.visible(&format!("{card} .sign-in-error")).await? {
+        let error = app.text(&format!("{card} .sign-in-error")).await?;
+        return Err(format!("an error is shown after signing in: {error}"));
+    }
+    testing_sh(
+        r#"tray_lacks() { ! tray_has "$1"; }; wait_for 20 tray_find_for "$2" && { wait_for 10 tray_lacks "$1" || { echo "tray: $(tray_labels)" >&2; exit 1; }; }"#,
+        &[&tray_label, &pid],
+    )?;
+    log("signed in through the fake browser: the card names ada@example.com");
+    app.screenshot("oauth-signed-in").await?;
+
+    // A client of the proxy now reaches the server as ada.
+    let call = call_tool(app.port, name, "whoami", json!({})).await?;
+    if !call.body.contains("ada@example.com") {
+        return Err(format!(
+            "tools/call whoami: status {}, body {:.300}",
+            call.status, call.body
+        ));
+    }
+    log("whoami through /servers/notes/mcp: ada@example.com");
+    let issued = fixture.issued_secrets().await?;
+    if issued.is_empty() {
+        return Err("the fixture handed out no token".into());
+    }
+    let issued: Vec<&str> = issued.iter().map(String::as_str).collect();
+    app.assert_not_in_dom(&issued, "signed in").await?;
+
+    // Sign out: needs sign-in again, and the proxy no longer gets through.
+    app.click(&format!("{card} .sign-out")).await?;
+    app.wait_text(&format!("{card} .auth-badge"), "Needs sign-in", 15)
+        .await?;
+    if !app.visible(&format!("{card} .sign-in")).await? {
+        return Err("signed out, the card offers no Sign in".into());
+    }
+    testing_sh(
+        r#"wait_for 20 tray_find_for "$1" && { wait_for 10 tray_has "$2" || { echo "tray: $(tray_labels)" >&2; exit 1; }; }"#,
+        &[&pid, &tray_label],
+    )?;
+    match call_tool(app.port, name, "whoami", json!({})).await {
+        Ok(reply) if reply.body.contains("ada@example.com") => {
+            return Err("signed out, whoami still answers ada@example.com".into());
+        }
+        _ => {}
+    }
+    log("signed out: needs sign-in again, and the proxy no longer gets through");
+    Ok(())
+}
+
 impl App {
     async fn screenshot_failure(&self, case: &str) -> R<()> {
         let png = self.client.screenshot().await.ctx("screenshot")?;
@@ -1660,7 +1973,7 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let only = std::env::var("SWITCHBOARD_E2E_ONLY").unwrap_or_default();
-    let cases: [(&str, Case); 8] = [
+    let cases: [(&str, Case); 9] = [
         ("local server: add, running, endpoint, off refuses", || {
             Box::pin(local_server())
         }),
@@ -1687,6 +2000,10 @@ fn main() -> ExitCode {
         (
             "import and connect: a Claude Desktop server imported with its token moved; Cursor connected and undone",
             || Box::pin(import_and_connect()),
+        ),
+        (
+            "oauth sign-in: needs sign-in, the browser follows the page, whoami as ada, sign out",
+            || Box::pin(oauth_sign_in()),
         ),
         (
             "window: closed to the tray (web process gone), reopened from it",

@@ -6,6 +6,8 @@
 //! `profile_key`, both for an explicit copy, and either from `client_setup` with
 //! `reveal: true`. The state never carries a key. Other clients' configs come out with
 //! their secret values left out (`import_preview`) or masked (`client_connect_preview`).
+//! OAuth tokens never come out either: the state carries each server's sign-in status
+//! (who, until when), and `sign_in` gives the authorization URL the browser opens.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -16,8 +18,10 @@ use serde::{Deserialize, Serialize};
 use switchboard_core::clients::connect::Plan;
 use switchboard_core::clients::{Client, Places, Scope};
 use switchboard_core::config::{Profile, ServerConfig, UpstreamAuth};
+use switchboard_core::oauth::AuthStatus;
 use switchboard_core::relay::aggregate::ToolRow;
 use switchboard_core::secrets::{SecretError, Sensitive};
+use switchboard_core::sign_in::AuthDiscovery;
 use switchboard_core::{
     ClientStatus, ConnectTarget, Endpoint, Error, Hub, ImportPreview, ImportReport,
 };
@@ -131,7 +135,8 @@ pub struct ServerView {
     /// `local` (a command) or `remote` (a URL).
     pub kind: &'static str,
     pub enabled: bool,
-    /// `running`, `idle` or `disabled`.
+    /// `running`, `idle`, `disabled`, or `needs-sign-in` (an enabled OAuth server without a
+    /// working sign-in).
     pub state: &'static str,
     pub sessions: usize,
     pub pids: Vec<u32>,
@@ -143,6 +148,8 @@ pub struct ServerView {
     pub sse_url: String,
     /// As in the file: secrets appear only as `{"secret": NAME}` references.
     pub config: ServerConfig,
+    /// An OAuth server's sign-in, on or off (who, until when; never a token); else `null`.
+    pub auth: Option<AuthStatus>,
 }
 
 impl ServerView {
@@ -202,7 +209,7 @@ pub fn app_state(hub: &Hub, shell: &Shell) -> AppState {
                 .iter()
                 .position(|s| &s.name == name)
                 .map(|i| status.swap_remove(i));
-            let (state, sessions, pids, starts, unexpected_exits, last_error) = match found {
+            let (state, sessions, pids, starts, unexpected_exits, last_error, auth) = match found {
                 Some(s) => (
                     s.state,
                     s.sessions,
@@ -210,9 +217,10 @@ pub fn app_state(hub: &Hub, shell: &Shell) -> AppState {
                     s.starts,
                     s.unexpected_exits,
                     s.diagnostics.last_error,
+                    s.auth,
                 ),
-                None if server.enabled => ("idle", 0, Vec::new(), 0, 0, None),
-                None => ("disabled", 0, Vec::new(), 0, 0, None),
+                None if server.enabled => ("idle", 0, Vec::new(), 0, 0, None, None),
+                None => ("disabled", 0, Vec::new(), 0, 0, None, None),
             };
             ServerView {
                 name: name.clone(),
@@ -231,6 +239,7 @@ pub fn app_state(hub: &Hub, shell: &Shell) -> AppState {
                 mcp_url: endpoint.mcp_url,
                 sse_url: endpoint.sse_url,
                 config: server.clone(),
+                auth,
             }
         })
         .collect();
@@ -381,6 +390,110 @@ pub fn server_logs(slot: State<'_, HubSlot>, name: String) -> Result<Vec<String>
         .relay()
         .logs(&name)
         .ok_or_else(|| CommandError::new("unknown_server", format!("no server named '{name}'")))
+}
+
+// === OAuth sign-in ===
+
+/// A sign-in the browser was sent to (or, when it did not open, the address to copy).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignInView {
+    /// The authorization server's host (and port), to show before the page appears.
+    pub host: String,
+    /// The authorization URL, in full: the window shows it to copy.
+    pub url: String,
+    /// What discovery looked at, in plain words.
+    pub steps: Vec<String>,
+    /// Whether the system's browser opener accepted the URL.
+    pub opened: bool,
+}
+
+/// Starts signing in to OAuth server `name`: discovery, registration and the authorization
+/// URL (core's), checked again here, then opened in the browser. Returns at once; the
+/// redirect is waited for in the background and `sign-in-finished` follows (then
+/// `state-changed`). A sign-in still waiting for the same server is cancelled.
+#[tauri::command]
+pub async fn sign_in<R: Runtime>(
+    app: AppHandle<R>,
+    slot: State<'_, HubSlot>,
+    shell: State<'_, Shell>,
+    name: String,
+) -> Result<SignInView> {
+    let hub = running(&slot)?;
+    shell.sign_ins.cancel(&name);
+    let pending = hub.start_sign_in(&name).await?;
+    let url = pending.authorization_url.clone();
+    crate::browser::check_sign_in_url(&url).map_err(|why| CommandError::new("failed", why))?;
+    let view = SignInView {
+        host: pending.host.clone(),
+        url: url.to_string(),
+        steps: pending.steps.clone(),
+        opened: false,
+    };
+    log::info!(
+        "'{name}': signing in at {}; waiting for the browser at {}",
+        view.host,
+        pending.redirect_uri()
+    );
+    shell.sign_ins.wait(&app, hub, &name, pending);
+    // The opener waits a moment to see whether a launcher failed: off the async threads.
+    let opener = app.clone();
+    let opened = tauri::async_runtime::spawn_blocking(move || crate::browser::open(&opener, &url))
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|opened| opened);
+    if let Err(why) = &opened {
+        // Not fatal: the window shows the address to open by hand.
+        log::warn!("'{name}': the browser did not open ({why}); the window shows the address");
+    }
+    Ok(SignInView {
+        opened: opened.is_ok(),
+        ..view
+    })
+}
+
+/// Signs out of OAuth server `name`: its tokens are revoked where possible and removed
+/// from the keychain.
+#[tauri::command]
+pub async fn sign_out<R: Runtime>(
+    app: AppHandle<R>,
+    slot: State<'_, HubSlot>,
+    name: String,
+) -> Result<()> {
+    running(&slot)?.sign_out(&name).await?;
+    app.state_changed();
+    Ok(())
+}
+
+/// What discovery finds for OAuth server `name`, for "Test connection": as saved, or as
+/// `server` defines it (the form, before it is saved).
+#[tauri::command]
+pub async fn auth_discovery(
+    slot: State<'_, HubSlot>,
+    name: String,
+    server: Option<ServerConfig>,
+) -> Result<AuthDiscovery> {
+    let hub = running(&slot)?;
+    let found = match server {
+        None => hub.discover_auth(&name).await,
+        Some(server) => {
+            let relay = hub.relay();
+            match switchboard_core::sign_in::authorizer(
+                relay.context(),
+                relay.options().max_frame_bytes,
+                &name,
+                &server,
+            ) {
+                Ok(authorizer) => switchboard_core::sign_in::discover(&authorizer).await,
+                Err(e) => Err(e),
+            }
+        }
+    };
+    found.map_err(|e| match e {
+        Error::UnknownServer(_) => e.into(),
+        // Core's message is already redacted (no token, no secret, no URL query).
+        e => CommandError::new("test_failed", e.to_string()),
+    })
 }
 
 // === tools and profiles ===

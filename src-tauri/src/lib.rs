@@ -4,6 +4,8 @@
 //! - [`hub`]: the running core, held as Tauri state.
 //! - [`commands`]: the IPC commands of the UI in `ui/`, and the `state-changed` event.
 //! - `tray`: the tray icon: the proxy and server switches, endpoint URLs, "Start at login".
+//! - [`sign_in`], [`browser`]: OAuth sign-in: the sign-ins waiting for the browser, and
+//!   the one place that opens a URL in it (checked first, from Rust only).
 //! - [`autostart`], [`client_setup`]: "Start at login" and the snippets for MCP clients.
 //!   Other clients' own config files (import from them, connect them) are core's
 //!   (`switchboard_core::clients`); the shell gives it the directories ([`launch`]).
@@ -13,12 +15,14 @@
 //! serves, and stops it (and with it every child process) before the app exits.
 
 pub mod autostart;
+pub mod browser;
 pub mod client_setup;
 pub mod commands;
 mod hub;
 pub mod launch;
 #[cfg(unix)]
 pub mod login_path;
+pub mod sign_in;
 mod tray;
 
 use std::collections::HashMap;
@@ -39,6 +43,7 @@ use tauri::{
 use crate::autostart::Autostart;
 use crate::hub::{HubSlot, Shutdown};
 use crate::launch::Launch;
+use crate::sign_in::SignIns;
 
 /// The label of the one window, as in tauri.conf.json and the capability file.
 pub const MAIN_WINDOW: &str = "main";
@@ -65,6 +70,8 @@ pub struct Shell {
     /// The connect plans shown to the person, by client file: Confirm writes exactly the
     /// change that was shown (they hold the key, so they never go to the window whole).
     pub connect_plans: Mutex<HashMap<PathBuf, Plan>>,
+    /// The OAuth sign-ins waiting for the browser, one per server at most.
+    pub sign_ins: SignIns,
     /// Wakes the task that publishes the state, for changes the Hub does not announce.
     changed: tokio::sync::Notify,
 }
@@ -87,6 +94,7 @@ impl Shell {
             config_override: launch.config_override(),
             places: launch.places.clone(),
             connect_plans: Mutex::default(),
+            sign_ins: SignIns::default(),
             changed: tokio::sync::Notify::new(),
         }
     }
@@ -144,14 +152,22 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     {
         launch.child_path = login_path::child_path();
     }
-    // Plugins that need a real desktop session (D-Bus, X11), so not in `build_app`: one
-    // instance at a time (a second launch shows the first one's window), and the clipboard.
+    // Plugins that need a real desktop session (D-Bus, X11, a browser), so not in
+    // `build_app`: one instance at a time (a second launch shows the first one's window),
+    // the clipboard, and the browser opener for OAuth sign-in. The opener is used from Rust
+    // only (`browser::open`): no capability grants the webview an `opener:` permission, and
+    // its script that sends the page's link clicks to the browser is left out.
     let builder = tauri::Builder::default()
         .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
             log::info!("another launch: showing the window");
             show_main_window(app);
         }))
-        .plugin(tauri_plugin_clipboard_manager::init());
+        .plugin(tauri_plugin_clipboard_manager::init())
+        .plugin(
+            tauri_plugin_opener::Builder::new()
+                .open_js_links_on_click(false)
+                .build(),
+        );
     // "Start at login" on macOS and Windows (Linux writes its XDG entry itself).
     #[cfg(any(target_os = "macos", windows))]
     let builder = builder.plugin(
@@ -210,6 +226,9 @@ pub fn build_app<R: Runtime>(builder: Builder<R>, launch: Launch) -> tauri::Resu
             commands::client_connect_preview,
             commands::client_connect_apply,
             commands::client_undo,
+            commands::sign_in,
+            commands::sign_out,
+            commands::auth_discovery,
         ])
         .setup(move |app| {
             setup(app.handle(), &launch);

@@ -1083,6 +1083,9 @@ fn every_command_says_when_the_core_is_not_running() {
             "client_undo",
             json!({"client": "cursor", "scope": "user", "force": false}),
         ),
+        ("sign_in", json!({"name": "fx"})),
+        ("sign_out", json!({"name": "fx"})),
+        ("auth_discovery", json!({"name": "fx"})),
     ] {
         assert_eq!(refused(&app, cmd, args), "not_running", "{cmd}");
     }
@@ -1414,5 +1417,335 @@ fn without_a_home_there_are_no_other_clients_to_look_at() {
     let app = started_app(&launch);
     assert_eq!(refused(&app, "import_preview", json!({})), "unsupported");
     assert_eq!(refused(&app, "client_list", json!({})), "unsupported");
+    stop(&app);
+}
+
+// === OAuth sign-in ===
+
+/// The OAuth fixture (`tests/src/bin/oauth_fixture.rs`: an MCP server that takes only OAuth,
+/// with its own authorization server), if cargo built it; killed when dropped.
+struct OAuthFixture {
+    child: std::process::Child,
+    base: String,
+}
+
+impl OAuthFixture {
+    fn start() -> Option<OAuthFixture> {
+        use std::io::BufRead;
+        let exe = std::env::current_exe().ok()?;
+        let program = exe.parent()?.parent()?.join("oauth-fixture");
+        if !program.is_file() {
+            return None;
+        }
+        let mut child = std::process::Command::new(program)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let base = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("oauth-fixture said {line:?}"))
+            .to_owned();
+        Some(OAuthFixture { child, base })
+    }
+}
+
+impl Drop for OAuthFixture {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls the state until `check` holds for server `name` (the authorizer reads the keychain
+/// in the background); panics with the last state after 10 s.
+fn wait_for_server(app: &App<MockRuntime>, name: &str, check: impl Fn(&Value) -> bool) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let state = state(app);
+        let found = server(&state, name).clone();
+        if check(&found) {
+            return found;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "server {name} never got there: {found}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// A port nothing listens on.
+fn closed_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn sign_in_is_for_oauth_servers_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = started_app(&launch_with_config(
+        &dir,
+        json!({"mcpServers": {
+            "local": {"command": "/nonexistent/program"},
+            "keyed": {"url": "https://mcp.example.com/mcp",
+                      "auth": {"type": "bearer", "secret": "EXAMPLE_TOKEN"}},
+        }}),
+    ));
+    for name in ["local", "keyed"] {
+        for cmd in ["sign_in", "sign_out"] {
+            let error = call(&app, cmd, json!({"name": name})).unwrap_err();
+            assert_eq!(error["code"], "failed", "{cmd} {name}: {error}");
+            assert_eq!(
+                error["message"],
+                format!(
+                    "remote server '{name}': does not use OAuth (its auth type must be oauth to sign in)"
+                ),
+                "{cmd} {name}"
+            );
+        }
+        let error = call(&app, "auth_discovery", json!({"name": name})).unwrap_err();
+        assert_eq!(error["code"], "test_failed", "{error}");
+        assert!(
+            error["message"]
+                .as_str()
+                .unwrap()
+                .contains("does not use OAuth"),
+            "{error}"
+        );
+    }
+    for cmd in ["sign_in", "sign_out", "auth_discovery"] {
+        assert_eq!(
+            refused(&app, cmd, json!({"name": "nope"})),
+            "unknown_server",
+            "{cmd}"
+        );
+    }
+    // The state says nothing of a sign-in where there is none.
+    let state = state(&app);
+    assert_eq!(server(&state, "local")["auth"], Value::Null);
+    assert_eq!(server(&state, "keyed")["auth"], Value::Null);
+    stop(&app);
+}
+
+#[test]
+fn the_state_carries_an_oauth_servers_sign_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("http://127.0.0.1:{}/mcp", closed_port());
+    let app = started_app(&launch_with_config(
+        &dir,
+        json!({"mcpServers": {
+            "people": {"url": url, "auth": {"type": "oauth"}},
+            "machine": {"url": url, "auth": {"type": "oauth", "clientId": "switchboard",
+                        "clientSecret": "machine.secret", "grant": "client-credentials"}},
+            "off": {"url": url, "auth": {"type": "oauth"}, "enabled": false},
+        }}),
+    ));
+    let people = wait_for_server(&app, "people", |s| s["auth"]["state"] == "signed-out");
+    assert_eq!(people["state"], "needs-sign-in", "{people}");
+    assert_eq!(
+        people["auth"],
+        json!({"state": "signed-out", "refreshable": false, "machine": false}),
+        "no token, no account: {people}"
+    );
+    let machine = wait_for_server(&app, "machine", |s| s["auth"]["state"] == "signed-out");
+    assert_eq!(machine["auth"]["machine"], true, "{machine}");
+    // Turned off, it still says where its sign-in stands (one can sign in before turning it on).
+    let off = wait_for_server(&app, "off", |s| s["auth"]["state"] == "signed-out");
+    assert_eq!(off["state"], "disabled", "{off}");
+
+    // Discovery of a server that cannot be reached fails with core's words; the form's own
+    // definition is looked at before it is saved.
+    let error = call(&app, "auth_discovery", json!({"name": "people"})).unwrap_err();
+    assert_eq!(error["code"], "test_failed", "{error}");
+    let unsaved = json!({"url": url, "auth": {"type": "oauth", "scope": "x"}});
+    let error = call(
+        &app,
+        "auth_discovery",
+        json!({"name": "new", "server": unsaved}),
+    )
+    .unwrap_err();
+    assert_eq!(error["code"], "test_failed", "{error}");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("remote server 'new': "),
+        "{error}"
+    );
+    // A machine signs in by itself.
+    call(
+        &app,
+        "set_secret",
+        json!({"name": "machine.secret", "value": "machine-secret-value"}),
+    )
+    .unwrap();
+    let error = call(&app, "sign_in", json!({"name": "machine"})).unwrap_err();
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("client-credentials grant: no one signs in"),
+        "{error}"
+    );
+    stop(&app);
+}
+
+#[test]
+fn the_webview_may_not_open_urls_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let launch = launch(&dir, 0);
+    // The opener plugin as `run` adds it: its Rust API is there, its commands are not
+    // granted to any window.
+    let builder = mock_builder().plugin(
+        tauri_plugin_opener::Builder::new()
+            .open_js_links_on_click(false)
+            .build(),
+    );
+    let app = build_app(builder, launch.clone()).unwrap();
+    tauri::async_runtime::block_on(app.state::<HubSlot>().start(&launch));
+    for cmd in [
+        "plugin:opener|open_url",
+        "plugin:opener|open_path",
+        "plugin:opener|reveal_item_in_dir",
+    ] {
+        let error = call(
+            &app,
+            cmd,
+            json!({"url": "https://example.com", "path": "/etc/passwd"}),
+        )
+        .unwrap_err();
+        // Refused by the ACL (the plugin is there, its permissions are granted to no one).
+        assert!(
+            error
+                .as_str()
+                .is_some_and(|e| e.contains("not allowed. Permissions associated")),
+            "{cmd}: {error}"
+        );
+    }
+    stop(&app);
+}
+
+/// Collects the `sign-in-finished` events.
+fn sign_in_events(app: &App<MockRuntime>) -> std::sync::mpsc::Receiver<Value> {
+    let (sender, receiver) = std::sync::mpsc::channel::<Value>();
+    tauri::Listener::listen_any(app, crate::sign_in::SIGN_IN_FINISHED_EVENT, move |event| {
+        let _ = sender.send(serde_json::from_str(event.payload()).unwrap());
+    });
+    receiver
+}
+
+/// What the person's browser does: follows the authorization URL (the fixture approves at
+/// once) and its redirect to Switchboard's loopback listener.
+fn follow_in_browser(url: &str) -> Result<u16, String> {
+    tauri::async_runtime::block_on(async {
+        reqwest::get(url)
+            .await
+            .map(|response| response.status().as_u16())
+            .map_err(|e| e.to_string())
+    })
+}
+
+#[test]
+fn signing_in_follows_the_browser_and_signing_out_ends_it() {
+    let Some(fixture) = OAuthFixture::start() else {
+        eprintln!("sign-in skipped: no built oauth-fixture next to the test binary");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let app = started_app(&launch_with_config(
+        &dir,
+        json!({"mcpServers": {
+            "fx": {"url": format!("{}/mcp", fixture.base), "auth": {"type": "oauth"}},
+        }}),
+    ));
+    let events = sign_in_events(&app);
+    wait_for_server(&app, "fx", |s| s["state"] == "needs-sign-in");
+
+    let discovery = call(&app, "auth_discovery", json!({"name": "fx"})).unwrap();
+    assert_eq!(discovery["issuer"], format!("{}/as", fixture.base));
+    assert_eq!(discovery["registration"], "dynamic client registration");
+    assert!(
+        discovery["steps"].as_array().unwrap().len() > 1,
+        "{discovery}"
+    );
+
+    // A first sign-in, replaced by a second one before its browser came back: its
+    // listener is gone, and it says nothing.
+    let first = call(&app, "sign_in", json!({"name": "fx"})).unwrap();
+    let second = call(&app, "sign_in", json!({"name": "fx"})).unwrap();
+    let host = fixture.base.trim_start_matches("http://");
+    for view in [&first, &second] {
+        assert_eq!(view["host"], host, "{view}");
+        let url = view["url"].as_str().unwrap();
+        assert!(
+            url.starts_with(&format!("{}/as/authorize?", fixture.base)),
+            "{view}"
+        );
+        assert!(!view["steps"].as_array().unwrap().is_empty(), "{view}");
+        // The mock runtime has no browser opener: the window shows the address instead.
+        assert_eq!(view["opened"], false, "{view}");
+    }
+    assert_ne!(first["url"], second["url"]);
+    assert!(
+        follow_in_browser(first["url"].as_str().unwrap()).is_err(),
+        "the replaced sign-in still listens"
+    );
+
+    assert_eq!(follow_in_browser(second["url"].as_str().unwrap()), Ok(200));
+    let finished = events
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("no sign-in-finished");
+    assert_eq!(
+        finished,
+        json!({"name": "fx", "ok": true, "message": "Signed in as ada@example.com"})
+    );
+    let fx = wait_for_server(&app, "fx", |s| s["auth"]["state"] == "signed-in");
+    assert_eq!(fx["auth"]["account"], "ada@example.com", "{fx}");
+    assert_eq!(fx["auth"]["issuer"], format!("{}/as", fixture.base));
+    assert_eq!(fx["auth"]["refreshable"], true, "{fx}");
+    assert!(fx["auth"]["expiresAt"].is_u64(), "{fx}");
+    assert_ne!(fx["state"], "needs-sign-in", "{fx}");
+    // Never a token in the state.
+    assert!(
+        !state(&app).to_string().contains("at-"),
+        "a token in the state"
+    );
+
+    call(&app, "sign_out", json!({"name": "fx"})).unwrap();
+    let fx = server(&state(&app), "fx").clone();
+    assert_eq!(fx["auth"]["state"], "signed-out", "{fx}");
+    assert_eq!(fx["state"], "needs-sign-in", "{fx}");
+    // The replaced sign-in never reported.
+    assert!(events.try_recv().is_err());
+    stop(&app);
+}
+
+#[test]
+fn a_sign_in_that_cannot_start_fails_with_cores_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("http://127.0.0.1:{}/mcp", closed_port());
+    let app = started_app(&launch_with_config(
+        &dir,
+        json!({"mcpServers": {"gone": {"url": url, "auth": {"type": "oauth"}}}}),
+    ));
+    // Discovery cannot reach the server: the command itself fails, with core's words.
+    let error = call(&app, "sign_in", json!({"name": "gone"})).unwrap_err();
+    assert_eq!(error["code"], "failed", "{error}");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("remote server 'gone': "),
+        "{error}"
+    );
     stop(&app);
 }

@@ -4,6 +4,7 @@
 //! `publish_changes` in lib.rs), so every label and check mark follows the Hub; a click
 //! only asks the Hub for a change and never updates the menu itself.
 
+use switchboard_core::oauth::AuthState;
 use tauri::image::Image;
 use tauri::menu::{CheckMenuItem, Menu, MenuEvent, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::tray::{TrayIcon, TrayIconBuilder};
@@ -63,10 +64,21 @@ impl IconKind {
     }
 }
 
-/// "demo — running, 2 sessions", "demo — idle", "demo — off", "demo — error: …".
+/// "demo — running, 2 sessions", "demo — idle", "demo — off", "demo — error: …",
+/// "demo — sign in needed" (an OAuth server; the window has the Sign in button).
 pub fn server_label(server: &ServerView) -> String {
     let detail = if !server.enabled {
         "off".to_owned()
+    } else if server.state == "needs-sign-in" {
+        // What to do first, ahead of an error it causes (the server refuses without it).
+        match &server.auth {
+            // Machine to machine: no one signs in; the token is fetched at first use.
+            Some(auth) if auth.machine && auth.state == AuthState::SignedOut => {
+                "no token yet".to_owned()
+            }
+            Some(auth) if auth.machine => "token refused".to_owned(),
+            _ => "sign in needed".to_owned(),
+        }
     } else if server.is_failing() {
         let error = server.last_error.as_deref().unwrap_or_default();
         format!("error: {}", truncate(error.trim(), MAX_ERROR_CHARS))
@@ -317,6 +329,7 @@ fn copy_endpoint<R: Runtime>(app: &AppHandle<R>, name: &str) {
 mod tests {
     use super::*;
     use switchboard_core::config::ServerConfig;
+    use switchboard_core::oauth::AuthStatus;
 
     fn server(
         enabled: bool,
@@ -337,6 +350,20 @@ mod tests {
             mcp_url: String::new(),
             sse_url: String::new(),
             config: ServerConfig::stdio("x", Vec::<String>::new()),
+            auth: None,
+        }
+    }
+
+    fn oauth(state: AuthState, machine: bool) -> AuthStatus {
+        AuthStatus {
+            state,
+            account: None,
+            issuer: None,
+            expires_at: None,
+            scope: None,
+            refreshable: false,
+            message: Some("not signed in".into()),
+            machine,
         }
     }
 
@@ -360,6 +387,29 @@ mod tests {
         assert_eq!(label, "demo — error: exited with status 1…");
         let label = server_label(&server(true, "idle", 0, Some(&"y".repeat(100))));
         assert_eq!(label.chars().count(), "demo — error: ".chars().count() + 60);
+    }
+
+    #[test]
+    fn an_oauth_server_without_a_sign_in_says_so() {
+        let mut needs = server(true, "needs-sign-in", 0, Some("401 Unauthorized"));
+        needs.auth = Some(oauth(AuthState::SignedOut, false));
+        assert_eq!(server_label(&needs), "demo — sign in needed");
+        needs.auth = Some(oauth(AuthState::NeedsSignIn, false));
+        assert_eq!(server_label(&needs), "demo — sign in needed");
+        // Signed in again: the usual labels.
+        let mut signed_in = server(true, "running", 1, None);
+        signed_in.auth = Some(oauth(AuthState::SignedIn, false));
+        assert_eq!(server_label(&signed_in), "demo — running, 1 session");
+        // Off stays off.
+        let mut off = server(false, "disabled", 0, None);
+        off.auth = Some(oauth(AuthState::SignedOut, false));
+        assert_eq!(server_label(&off), "demo — off");
+        // Machine to machine: nobody signs in.
+        let mut machine = server(true, "needs-sign-in", 0, None);
+        machine.auth = Some(oauth(AuthState::SignedOut, true));
+        assert_eq!(server_label(&machine), "demo — no token yet");
+        machine.auth = Some(oauth(AuthState::NeedsSignIn, true));
+        assert_eq!(server_label(&machine), "demo — token refused");
     }
 
     #[test]

@@ -6,6 +6,7 @@ import { store } from "./store.js";
 import { backToServers, currentView, showView } from "./views.js";
 import { secretWidget } from "./secret-widget.js";
 import {
+  authSecretRole,
   defaultSecretName,
   formFromServer,
   formProblem,
@@ -13,9 +14,10 @@ import {
   serverFromForm,
 } from "./server-form.js";
 import { focusServerCard } from "./render-servers.js";
+import { discoveryLines } from "./sign-in.js";
 
 let editing = null; // { kind, original }: what is being edited; `original` is the saved config
-let secretWidgets = {}; // bearer / basic / query
+let secretWidgets = {}; // bearer / basic / query / oauth (the client secret)
 let envRows = [];
 let authHeaderRows = [];
 
@@ -155,9 +157,14 @@ export function renderEditor(state) {
   if (currentView() === "edit") syncQueryOption(state);
 }
 
+/** The OAuth client secret's widget shows while "The client has a secret" is ticked. */
+function syncOAuthSecret() {
+  $("oauth-secret").hidden = !$("f-oauth-has-secret").checked;
+}
+
 function syncAuth() {
   const type = $("f-auth").value;
-  for (const part of ["bearer", "headers", "basic", "query"]) {
+  for (const part of ["bearer", "headers", "basic", "query", "oauth"]) {
     $(`auth-${part}`).hidden = part !== type;
   }
   if (type !== "query") $("f-ack").checked = false;
@@ -182,8 +189,9 @@ export function openEditor(server, kind) {
   $("edit-form").dataset.kind = form.kind;
   $("local-fields").hidden = form.kind !== "local";
   $("remote-fields").hidden = form.kind !== "remote";
-  for (const id of ["save-error", "test-error"]) showError($(id), null);
+  for (const id of ["save-error", "test-error", "test-discovery-error"]) showError($(id), null);
   $("test-result").textContent = "";
+  showDiscovery(null);
   $("f-name").value = form.name;
   $("f-name").readOnly = !!server;
   for (const list of ["args", "env", "headers", "auth-header-rows"]) $(list).replaceChildren();
@@ -204,7 +212,7 @@ export function openEditor(server, kind) {
   for (const header of form.headers) addHeaderRow(header.name, header.value);
   $("f-auth").value = form.authType;
   const slot = (role) => document.querySelector(`.secret-slot[data-role="${role}"]`);
-  const labels = { bearer: "Bearer token", basic: "Password", query: "Query key" };
+  const labels = { bearer: "Bearer token", basic: "Password", query: "Query key", oauth: "Client secret" };
   secretWidgets = {};
   for (const [role, label] of Object.entries(labels)) {
     secretWidgets[role] = secretWidget(label, form.secrets[role]);
@@ -212,6 +220,11 @@ export function openEditor(server, kind) {
   }
   $("f-basic-user").value = form.username;
   $("f-query-param").value = form.param;
+  $("f-oauth-client-id").value = form.oauth.clientId;
+  $("f-oauth-has-secret").checked = form.oauth.hasSecret;
+  $("f-oauth-scope").value = form.oauth.scope;
+  $("f-oauth-machine").checked = form.oauth.machine;
+  syncOAuthSecret();
   for (const header of form.authHeaders) addAuthHeaderRow(header);
   $("f-ack").checked = false;
   syncAuth();
@@ -240,6 +253,12 @@ function readForm() {
     param: $("f-query-param").value,
     secrets: Object.fromEntries(Object.entries(secretWidgets).map(([role, widget]) => [role, widget.name()])),
     authHeaders: authHeaderRows.map((row) => row.read()),
+    oauth: {
+      clientId: $("f-oauth-client-id").value,
+      hasSecret: $("f-oauth-has-secret").checked,
+      scope: $("f-oauth-scope").value,
+      machine: $("f-oauth-machine").checked,
+    },
   };
 }
 
@@ -248,10 +267,11 @@ async function commitSecrets() {
   const widgets = [];
   if (editing.kind === "local") {
     for (const row of envRows) if (row.isSecret()) widgets.push(row.secret);
+  } else if ($("f-auth").value === "headers") {
+    for (const row of authHeaderRows) widgets.push(row.secret);
   } else {
-    const type = $("f-auth").value;
-    if (type === "headers") for (const row of authHeaderRows) widgets.push(row.secret);
-    else if (secretWidgets[type]) widgets.push(secretWidgets[type]);
+    const role = authSecretRole(readForm());
+    if (role && secretWidgets[role]) widgets.push(secretWidgets[role]);
   }
   for (const widget of widgets) {
     if (!(await widget.commit())) return false;
@@ -276,17 +296,39 @@ $("f-auth").addEventListener("change", syncAuth);
 $("f-name").addEventListener("change", () => {
   if (!editing || $("f-name").readOnly) return;
   // A new server's secrets are named after it, unless the user named them.
-  const suffixes = { bearer: "token", basic: "password", query: "key" };
+  const suffixes = { bearer: "token", basic: "password", query: "key", oauth: "client-secret" };
   for (const [role, suffix] of Object.entries(suffixes)) {
     if (secretWidgets[role]) secretWidgets[role].suggest(defaultSecretName(typedName(), suffix));
   }
 });
 $("f-ack").addEventListener("change", syncSaveGate);
+$("f-oauth-has-secret").addEventListener("change", syncOAuthSecret);
+$("f-oauth-machine").addEventListener("change", () => {
+  // Client credentials are the client ID and its secret (or key): offer the secret at once.
+  if ($("f-oauth-machine").checked && !$("f-oauth-has-secret").checked) {
+    $("f-oauth-has-secret").checked = true;
+    syncOAuthSecret();
+  }
+});
+
+/** "Test connection" of an OAuth server lists what discovery found; null hides it. */
+function showDiscovery(found) {
+  $("test-discovery-part").hidden = !found;
+  $("test-discovery").replaceChildren(
+    ...(found ? discoveryLines(found) : []).map((line) => {
+      const li = document.createElement("li");
+      li.textContent = line;
+      return li;
+    }),
+  );
+}
 $("cancel").addEventListener("click", backToServers);
 
 $("test-connection").addEventListener("click", async () => {
   const button = $("test-connection");
   showError($("test-error"), null);
+  showError($("test-discovery-error"), null);
+  showDiscovery(null);
   $("test-result").textContent = "Testing…";
   button.disabled = true;
   try {
@@ -296,7 +338,17 @@ $("test-connection").addEventListener("click", async () => {
     }
     const form = readForm();
     const name = form.name.trim() || "test";
-    const answer = await invoke("test_server", { name, server: serverFromForm(form, editing.original) });
+    const server = serverFromForm(form, editing.original);
+    if (form.kind === "remote" && form.authType === "oauth") {
+      // Where the person will sign in, and how Switchboard identifies itself there; the
+      // connection test below then needs a sign-in (or the machine's token).
+      try {
+        showDiscovery(await invoke("auth_discovery", { name, server }));
+      } catch (error) {
+        showError($("test-discovery-error"), error);
+      }
+    }
+    const answer = await invoke("test_server", { name, server });
     const version = answer.serverVersion ? ` ${answer.serverVersion}` : "";
     $("test-result").textContent =
       `Connected: ${answer.serverName || "server"}${version}, protocol ${answer.protocolVersion || "?"}`;

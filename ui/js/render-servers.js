@@ -1,7 +1,10 @@
 // The header's status, the proxy switch, the aggregate endpoint ("All servers") and the
-// list of server cards.
+// list of server cards, with an OAuth server's sign-in (Sign in / Sign out; the browser is
+// opened by the shell, and `sign-in-finished` says how it ended).
 import { $, copyText, nextId, showError } from "./dom.js";
+import { errorText } from "./errors.js";
 import { aggregateSummary, listeningText, serverStats, statusPill, targetOf } from "./format.js";
+import { authView, expiryTicks, nowSeconds, pendingText, stateLabel } from "./sign-in.js";
 import { invoke } from "./ipc.js";
 import { store } from "./store.js";
 import { openEditor } from "./editor.js";
@@ -64,6 +67,15 @@ function renderAggregate(state) {
 const cards = new Map(); // name -> { el, server }
 let focusWhenShown = null; // a server just saved, whose card gets the focus once it exists
 
+// Sign-ins the window started, by server: `{}` until `sign_in` answered, then its answer
+// ({host, url, opened}); gone when `sign-in-finished` arrives (which may come first).
+const signIns = new Map();
+// How the last sign-in of each server ended: {ok, message}.
+const signInResults = new Map();
+
+// A token that cannot be renewed: its "expires in …" is read again now and then.
+const EXPIRY_REFRESH_MS = 30_000;
+
 /** Focuses the card of `name` now, or when the state that has it arrives. */
 export function focusServerCard(name) {
   const card = cards.get(name);
@@ -113,6 +125,14 @@ function makeCard(name) {
     el.querySelector(".remove-confirm").hidden = true;
     el.querySelector(".remove").focus();
   });
+  el.querySelector(".sign-in").setAttribute("aria-label", `Sign in to ${name}`);
+  el.querySelector(".sign-out").setAttribute("aria-label", `Sign out of ${name}`);
+  el.querySelector(".sign-in").addEventListener("click", () => signIn(name));
+  el.querySelector(".sign-out").addEventListener("click", () => signOut(name));
+  el.querySelector(".sign-in-copy").addEventListener("click", (event) => {
+    const code = el.querySelector(".sign-in-url");
+    copyText(code.textContent, code, event.currentTarget);
+  });
   el.querySelector(".remove-yes").addEventListener("click", async () => {
     try {
       // The card goes when the state without the server arrives.
@@ -130,8 +150,8 @@ function updateCard(el, server) {
   const kind = el.querySelector(".kind");
   kind.textContent = server.kind === "remote" ? "remote" : "local";
   kind.className = `kind kind-${server.kind}`;
-  const badge = el.querySelector(".badge");
-  badge.textContent = server.state;
+  const badge = el.querySelector(".server-head .badge");
+  badge.textContent = stateLabel(server.state);
   badge.className = `badge badge-${server.state}`;
   const toggle = el.querySelector(".enable-toggle");
   if (!toggle.disabled) toggle.checked = !!server.enabled;
@@ -146,7 +166,93 @@ function updateCard(el, server) {
   const tools = el.querySelector(".show-tools");
   tools.disabled = !server.enabled;
   tools.title = server.enabled ? "" : "Turn the server on to see its tools";
+  updateAuth(el, server);
 }
+
+/** The card's sign-in part: where the sign-in stands, its button, a sign-in under way. */
+function updateAuth(el, server) {
+  const part = el.querySelector(".auth");
+  const view = authView(server.auth, nowSeconds());
+  const pending = signIns.get(server.name);
+  const result = signInResults.get(server.name);
+  part.hidden = !view && !pending && !result;
+  if (part.hidden) return;
+  const badge = el.querySelector(".auth-badge");
+  badge.hidden = !(view && view.badge);
+  badge.textContent = (view && view.badge) || "";
+  el.querySelector(".auth-text").textContent = view ? view.text : "";
+  el.querySelector(".auth-detail").textContent = view && view.detail ? `· ${view.detail}` : "";
+  el.querySelector(".sign-in").hidden = !(view && view.signIn);
+  el.querySelector(".sign-out").hidden = !(view && view.signOut);
+  el.querySelector(".auth-actions").hidden = !(view && (view.signIn || view.signOut));
+  el.querySelector(".sign-in-pending").hidden = !pending;
+  if (pending) {
+    el.querySelector(".sign-in-opening").textContent = pendingText(pending);
+    el.querySelector(".sign-in-address").hidden = !pending.url;
+    el.querySelector(".sign-in-url").textContent = pending.url || "";
+  }
+  // Success is said once: not again when the card's own line already says it.
+  const said = result && result.ok && !(view && view.text === result.message);
+  const done = el.querySelector(".sign-in-result");
+  done.hidden = !said;
+  done.textContent = said ? result.message : "";
+  showError(el.querySelector(".sign-in-error"), result && !result.ok ? result.message : null);
+}
+
+function refreshAuth(name) {
+  const card = cards.get(name);
+  if (card) updateAuth(card.el, card.server);
+}
+
+async function signIn(name) {
+  const attempt = {};
+  signIns.set(name, attempt);
+  signInResults.delete(name);
+  refreshAuth(name);
+  try {
+    const answer = await invoke("sign_in", { name });
+    // Still the sign-in under way (its end may have been announced already).
+    if (signIns.get(name) === attempt) {
+      Object.assign(attempt, { host: answer.host, url: answer.url, opened: answer.opened });
+    }
+  } catch (error) {
+    if (signIns.get(name) === attempt) {
+      signIns.delete(name);
+      signInResults.set(name, { ok: false, message: errorText(error) });
+    }
+  }
+  refreshAuth(name);
+}
+
+async function signOut(name) {
+  const card = cards.get(name);
+  const button = card && card.el.querySelector(".sign-out");
+  signInResults.delete(name);
+  if (button) button.disabled = true;
+  try {
+    // The card follows with the state-changed event.
+    await invoke("sign_out", { name });
+  } catch (error) {
+    signInResults.set(name, { ok: false, message: errorText(error) });
+  } finally {
+    if (button) button.disabled = false;
+  }
+  refreshAuth(name);
+}
+
+/** The payload of `sign-in-finished`: {name, ok, message}. */
+export function signInFinished(event) {
+  if (!event || !event.name) return;
+  signIns.delete(event.name);
+  signInResults.set(event.name, { ok: !!event.ok, message: event.message || "" });
+  refreshAuth(event.name);
+}
+
+setInterval(() => {
+  for (const { el, server } of cards.values()) {
+    if (expiryTicks(server.auth)) updateAuth(el, server);
+  }
+}, EXPIRY_REFRESH_MS);
 
 export function renderServers(state) {
   renderAggregate(state);
@@ -167,6 +273,8 @@ export function renderServers(state) {
     if (!seen.has(name)) {
       entry.el.remove();
       cards.delete(name);
+      signIns.delete(name);
+      signInResults.delete(name);
     }
   }
   $("no-servers").hidden = state.servers.length > 0;

@@ -10,9 +10,15 @@
 //   { kind: "local" | "remote", name,
 //     command, args: [string], env: [{key, value} | {key, secret}], cwd, sharing,
 //     url, transport, headers: [{name, value}],
-//     authType: "none" | "bearer" | "basic" | "query" | "headers", username, param,
-//     secrets: {bearer, basic, query},      // keychain names of the secrets per auth type
-//     authHeaders: [{name, secret}] }
+//     authType: "none" | "bearer" | "basic" | "query" | "headers" | "oauth", username, param,
+//     secrets: {bearer, basic, query, oauth}, // keychain names of the secrets per auth type
+//     authHeaders: [{name, secret}],
+//     oauth: {clientId, hasSecret, scope, machine} }
+//
+// OAuth (`{"type": "oauth", clientId?, clientSecret?, clientKey?, clientMetadataUrl?, scope?,
+// grant?}`): the form edits the client ID, whether the client has a secret (its keychain name
+// is `secrets.oauth`), the scope and the grant ("Machine to machine" is `client-credentials`);
+// `clientKey` and `clientMetadataUrl`, which it does not show, are kept as they were.
 
 /** The fields the form edits; every other field of a saved server (`enabled`, keys this
  * version does not know) is kept as it was. */
@@ -20,6 +26,9 @@ export const FORM_FIELDS = ["command", "args", "env", "cwd", "sharing", "url", "
 
 export const DEFAULT_SHARING = "per-session";
 export const DEFAULT_TRANSPORT = "auto";
+
+/** The OAuth grant where no one signs in: the client's own credentials. */
+export const MACHINE_GRANT = "client-credentials";
 
 /** The keychain name offered for a new secret of `serverName`: "github.token". */
 export function defaultSecretName(serverName, suffix) {
@@ -54,6 +63,7 @@ export function formFromServer(server, kind) {
       bearer: type === "bearer" ? auth.secret : defaultSecretName(name, "token"),
       basic: type === "basic" ? auth.secret : defaultSecretName(name, "password"),
       query: type === "query" ? auth.secret : defaultSecretName(name, "key"),
+      oauth: type === "oauth" && auth.clientSecret ? auth.clientSecret : defaultSecretName(name, "client-secret"),
     },
     authHeaders:
       type === "headers"
@@ -62,6 +72,12 @@ export function formFromServer(server, kind) {
             secret: isSecretRef(source) ? source.secret : defaultSecretName(name, header || "header"),
           }))
         : [],
+    oauth: {
+      clientId: type === "oauth" ? auth.clientId || "" : "",
+      hasSecret: type === "oauth" && !!auth.clientSecret,
+      scope: type === "oauth" ? auth.scope || "" : "",
+      machine: type === "oauth" && auth.grant === MACHINE_GRANT,
+    },
   };
 }
 
@@ -75,6 +91,7 @@ export function formProblem(form) {
 /** The server definition the form describes; `original` is the saved one when editing. */
 export function serverFromForm(form, original = {}) {
   const server = { ...original };
+  const savedAuth = original.auth || {};
   for (const field of FORM_FIELDS) delete server[field];
   if (form.kind === "local") {
     server.command = form.command.trim();
@@ -98,12 +115,13 @@ export function serverFromForm(form, original = {}) {
     if (name) headers[name] = header.value;
   }
   if (Object.keys(headers).length) server.headers = headers;
-  const auth = authFromForm(form);
+  const auth = authFromForm(form, savedAuth);
   if (auth) server.auth = auth;
   return server;
 }
 
-function authFromForm(form) {
+/** `savedAuth`: the auth as saved, for what the form does not show. */
+function authFromForm(form, savedAuth) {
   const type = form.authType;
   const secret = (role) => String(form.secrets[role] || "").trim();
   switch (type) {
@@ -121,6 +139,36 @@ function authFromForm(form) {
       }
       return { type, headers };
     }
+    case "oauth": {
+      const oauth = form.oauth || {};
+      const auth = { type };
+      const clientId = String(oauth.clientId || "").trim();
+      if (clientId) auth.clientId = clientId;
+      if (oauth.hasSecret) auth.clientSecret = secret("oauth");
+      const kept = savedAuth.type === "oauth" ? savedAuth : {};
+      if (kept.clientKey) auth.clientKey = kept.clientKey;
+      if (kept.clientMetadataUrl) auth.clientMetadataUrl = kept.clientMetadataUrl;
+      const scope = String(oauth.scope || "").trim();
+      if (scope) auth.scope = scope;
+      if (oauth.machine) auth.grant = MACHINE_GRANT;
+      return auth;
+    }
+    default:
+      return null;
+  }
+}
+
+/** The role of the one secret widget whose value the form's auth uses (`secrets[role]`),
+ * or null: none, or the custom headers' own rows. */
+export function authSecretRole(form) {
+  if (form.kind !== "remote") return null;
+  switch (form.authType) {
+    case "bearer":
+    case "basic":
+    case "query":
+      return form.authType;
+    case "oauth":
+      return form.oauth && form.oauth.hasSecret ? "oauth" : null;
     default:
       return null;
   }

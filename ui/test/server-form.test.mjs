@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
+  authSecretRole,
   defaultSecretName,
   formFromServer,
   formProblem,
@@ -33,6 +34,11 @@ test("a remote gateway survives the form unchanged, for every kind of auth", () 
     { type: "basic", username: "me", secret: "maps.password" },
     { type: "query", param: "key", secret: "maps.key" },
     { type: "headers", headers: { "X-API-Key": { secret: "maps.X-API-Key" } } },
+    { type: "oauth" },
+    { type: "oauth", clientId: "switchboard-desktop", scope: "mcp:tools offline_access" },
+    { type: "oauth", clientId: "sb", clientSecret: "maps.client-secret", grant: "client-credentials" },
+    // What the form does not show is kept.
+    { type: "oauth", clientKey: "maps.key.pem", clientMetadataUrl: "https://switchboard.example/client.json" },
   ];
   for (const auth of auths) {
     const config = {
@@ -61,9 +67,14 @@ test("a new server's secrets are named after it", () => {
   assert.equal(defaultSecretName("maps", "token"), "maps.token");
   assert.equal(defaultSecretName("  ", "key"), "server.key");
   const form = formFromServer(null, "remote");
-  assert.deepEqual(form.secrets, { bearer: "server.token", basic: "server.password", query: "server.key" });
+  assert.deepEqual(form.secrets, {
+    bearer: "server.token",
+    basic: "server.password",
+    query: "server.key",
+    oauth: "server.client-secret",
+  });
   const saved = formFromServer(view("maps", "remote", { url: "https://m.example.com", auth: { type: "bearer", secret: "t" } }));
-  assert.deepEqual(saved.secrets, { bearer: "t", basic: "maps.password", query: "maps.key" });
+  assert.deepEqual(saved.secrets, { bearer: "t", basic: "maps.password", query: "maps.key", oauth: "maps.client-secret" });
 });
 
 test("blank rows are dropped and names trimmed; values are kept as typed", () => {
@@ -116,4 +127,54 @@ test("query-parameter auth needs the acknowledgement", () => {
   assert.equal(needsAcknowledgement({ kind: "remote", authType: "query" }), true);
   assert.equal(needsAcknowledgement({ kind: "remote", authType: "bearer" }), false);
   assert.equal(needsAcknowledgement({ kind: "local", authType: "query" }), false);
+});
+
+test("OAuth: the form's fields become the config's auth, and back", () => {
+  const form = formFromServer(null, "remote");
+  assert.deepEqual(form.oauth, { clientId: "", hasSecret: false, scope: "", machine: false });
+  Object.assign(form, { name: "notes", url: "https://notes.example.com/mcp", authType: "oauth" });
+  // Nothing filled in: Switchboard registers itself and a person signs in.
+  assert.deepEqual(serverFromForm(form).auth, { type: "oauth" });
+
+  form.secrets.oauth = " notes.client-secret ";
+  form.oauth = { clientId: "  desk-app ", hasSecret: true, scope: "  read write ", machine: true };
+  assert.deepEqual(serverFromForm(form).auth, {
+    type: "oauth",
+    clientId: "desk-app",
+    clientSecret: "notes.client-secret",
+    scope: "read write",
+    grant: "client-credentials",
+  });
+  // No secret ticked: the name is not saved.
+  form.oauth.hasSecret = false;
+  assert.equal(serverFromForm(form).auth.clientSecret, undefined);
+
+  const back = formFromServer(view("notes", "remote", { url: form.url, auth: { type: "oauth", clientId: "c", clientSecret: "s", grant: "client-credentials" } }));
+  assert.equal(back.authType, "oauth");
+  assert.deepEqual(back.oauth, { clientId: "c", hasSecret: true, scope: "", machine: true });
+  assert.equal(back.secrets.oauth, "s");
+});
+
+test("OAuth fields of another auth type are not carried over", () => {
+  const config = { url: "https://n.example.com/mcp", auth: { type: "oauth", clientKey: "n.key", scope: "x" } };
+  const form = formFromServer(view("n", "remote", config));
+  form.authType = "bearer";
+  assert.deepEqual(serverFromForm(form, config).auth, { type: "bearer", secret: "n.token" });
+  // A server that was not OAuth before has nothing to keep.
+  const bearer = { url: "https://n.example.com/mcp", auth: { type: "bearer", secret: "n.token" } };
+  const switched = formFromServer(view("n", "remote", bearer));
+  switched.authType = "oauth";
+  assert.deepEqual(serverFromForm(switched, bearer).auth, { type: "oauth" });
+});
+
+test("the secret widget whose value the auth uses", () => {
+  const remote = (authType, oauth) => ({ kind: "remote", authType, oauth });
+  assert.equal(authSecretRole(remote("bearer")), "bearer");
+  assert.equal(authSecretRole(remote("basic")), "basic");
+  assert.equal(authSecretRole(remote("query")), "query");
+  assert.equal(authSecretRole(remote("headers")), null);
+  assert.equal(authSecretRole(remote("none")), null);
+  assert.equal(authSecretRole(remote("oauth", { hasSecret: false })), null);
+  assert.equal(authSecretRole(remote("oauth", { hasSecret: true })), "oauth");
+  assert.equal(authSecretRole({ kind: "local", authType: "bearer" }), null);
 });

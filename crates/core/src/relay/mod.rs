@@ -777,11 +777,12 @@ impl Relay {
                     .as_ref()
                     .and_then(|r| r.authorizer())
                     .map(|a| a.status());
-                let needs_sign_in = auth.as_ref().is_some_and(|a| {
-                    matches!(
-                        a.state,
-                        crate::oauth::AuthState::NeedsSignIn | crate::oauth::AuthState::SignedOut
-                    )
+                // A machine (client-credentials) server without a token yet fetches one at
+                // its first use: only a refused one needs a person.
+                let needs_sign_in = auth.as_ref().is_some_and(|a| match a.state {
+                    crate::oauth::AuthState::NeedsSignIn => true,
+                    crate::oauth::AuthState::SignedOut => !a.machine,
+                    _ => false,
                 });
                 let state = match (server.config.enabled, pids.is_empty()) {
                     (false, _) => "disabled",
