@@ -83,6 +83,9 @@ impl App {
         // WebKitWebDriver occasionally never answers the new-session request on this
         // loaded machine (CI once waited out a whole case on it): a bounded wait, and one
         // more try with a fresh driver.
+        // A case's app that outlived its case would take the next launch for a second
+        // instance (which only hands over and exits): no session would ever start.
+        end_leftover_apps();
         let mut attempt = 0;
         let (client, mut guard, port) = loop {
             attempt += 1;
@@ -141,6 +144,7 @@ impl App {
                         "{case}: no WebDriver session on attempt {attempt}; trying again"
                     ));
                     drop(guard);
+                    end_leftover_apps();
                 }
             }
         };
@@ -167,6 +171,7 @@ impl App {
             log(&format!("closing the session: {e}"));
         }
         terminate(&mut self.driver);
+        end_leftover_apps();
     }
 
     // ------------------------------------------------------------------ DOM helpers ---
@@ -343,6 +348,56 @@ impl Drop for DriverGuard {
         if let Some(child) = self.0.as_mut() {
             terminate(child);
         }
+    }
+}
+
+/// The apps this run's driver started (they carry `TAURI_WEBVIEW_AUTOMATION=true` and this
+/// run's HOME) that are still running: SIGTERM, then SIGKILL after 10 s. The app stays in
+/// the tray when its window closes, so ending the session alone does not always end it.
+fn end_leftover_apps() {
+    let home = std::env::var("HOME").unwrap_or_default();
+    let ours = |pid: &str| -> bool {
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if !String::from_utf8_lossy(&cmdline).contains("switchboard-desktop") {
+            return false;
+        }
+        let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+        let vars: Vec<&[u8]> = environ.split(|b| *b == 0).collect();
+        vars.contains(&&b"TAURI_WEBVIEW_AUTOMATION=true"[..])
+            && vars.contains(&format!("HOME={home}").as_bytes())
+    };
+    let running = || -> Vec<String> {
+        std::fs::read_dir("/proc")
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                    .filter(|name| name.chars().all(|c| c.is_ascii_digit()))
+                    .filter(|pid| ours(pid))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let left = running();
+    if left.is_empty() {
+        return;
+    }
+    log(&format!(
+        "ending {} app(s) left running: {}",
+        left.len(),
+        left.join(" ")
+    ));
+    for pid in &left {
+        let _ = Command::new("kill").args(["-TERM", pid]).status();
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if running().is_empty() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for pid in running() {
+        let _ = Command::new("kill").args(["-KILL", &pid]).status();
     }
 }
 

@@ -14,6 +14,7 @@ mod http_edges;
 mod invariants;
 mod legacy_sse;
 mod limits;
+mod modern;
 mod oauth;
 mod profiles;
 mod relay;

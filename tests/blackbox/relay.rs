@@ -271,3 +271,29 @@ async fn shared_sessions_get_the_cached_initialize_result() {
     assert_eq!(status["servers"][0]["starts"], 1);
     hub.shutdown().await;
 }
+
+/// A change of the server's lists concerns no request: it does not ride the stream of the
+/// call that happened to be in flight, but waits for (or goes to) the GET stream, as the
+/// spec asks of request streams; a client that opens one later still gets it.
+#[tokio::test]
+async fn a_list_change_goes_to_the_get_stream_not_the_request_in_flight() {
+    let hub = start(&[("fx", fixture(&[], Sharing::PerSession))]).await;
+    let mut client = Client::connect(url(&hub, "/servers/fx/mcp")).await;
+    let (answer, others) = client
+        .request_with_events(
+            "tools/call",
+            json!({"name": "change_tools", "arguments": {}}),
+        )
+        .await;
+    assert_eq!(text(&answer), "changed");
+    assert!(
+        others
+            .iter()
+            .all(|m| m["method"] != "notifications/tools/list_changed"),
+        "the list change rode the request stream: {others:?}"
+    );
+    let mut events = client.open_stream().await;
+    let note = bounded("list_changed", events.next()).await.unwrap();
+    assert_eq!(note["method"], "notifications/tools/list_changed", "{note}");
+    hub.shutdown().await;
+}

@@ -47,7 +47,7 @@ def test_tools_call_echo(proxy, node, tool_env, transport):
 
 def test_auto_era_from_config(proxy, node, tool_env, tmp_path):
     """Era selection is only possible through a config file; `protocolEra: auto` probes
-    `server/discover` and must fall back to the legacy handshake against this proxy."""
+    `server/discover`, which the proxy answers for the demo server through its bridge."""
     config = tmp_path / "inspector.json"
     entry = {"type": "http", "url": proxy.mcp_url("demo"), "protocolEra": "auto"}
     if proxy.headers:

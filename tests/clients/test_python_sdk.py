@@ -1,12 +1,10 @@
-"""(a) The official Python `mcp` SDK client through the proxy: Streamable HTTP (legacy handshake
-and `mode="auto"`) and the legacy HTTP+SSE front door."""
+"""(a) The official Python `mcp` SDK client through the proxy: Streamable HTTP (the legacy
+handshake) and the legacy HTTP+SSE front door. Its stateless modes (`"2026-07-28"`, `"auto"`)
+are in test_modern.py."""
 
 from __future__ import annotations
 
 import asyncio
-import json
-import urllib.error
-import urllib.request
 import uuid
 
 import pytest
@@ -26,12 +24,11 @@ def payload(tag: str) -> str:
     return f"{tag} ✓ \"quoted\" \\ {{brace}} </script> {uuid.uuid4().hex}"
 
 
-@pytest.mark.parametrize("mode", ["legacy", "auto"])
-def test_streamable_http_echo(proxy, mode):
-    message = payload(f"http-{mode}")
+def test_streamable_http_echo(proxy):
+    message = payload("http-legacy")
 
     async def scenario():
-        async with http_client(proxy, "demo", mode=mode) as client:
+        async with http_client(proxy, "demo", mode="legacy") as client:
             assert client.protocol_version in HANDSHAKE_PROTOCOL_VERSIONS
             assert client.server_info is not None and client.server_info.name == "switchboard-demo"
             tools = await client.list_tools()
@@ -39,35 +36,6 @@ def test_streamable_http_echo(proxy, mode):
             result = await client.call_tool("echo", {"message": message})
             assert not result.is_error
             assert texts(result) == [message]
-
-    run(scenario())
-
-
-def test_auto_mode_falls_back_to_initialize(proxy):
-    """`mode="auto"` probes `server/discover` at 2026-07-28 first. The proxy is legacy-only for
-    now: it answers the probe with HTTP 400 and a JSON-RPC -32600 (not the modern -32022), which
-    the SDK takes as "legacy server" and falls back to the `initialize` handshake."""
-    probe = json.dumps({
-        "jsonrpc": "2.0", "id": 1, "method": "server/discover",
-        "params": {"_meta": {
-            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-            "io.modelcontextprotocol/clientCapabilities": {},
-            "io.modelcontextprotocol/clientInfo": {"name": "probe", "version": "0"}}},
-    }).encode()
-    request = urllib.request.Request(proxy.mcp_url("demo"), data=probe, method="POST", headers={
-        **proxy.headers, "Content-Type": "application/json", "Accept": "application/json, text/event-stream",
-        "MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "server/discover"})
-    with pytest.raises(urllib.error.HTTPError) as answer:
-        urllib.request.urlopen(request, timeout=10)
-    assert answer.value.code == 400
-    body = json.loads(answer.value.read())
-    assert body["error"]["code"] != -32022, body  # -32022 would make the SDK treat the proxy as modern
-
-    async def scenario():
-        async with http_client(proxy, "demo", mode="auto") as client:
-            assert client.session.initialize_result is not None
-            assert client.session.discover_result is None
-            assert client.protocol_version == "2025-11-25"
 
     run(scenario())
 

@@ -62,7 +62,7 @@ def test_two_concurrent_sessions_share_one_child(proxy):
 def test_streamable_http_and_legacy_sse_sessions_share_one_child(proxy):
     openers = [
         (lambda: http_client(proxy, "time"), ZONES[0]),
-        (lambda: http_client(proxy, "time", mode="auto"), ZONES[1]),
+        (lambda: http_client(proxy, "time", mode="legacy"), ZONES[1]),
         (lambda: sse_session(proxy, "time"), ZONES[2]),
         (lambda: sse_session(proxy, "time"), ZONES[3]),
     ]

@@ -350,8 +350,9 @@ $("test-connection").addEventListener("click", async () => {
     }
     const answer = await invoke("test_server", { name, server });
     const version = answer.serverVersion ? ` ${answer.serverVersion}` : "";
+    const eras = answer.eras ? `; speaks ${answer.eras}` : "";
     $("test-result").textContent =
-      `Connected: ${answer.serverName || "server"}${version}, protocol ${answer.protocolVersion || "?"}`;
+      `Connected: ${answer.serverName || "server"}${version}, protocol ${answer.protocolVersion || "?"}${eras}`;
   } catch (error) {
     $("test-result").textContent = "";
     showError($("test-error"), error);

@@ -322,6 +322,9 @@ fn test_server(path: &std::path::Path, name: &str) -> anyhow::Result<()> {
         "'{name}' answered: {} {} (protocol {})",
         probe.server_name, probe.server_version, probe.protocol_version
     );
+    if let Some(eras) = probe.eras {
+        println!("'{name}' speaks: {eras}");
+    }
     Ok(())
 }
 

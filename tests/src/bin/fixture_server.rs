@@ -3,7 +3,12 @@
 //!
 //! Flags: `--ignore-sigterm` (only SIGKILL stops it), `--ignore-stdin-eof` (keeps running
 //! after stdin closes), `--banner` (writes a non-JSON line to stdout at start),
-//! `--extra-tools N` (lists N more tools, `t0`…, and pages `tools/list` 10 at a time).
+//! `--extra-tools N` (lists N more tools, `t0`…, and pages `tools/list` 10 at a time),
+//! `--modern` (dual-era, as SDK 2.x servers are: the first request decides the era of the
+//! pipe; a stateless first request (with `_meta` naming a protocol version) makes it serve
+//! 2026-07-28: `server/discover`, `subscriptions/listen`, `resultType` on results, and
+//! `initialize` refused; the tool `cancelled` lists the request ids it was told were
+//! cancelled).
 //!
 //! Faults on demand (tools): `crash` (exits 3), `half_answer` (half a JSON line, then
 //! exits 4), `flood` (megabytes of notifications), `huge_line` (one line of any size),
@@ -23,6 +28,16 @@ type Out = Arc<Mutex<std::io::Stdout>>;
 
 /// `--extra-tools N`.
 static EXTRA_TOOLS: AtomicU64 = AtomicU64::new(0);
+/// `--modern`, and then the era the first request chose: 0 undecided, 1 session, 2 stateless.
+static MODERN_CAPABLE: AtomicBool = AtomicBool::new(false);
+static ERA: AtomicU64 = AtomicU64::new(0);
+/// Open `subscriptions/listen` requests (their ids), and every cancelled request id.
+static LISTENS: Mutex<Vec<Value>> = Mutex::new(Vec::new());
+static CANCELLED: Mutex<Vec<Value>> = Mutex::new(Vec::new());
+
+fn stateless() -> bool {
+    ERA.load(Ordering::Relaxed) == 2
+}
 
 fn send(out: &Out, message: &Value) {
     let mut line = serde_json::to_vec(message).expect("serializable");
@@ -55,6 +70,9 @@ fn main() {
         .and_then(|i| args.get(i + 1)?.parse().ok())
     {
         EXTRA_TOOLS.store(n, Ordering::Relaxed);
+    }
+    if has("--modern") {
+        MODERN_CAPABLE.store(true, Ordering::Relaxed);
     }
     if has("--ignore-sigterm") {
         let flag = Arc::new(AtomicBool::new(false));
@@ -94,9 +112,25 @@ fn main() {
             }
             continue;
         }
+        if message["method"] == "notifications/cancelled" {
+            let id = message["params"]["requestId"].clone();
+            LISTENS
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .retain(|l| *l != id);
+            CANCELLED.lock().unwrap_or_else(|p| p.into_inner()).push(id);
+        }
         let Some(id) = message.get("id").cloned() else {
             continue;
         }; // notifications
+        if ERA.load(Ordering::Relaxed) == 0 {
+            // The first request decides, once (as SDK 2.x servers do).
+            let modern = MODERN_CAPABLE.load(Ordering::Relaxed)
+                && message["method"] != "initialize"
+                && message["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"]
+                    .is_string();
+            ERA.store(if modern { 2 } else { 1 }, Ordering::Relaxed);
+        }
         if message["method"] == "tools/call" && message["params"]["name"] == "stop_reading" {
             send(
                 &out,
@@ -130,6 +164,31 @@ fn handle(
     let method = message["method"].as_str().unwrap_or_default();
     let params = &message["params"];
     let result = match method {
+        "initialize" if stateless() => {
+            send(
+                out,
+                &json!({"jsonrpc":"2.0","id":id,"error":{"code":-32022,"message":"this pipe serves 2026-07-28","data":{"supported":["2026-07-28"],"requested":"2025-11-25"}}}),
+            );
+            return;
+        }
+        "server/discover" if stateless() => json!({
+            "supportedVersions": ["2026-07-28"],
+            "capabilities": {"tools": {"listChanged": true}},
+            "ttlMs": 0,
+            "cacheScope": "private",
+            "_meta": {"io.modelcontextprotocol/serverInfo": {"name": "fixture-server", "version": "1.0.0"}}
+        }),
+        "subscriptions/listen" if stateless() => {
+            LISTENS
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(id.clone());
+            send(
+                out,
+                &json!({"jsonrpc":"2.0","method":"notifications/subscriptions/acknowledged","params":{"_meta":{"io.modelcontextprotocol/subscriptionId":id},"notifications":{"toolsListChanged":true}}}),
+            );
+            return; // answered when it ends
+        }
         "initialize" => json!({
             "protocolVersion": params["protocolVersion"].as_str().unwrap_or("2025-11-25"),
             "capabilities": {"tools": {"listChanged": true}, "logging": {}},
@@ -182,6 +241,16 @@ fn handle(
             return;
         }
     };
+    let mut result = result;
+    if stateless()
+        && let Some(object) = result.as_object_mut()
+    {
+        object.insert("resultType".into(), json!("complete"));
+        if method == "tools/list" {
+            object.insert("ttlMs".into(), json!(0));
+            object.insert("cacheScope".into(), json!("private"));
+        }
+    }
     send(out, &json!({"jsonrpc":"2.0","id":id,"result":result}));
 }
 
@@ -305,11 +374,25 @@ fn tool(
             Ok(text_result(format!("{steps} steps")))
         }
         "change_tools" => {
-            send(
-                out,
-                &json!({"jsonrpc":"2.0","method":"notifications/tools/list_changed"}),
-            );
+            if stateless() {
+                let listens = LISTENS.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                for listen in listens {
+                    send(
+                        out,
+                        &json!({"jsonrpc":"2.0","method":"notifications/tools/list_changed","params":{"_meta":{"io.modelcontextprotocol/subscriptionId":listen}}}),
+                    );
+                }
+            } else {
+                send(
+                    out,
+                    &json!({"jsonrpc":"2.0","method":"notifications/tools/list_changed"}),
+                );
+            }
             Ok(text_result("changed"))
+        }
+        "cancelled" => {
+            let ids = CANCELLED.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            Ok(text_result(Value::Array(ids).to_string()))
         }
         "notify" => {
             send(
@@ -335,6 +418,12 @@ fn tool(
             let reply = rx
                 .recv_timeout(Duration::from_secs(60))
                 .map_err(|_| "no answer from the client".to_owned())?;
+            if let Some(error) = reply.get("error") {
+                return Err(format!(
+                    "the client refused: {}",
+                    error["message"].as_str().unwrap_or_default()
+                ));
+            }
             let text = reply["result"]["content"]["text"]
                 .as_str()
                 .unwrap_or("<no text>")

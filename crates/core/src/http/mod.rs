@@ -12,6 +12,7 @@
 
 pub mod guard;
 mod legacy_sse;
+mod modern;
 mod reply;
 mod serve;
 mod sse;

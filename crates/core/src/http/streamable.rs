@@ -1,4 +1,5 @@
-//! Streamable HTTP (protocol versions 2025-03-26 to 2025-11-25) at `/servers/<name>/mcp`.
+//! Streamable HTTP (protocol versions 2025-03-26 to 2025-11-25) at `/servers/<name>/mcp`;
+//! a request of the stateless protocol (2026-07-28) at the same URL goes to `modern.rs`.
 //!
 //! POST carries one client message: a request is answered on an SSE stream (or as JSON when
 //! the client accepts only JSON); a notification or response gets 202. GET opens a stream for
@@ -40,6 +41,9 @@ pub async fn post(
         Ok(envelope) => envelope,
         Err(response) => return response,
     };
+    if crate::mcp::modern::is_modern_request(&headers, &envelope) {
+        return super::modern::post(&server, &headers, &envelope, body.clone()).await;
+    }
     if let Some(response) = check_protocol_version(&headers) {
         return response;
     }
@@ -145,6 +149,9 @@ pub async fn get(
     if state.relay.server(&name).is_err() {
         return reply::unknown_server(&name);
     }
+    if crate::mcp::modern::is_modern_stream_request(&headers) {
+        return super::modern::method_not_allowed();
+    }
     if !accepts(&headers, "text/event-stream") {
         return rpc_error(
             StatusCode::NOT_ACCEPTABLE,
@@ -181,6 +188,9 @@ pub async fn delete(
 ) -> Response {
     if state.relay.server(&name).is_err() {
         return reply::unknown_server(&name);
+    }
+    if crate::mcp::modern::is_modern_stream_request(&headers) {
+        return super::modern::method_not_allowed();
     }
     let session = match session_from(&state, &name, &headers) {
         Ok(session) => session,

@@ -6,6 +6,7 @@
 
 pub mod client;
 pub mod jsonrpc;
+pub mod modern;
 pub mod protocol;
 pub mod queue;
 pub mod sse;

@@ -13,6 +13,10 @@ pub const SESSION_PROTOCOL_VERSIONS: &[&str] =
     &["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];
 /// The newest session-based version: what Switchboard offers when it is the client.
 pub const LATEST_SESSION_VERSION: &str = "2025-11-25";
+/// The stateless protocol's versions (no `initialize`, no session), oldest first.
+pub const MODERN_PROTOCOL_VERSIONS: &[&str] = &["2026-07-28"];
+/// The newest stateless version.
+pub const MODERN_PROTOCOL_VERSION: &str = "2026-07-28";
 /// The first version whose SSE streams are primed and resumable with `Last-Event-ID`.
 pub const RESUMABLE_STREAMS_SINCE: &str = "2025-11-25";
 
@@ -37,6 +41,12 @@ pub mod code {
     pub const SERVER_UNAVAILABLE: i32 = -32000;
     /// The request lacks the proxy's API key.
     pub const UNAUTHORIZED: i32 = -32001;
+    /// 2026-07-28: a header does not match the body (or is missing).
+    pub const HEADER_MISMATCH: i32 = -32020;
+    /// 2026-07-28: the request needs a client capability it did not declare.
+    pub const MISSING_REQUIRED_CLIENT_CAPABILITY: i32 = -32021;
+    /// 2026-07-28: the protocol version is not served; `data.supported` lists those that are.
+    pub const UNSUPPORTED_PROTOCOL_VERSION: i32 = -32022;
 }
 
 #[cfg(test)]

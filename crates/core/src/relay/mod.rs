@@ -7,6 +7,7 @@
 
 pub mod aggregate;
 mod backend;
+pub mod modern;
 mod session;
 mod shared;
 mod spare;
@@ -111,6 +112,8 @@ pub struct ServerRelay {
     stop_grace: StopGrace,
     child_path: Option<std::ffi::OsString>,
     shared: Option<Arc<SharedChild>>,
+    /// A stdio server's child for stateless (2026-07-28) requests, and what it speaks.
+    modern: Option<Arc<modern::ModernChild>>,
     /// Set for an aggregate entry (`/mcp`, a profile's): its sessions link to other servers.
     aggregate: Option<aggregate::Scope>,
     /// Its prefix and filters on the aggregate endpoints; what the aggregate reads instead
@@ -129,6 +132,12 @@ pub struct ServerRelay {
 }
 
 impl ServerRelay {
+    /// The child that serves this stdio server's stateless (2026-07-28) requests; `None`
+    /// for remote servers and the aggregate endpoints.
+    pub fn modern(&self) -> Option<&Arc<modern::ModernChild>> {
+        self.modern.as_ref()
+    }
+
     /// The sign-in of a remote OAuth server.
     pub fn remote_authorizer(&self) -> Option<&Arc<crate::oauth::Authorizer>> {
         self.remote.as_ref().and_then(|r| r.authorizer())
@@ -168,6 +177,9 @@ impl ServerRelay {
             // Remote sessions map 1:1 to upstream sessions; sharing is for stdio children.
             shared: (config.sharing == Sharing::Shared && !is_remote)
                 .then(|| SharedChild::new(me.clone())),
+            modern: (!is_remote).then(|| {
+                modern::ModernChild::new(me.clone(), options.limits.max_stream_queue_bytes)
+            }),
             aggregate: None,
             exposure: RwLock::new(aggregate::Exposure::of(config)),
             spawns: AtomicU64::new(0),
@@ -265,6 +277,10 @@ pub struct ServerStatus {
     /// An OAuth server's sign-in (never a token).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auth: Option<crate::oauth::AuthStatus>,
+    /// Which protocol eras a stdio server speaks, once a stateless client made Switchboard
+    /// find out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<&'static str>,
 }
 
 /// The servers and their live sessions.
@@ -297,6 +313,8 @@ fn aggregate_entry(
     config.sharing = Sharing::PerSession;
     Arc::new(ServerRelay {
         aggregate: Some(aggregate::Scope::new(aggregate, profile)),
+        // Not a process of its own: stateless requests are not served here yet.
+        modern: None,
         ..Arc::into_inner(ServerRelay::new(&name, &config, options, context))
             .expect("a new server relay has one owner")
     })
@@ -326,6 +344,10 @@ pub struct Probe {
     pub server_name: String,
     pub server_version: String,
     pub protocol_version: String,
+    /// Which protocol eras a stdio server speaks (the stateless child's probe); `None` for
+    /// a remote server.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eras: Option<&'static str>,
 }
 
 impl Relay {
@@ -514,6 +536,9 @@ impl Relay {
         futures::future::join_all(closing).await;
         if let Some(shared) = &server.shared {
             shared.stop(server.stop_grace).await;
+        }
+        if let Some(modern) = &server.modern {
+            modern.stop(server.stop_grace).await;
         }
         server.stop_spare().await;
     }
@@ -743,11 +768,15 @@ impl Relay {
         let stopping = servers
             .iter()
             .filter_map(|s| s.shared.as_ref().map(|shared| shared.stop(s.stop_grace)));
+        let modern = servers
+            .iter()
+            .filter_map(|s| s.modern.as_ref().map(|modern| modern.stop(s.stop_grace)));
         let spares = servers.iter().map(|s| s.stop_spare());
-        futures::future::join3(
+        futures::future::join4(
             futures::future::join_all(closing),
             futures::future::join_all(stopping),
             futures::future::join_all(spares),
+            futures::future::join_all(modern),
         )
         .await;
     }
@@ -771,6 +800,7 @@ impl Relay {
                     Some(shared) => shared.pid().into_iter().collect(),
                     None => mine.iter().filter_map(|s| s.pid()).collect(),
                 };
+                pids.extend(server.modern.as_ref().and_then(|m| m.pid()));
                 pids.sort_unstable();
                 let auth = server
                     .remote
@@ -802,6 +832,11 @@ impl Relay {
                     unexpected_exits: server.exits.load(Ordering::Relaxed),
                     diagnostics: redacted(server.diagnostics.snapshot(20)),
                     auth,
+                    protocol: server
+                        .modern
+                        .as_ref()
+                        .and_then(|m| m.known_era())
+                        .map(|era| era.describe()),
                 }
             })
             .collect()
@@ -895,10 +930,20 @@ impl Relay {
         }
         let result = answer.result.unwrap_or_default();
         let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+        // What a stateless client would get: its own child, probed with server/discover.
+        let eras = match &server.modern {
+            Some(modern) => {
+                let era = tokio::time::timeout(PROBE_TIMEOUT, modern.probe_era()).await;
+                modern.stop(server.stop_grace).await;
+                era.ok().and_then(|e| e.ok()).map(|era| era.describe())
+            }
+            None => None,
+        };
         Ok(Probe {
             server_name: text(&result["serverInfo"]["name"]),
             server_version: text(&result["serverInfo"]["version"]),
             protocol_version: text(&result["protocolVersion"]),
+            eras,
         })
     }
 }

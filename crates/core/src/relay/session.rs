@@ -404,6 +404,15 @@ impl Session {
     }
 
     fn route_unsolicited(&self, routes: &mut Routes, frame: Bytes) {
+        // A change of the server's lists or of a subscribed resource concerns no request: a
+        // request stream carries only what relates to its request (the spec's SHOULD), so
+        // it goes to the GET stream, or waits in the backlog for one.
+        let about_the_server = Envelope::parse(&frame).is_ok_and(|e| {
+            e.kind == Kind::Notification
+                && e.method.as_deref().is_some_and(|m| {
+                    m.ends_with("/list_changed") || m == "notifications/resources/updated"
+                })
+        });
         let mut frame = Some(frame);
         let try_send = |tx: &StreamTx, frame: &mut Option<Bytes>| {
             if let Some(f) = frame.take()
@@ -412,7 +421,7 @@ impl Session {
                 *frame = Some(f);
             }
         };
-        if self.transport == Transport::StreamableHttp {
+        if self.transport == Transport::StreamableHttp && !about_the_server {
             let mut streaming = routes.pending.values().filter(|p| p.streaming);
             if let (Some(only), None) = (streaming.next(), streaming.next()) {
                 try_send(&only.tx, &mut frame);
@@ -426,6 +435,7 @@ impl Session {
             .values()
             .filter(|p| p.streaming)
             .max_by_key(|p| p.seq)
+            .filter(|_| self.transport != Transport::StreamableHttp || !about_the_server)
         {
             try_send(&newest.tx, &mut frame);
         }

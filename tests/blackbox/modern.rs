@@ -1,0 +1,427 @@
+//! The stateless protocol (2026-07-28) at a server's endpoint, with real stdio children: a
+//! dual-era server (the fixture with `--modern`) served directly, a session-era one through
+//! the bridge, the spec's refusals with the request's id, progress with the client's token,
+//! a closed stream cancelling its request at the child, `subscriptions/listen` with the
+//! client's own id as `subscriptionId`, and session clients beside it all, unchanged.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde_json::{Value, json};
+use switchboard_core::config::Sharing;
+
+use crate::support::{Client, bounded, fixture, http, start, text, url};
+
+const VERSION: &str = "2026-07-28";
+
+fn meta() -> Value {
+    json!({
+        "io.modelcontextprotocol/protocolVersion": VERSION,
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": {"name": "blackbox", "version": "1"},
+    })
+}
+
+/// A stateless request with the headers the spec asks for.
+fn stateless(
+    endpoint: &str,
+    id: Value,
+    method: &str,
+    mut params: Value,
+) -> reqwest::RequestBuilder {
+    let mut envelope = params.get("_meta").cloned().unwrap_or_else(|| json!({}));
+    for (key, value) in meta().as_object().into_iter().flatten() {
+        envelope[key] = value.clone();
+    }
+    params["_meta"] = envelope;
+    let name = params
+        .get("name")
+        .or_else(|| params.get("uri"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let mut request = http()
+        .post(endpoint)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", VERSION)
+        .header("mcp-method", method)
+        .body(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string());
+    if let Some(name) = name {
+        request = request.header("mcp-name", name);
+    }
+    request
+}
+
+/// The status and the JSON-RPC message of a JSON answer.
+async fn answer(request: reqwest::RequestBuilder) -> (u16, Value) {
+    let response = bounded("the answer", request.send())
+        .await
+        .expect("answered");
+    let status = response.status().as_u16();
+    let body = response.text().await.expect("a body");
+    let value = serde_json::from_str(&body).unwrap_or_else(|_| {
+        // An SSE answer: the last data line is the response.
+        body.lines()
+            .rev()
+            .filter_map(|l| l.strip_prefix("data: "))
+            .find_map(|d| serde_json::from_str::<Value>(d).ok())
+            .unwrap_or(Value::Null)
+    });
+    (status, value)
+}
+
+#[tokio::test]
+async fn a_dual_era_server_answers_stateless_requests_with_the_clients_ids() {
+    let hub = start(&[("modern", fixture(&["--modern"], Sharing::PerSession))]).await;
+    let endpoint = url(&hub, "/servers/modern/mcp");
+
+    let (status, discover) = answer(stateless(
+        &endpoint,
+        json!("d-1"),
+        "server/discover",
+        json!({}),
+    ))
+    .await;
+    assert_eq!(status, 200, "{discover}");
+    assert_eq!(discover["id"], "d-1");
+    assert_eq!(discover["result"]["supportedVersions"], json!([VERSION]));
+
+    let (_, tools) = answer(stateless(&endpoint, json!(7), "tools/list", json!({}))).await;
+    assert_eq!(tools["id"], 7);
+    assert_eq!(tools["result"]["resultType"], "complete", "{tools}");
+    let (_, echoed) = answer(stateless(
+        &endpoint,
+        json!("call-1"),
+        "tools/call",
+        json!({"name": "echo", "arguments": {"message": "stateless hello"}}),
+    ))
+    .await;
+    assert_eq!(echoed["id"], "call-1");
+    assert_eq!(text(&echoed), "stateless hello");
+
+    // Progress arrives on the request's stream, with the client's own token.
+    let response = stateless(
+        &endpoint,
+        json!(8),
+        "tools/call",
+        json!({"name": "progress", "arguments": {"steps": 3}, "_meta": {"progressToken": "tok-a"}}),
+    );
+    let response = bounded("progress", response.send())
+        .await
+        .expect("answered");
+    assert_eq!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap_or_default(),
+        "text/event-stream"
+    );
+    let body = response.text().await.expect("a body");
+    let frames: Vec<Value> = body
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter_map(|d| serde_json::from_str(d).ok())
+        .collect();
+    let tokens: Vec<&Value> = frames
+        .iter()
+        .filter(|f| f["method"] == "notifications/progress")
+        .map(|f| &f["params"]["progressToken"])
+        .collect();
+    assert_eq!(tokens, vec![&json!("tok-a"); 3], "{body}");
+    assert_eq!(
+        frames.last().map(|f| f["id"].clone()),
+        Some(json!(8)),
+        "{body}"
+    );
+
+    // A session client of the same server, beside it, unchanged.
+    let mut session = Client::connect(endpoint.clone()).await;
+    let echoed = session
+        .call("echo", json!({"message": "session hello"}))
+        .await;
+    assert_eq!(text(&echoed), "session hello");
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn refusals_follow_the_spec_and_carry_the_request_id() {
+    let hub = start(&[("modern", fixture(&["--modern"], Sharing::PerSession))]).await;
+    let endpoint = url(&hub, "/servers/modern/mcp");
+    let post = |headers: &[(&str, &str)], body: Value| {
+        let mut request = http()
+            .post(&endpoint)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .body(body.to_string());
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        answer(request)
+    };
+    let full = [
+        ("mcp-protocol-version", VERSION),
+        ("mcp-method", "tools/list"),
+    ];
+    // No _meta at all (but the stateless header): -32602.
+    let (status, refused) = post(
+        &full,
+        json!({"jsonrpc":"2.0","id":11,"method":"tools/list","params":{}}),
+    )
+    .await;
+    assert_eq!(
+        (
+            status,
+            refused["error"]["code"].clone(),
+            refused["id"].clone()
+        ),
+        (400, json!(-32602), json!(11))
+    );
+    // The header says one version, the body another: -32020.
+    let mut body =
+        json!({"jsonrpc":"2.0","id":12,"method":"tools/list","params":{"_meta": meta()}});
+    body["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"] = json!("v999");
+    let (status, refused) = post(&full, body.clone()).await;
+    assert_eq!(
+        (status, refused["error"]["code"].clone()),
+        (400, json!(-32020)),
+        "{refused}"
+    );
+    // Both say v999: -32022 with the versions served.
+    let (status, refused) = post(
+        &[
+            ("mcp-protocol-version", "v999"),
+            ("mcp-method", "tools/list"),
+        ],
+        body,
+    )
+    .await;
+    assert_eq!(
+        (status, refused["error"]["code"].clone()),
+        (400, json!(-32022)),
+        "{refused}"
+    );
+    assert_eq!(refused["error"]["data"]["supported"], json!([VERSION]));
+    assert_eq!(refused["id"], 12);
+    // Mcp-Method missing: -32020.
+    let (status, refused) = post(
+        &[("mcp-protocol-version", VERSION)],
+        json!({"jsonrpc":"2.0","id":13,"method":"tools/list","params":{"_meta": meta()}}),
+    )
+    .await;
+    assert_eq!(
+        (status, refused["error"]["code"].clone()),
+        (400, json!(-32020))
+    );
+    // Methods the stateless protocol removed: 404, -32601.
+    for (id, method) in [(14, "initialize"), (15, "ping"), (16, "logging/setLevel")] {
+        let (status, refused) = post(
+            &[("mcp-protocol-version", VERSION), ("mcp-method", method)],
+            json!({"jsonrpc":"2.0","id":id,"method":method,"params":{"_meta": meta()}}),
+        )
+        .await;
+        assert_eq!(
+            (
+                status,
+                refused["error"]["code"].clone(),
+                refused["id"].clone()
+            ),
+            (404, json!(-32601), json!(id)),
+            "{method}"
+        );
+    }
+    // GET and DELETE have no place in it: 405.
+    for method in [reqwest::Method::GET, reqwest::Method::DELETE] {
+        let status = http()
+            .request(method.clone(), &endpoint)
+            .header("accept", "text/event-stream")
+            .header("mcp-protocol-version", VERSION)
+            .send()
+            .await
+            .expect("answered")
+            .status();
+        assert_eq!(status, 405, "{method}");
+    }
+    // The aggregate does not serve it yet: a clear refusal a dual-era client falls back on.
+    let (status, refused) = post(
+        &full,
+        json!({"jsonrpc":"2.0","id":17,"method":"tools/list","params":{"_meta": meta()}}),
+    )
+    .await;
+    assert_eq!(status, 200, "the server's own endpoint took it: {refused}");
+    let aggregate = url(&hub, "/mcp");
+    let (status, refused) = answer(
+        http()
+            .post(&aggregate)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", VERSION)
+            .header("mcp-method", "tools/list")
+            .body(
+                json!({"jsonrpc":"2.0","id":18,"method":"tools/list","params":{"_meta": meta()}})
+                    .to_string(),
+            ),
+    )
+    .await;
+    assert_eq!(
+        (
+            status,
+            refused["error"]["code"].clone(),
+            refused["id"].clone()
+        ),
+        (400, json!(-32600), json!(18)),
+        "{refused}"
+    );
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_closed_stream_cancels_its_request_at_the_child() {
+    let hub = start(&[("modern", fixture(&["--modern"], Sharing::PerSession))]).await;
+    let endpoint = url(&hub, "/servers/modern/mcp");
+    // The client gives up on a slow call: its connection closes.
+    let slow = stateless(
+        &endpoint,
+        json!("slow-1"),
+        "tools/call",
+        json!({"name": "slow", "arguments": {"ms": 5000}}),
+    )
+    .timeout(Duration::from_millis(500))
+    .send()
+    .await;
+    assert!(slow.is_err(), "the slow call answered within 0.5 s");
+    // The child heard of it, by its own (proxy) id.
+    let mut cancelled = Value::Null;
+    for _ in 0..100 {
+        let (_, listed) = answer(stateless(
+            &endpoint,
+            json!("ask"),
+            "tools/call",
+            json!({"name": "cancelled", "arguments": {}}),
+        ))
+        .await;
+        cancelled = serde_json::from_str(text(&listed)).unwrap_or(Value::Null);
+        if cancelled.as_array().is_some_and(|ids| !ids.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let ids = cancelled.as_array().cloned().unwrap_or_default();
+    assert_eq!(ids.len(), 1, "{cancelled}");
+    assert!(
+        ids[0].is_u64(),
+        "the child's own id, not the client's: {cancelled}"
+    );
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_listen_stream_carries_the_clients_id_as_subscription_id() {
+    let hub = start(&[("modern", fixture(&["--modern"], Sharing::PerSession))]).await;
+    let endpoint = url(&hub, "/servers/modern/mcp");
+    let listen = bounded(
+        "the listen stream",
+        stateless(
+            &endpoint,
+            json!("sub-1"),
+            "subscriptions/listen",
+            json!({"notifications": {"toolsListChanged": true}}),
+        )
+        .send(),
+    )
+    .await
+    .expect("a stream");
+    assert_eq!(listen.status(), 200);
+    let mut body = listen.bytes_stream();
+    let mut seen = String::new();
+    let mut next_frame = async || -> Value {
+        loop {
+            if let Some(end) = seen.find("\n\n") {
+                let event: String = seen.drain(..end + 2).collect();
+                if let Some(data) = event.lines().find_map(|l| l.strip_prefix("data: ")) {
+                    return serde_json::from_str(data).expect("JSON");
+                }
+                continue;
+            }
+            let chunk = bounded("a frame", body.next())
+                .await
+                .expect("more")
+                .expect("bytes");
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    };
+    let ack = next_frame().await;
+    assert_eq!(ack["method"], "notifications/subscriptions/acknowledged");
+    assert_eq!(
+        ack["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"],
+        "sub-1"
+    );
+    let (_, changed) = answer(stateless(
+        &endpoint,
+        json!(21),
+        "tools/call",
+        json!({"name": "change_tools", "arguments": {}}),
+    ))
+    .await;
+    assert_eq!(text(&changed), "changed");
+    let notification = next_frame().await;
+    assert_eq!(notification["method"], "notifications/tools/list_changed");
+    assert_eq!(
+        notification["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"],
+        "sub-1"
+    );
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_session_era_server_is_served_to_stateless_clients_through_the_bridge() {
+    let hub = start(&[("legacy", fixture(&[], Sharing::PerSession))]).await;
+    let endpoint = url(&hub, "/servers/legacy/mcp");
+    let (status, discover) =
+        answer(stateless(&endpoint, json!(1), "server/discover", json!({}))).await;
+    assert_eq!(status, 200, "{discover}");
+    let result = &discover["result"];
+    assert_eq!(result["supportedVersions"], json!([VERSION]), "{discover}");
+    assert_eq!(result["resultType"], "complete");
+    assert_eq!(
+        result["capabilities"]["tools"]["listChanged"], true,
+        "from its initialize"
+    );
+    assert_eq!(
+        result["_meta"]["io.modelcontextprotocol/serverInfo"]["name"],
+        "fixture-server"
+    );
+    let (_, tools) = answer(stateless(&endpoint, json!(2), "tools/list", json!({}))).await;
+    assert_eq!(tools["result"]["resultType"], "complete", "{tools}");
+    assert_eq!(tools["result"]["cacheScope"], "private");
+    assert_eq!(tools["result"]["ttlMs"], 0);
+    let (_, echoed) = answer(stateless(
+        &endpoint,
+        json!(3),
+        "tools/call",
+        json!({"name": "echo", "arguments": {"message": "bridged"}}),
+    ))
+    .await;
+    assert_eq!(text(&echoed), "bridged");
+    assert_eq!(echoed["result"]["resultType"], "complete");
+    // A question for the client mid-call cannot cross: the child hears why, and the
+    // client gets the tool's failure, not a hang.
+    let (_, asked) = answer(stateless(
+        &endpoint,
+        json!(4),
+        "tools/call",
+        json!({"name": "ask", "arguments": {"question": "anyone?"}}),
+    ))
+    .await;
+    let refusal = asked["error"]["message"].as_str().unwrap_or_default();
+    assert!(refusal.contains("input_required"), "{asked}");
+    // The status says what it speaks.
+    let status = crate::support::status_of(&hub).await;
+    let server = &status["servers"][0];
+    assert!(
+        server["protocol"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("bridge"),
+        "{server}"
+    );
+    hub.shutdown().await;
+}

@@ -1,0 +1,63 @@
+"""(e) The stateless protocol (2026-07-28) through the proxy, with the official Python `mcp`
+SDK client in `mode="2026-07-28"` (no handshake at all) and `mode="auto"` (`server/discover`
+first, then the era the answer names):
+
+- `time` (`mcp-server-time`): a dual-era server, served directly (Switchboard's stateless
+  child for it answered `server/discover`);
+- `everything` (`server-everything`) and `demo`: session-era servers, served to stateless
+  clients through the bridge (a child initialized once; `server/discover` answered from its
+  `initialize`; results stamped with `resultType` and cache hints).
+
+Session clients of the same servers keep working beside them (the other suites).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from _support import http_client, run, texts
+
+MODERN = "2026-07-28"
+
+pytestmark = pytest.mark.parametrize("proxy", [["time", "everything", "demo"]], indirect=True)
+
+
+@pytest.mark.parametrize("mode", [MODERN, "auto"])
+def test_a_dual_era_server_speaks_2026_07_28_directly(proxy, mode):
+    async def scenario():
+        async with http_client(proxy, "time", mode=mode) as client:
+            assert client.protocol_version == MODERN
+            assert client.session.initialize_result is None
+            tools = await client.list_tools()
+            assert "get_current_time" in {tool.name for tool in tools.tools}
+            result = await client.call_tool("get_current_time", {"timezone": "Europe/Paris"})
+            assert not result.is_error, result
+            assert "Europe/Paris" in texts(result)[0]
+
+    run(scenario())
+    status = proxy.server_status("time")
+    assert "2026-07-28" in status.get("protocol", ""), status
+
+
+@pytest.mark.parametrize("server", ["everything", "demo"])
+@pytest.mark.parametrize("mode", [MODERN, "auto"])
+def test_a_session_era_server_is_served_through_the_bridge(proxy, server, mode):
+    message = f"bridged {uuid.uuid4().hex} ✓"
+
+    async def scenario():
+        async with http_client(proxy, server, mode=mode) as client:
+            assert client.protocol_version == MODERN
+            if mode == "auto":
+                discovered = client.session.discover_result
+                assert discovered is not None and MODERN in discovered.supported_versions
+            tools = await client.list_tools()
+            assert "echo" in {tool.name for tool in tools.tools}
+            result = await client.call_tool("echo", {"message": message})
+            assert not result.is_error, result
+            assert message in texts(result)[0]
+
+    run(scenario())
+    status = proxy.server_status(server)
+    assert "bridge" in status.get("protocol", ""), status
