@@ -334,6 +334,17 @@ fn write_call(out: &mut Vec<u8>, id: u64, tool: &str) {
     );
 }
 
+/// The stateless protocol's version, and a call in it (`_meta` carries the envelope).
+const STATELESS_VERSION: &str = "2026-07-28";
+
+fn write_stateless_call(out: &mut Vec<u8>, id: u64, tool: &str) {
+    out.clear();
+    let _ = write!(
+        out,
+        r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"{tool}","arguments":{{"message":"{MESSAGE}"}},"_meta":{{"io.modelcontextprotocol/protocolVersion":"{STATELESS_VERSION}","io.modelcontextprotocol/clientCapabilities":{{}}}}}}}}"#
+    );
+}
+
 fn initialize_body() -> Vec<u8> {
     json!({
         "jsonrpc": "2.0",
@@ -474,6 +485,8 @@ struct HttpSession {
     auth: String,
     accept: &'static str,
     session: Option<String>,
+    /// A 2026-07-28 client: no handshake, the version and capabilities in every call.
+    stateless: bool,
     next_id: u64,
     /// The JSON-RPC body of the next call.
     call: Vec<u8>,
@@ -498,6 +511,20 @@ impl HttpSession {
     /// Connects, initializes and sends `notifications/initialized`.
     /// `server`: a configured server, or [`AGGREGATE`] for `/mcp`.
     fn open(serve: &Serve, server: &str, accept: &'static str) -> Result<HttpSession> {
+        Self::open_as(serve, server, accept, false)
+    }
+
+    /// A stateless (2026-07-28) client of `server`: a connection, no handshake.
+    fn stateless(serve: &Serve, server: &str, accept: &'static str) -> Result<HttpSession> {
+        Self::open_as(serve, server, accept, true)
+    }
+
+    fn open_as(
+        serve: &Serve,
+        server: &str,
+        accept: &'static str,
+        stateless: bool,
+    ) -> Result<HttpSession> {
         let addr = serve.addr;
         let stream = TcpStream::connect_timeout(&addr, IO_LIMIT)?;
         stream.set_nodelay(true)?;
@@ -520,6 +547,7 @@ impl HttpSession {
             auth: format!("authorization: Bearer {}\r\n", serve.key),
             accept,
             session: None,
+            stateless,
             next_id: 0,
             call: Vec::new(),
             request: Vec::new(),
@@ -530,6 +558,9 @@ impl HttpSession {
             json_answers: 0,
             sse_answers: 0,
         };
+        if stateless {
+            return Ok(this);
+        }
         let session = this.exchange("POST", &initialize_body())?;
         let answer = payload(&this.body)?;
         if this.status != 200 || answer.get("result").is_none() {
@@ -545,6 +576,9 @@ impl HttpSession {
 
     /// Ends the session (its per-session child stops).
     fn close(mut self) -> Result<()> {
+        if self.stateless {
+            return Ok(());
+        }
         self.exchange("DELETE", b"")?;
         if self.status != 200 {
             return Err(format!("DELETE got {}", self.status).into());
@@ -577,6 +611,13 @@ impl HttpSession {
             write!(
                 r,
                 "mcp-session-id: {session}\r\nmcp-protocol-version: {PROTOCOL_VERSION}\r\n"
+            )?;
+        }
+        if self.stateless {
+            write!(
+                r,
+                "mcp-protocol-version: {STATELESS_VERSION}\r\nmcp-method: tools/call\r\nmcp-name: {}\r\n",
+                self.tool
             )?;
         }
         write!(r, "content-length: {}\r\n\r\n", body.len())?;
@@ -657,7 +698,11 @@ impl Caller for HttpSession {
         self.next_id += 1;
         let id = self.next_id;
         let mut body = std::mem::take(&mut self.call);
-        write_call(&mut body, id, self.tool);
+        if self.stateless {
+            write_stateless_call(&mut body, id, self.tool);
+        } else {
+            write_call(&mut body, id, self.tool);
+        }
         let start = Instant::now();
         let sent = self.exchange("POST", &body);
         let elapsed = start.elapsed();
@@ -1047,6 +1092,28 @@ fn run(settings: &Settings, binary: &Path) -> Result<Report> {
         rows.push(row?);
         session.close()?;
     }
+    // 2026-07-28 clients: no session; the demo server is session-era, so these calls take
+    // the stateless path through the bridge's one child.
+    let mut client = HttpSession::stateless(&serve, "demo", ACCEPT_BOTH)?;
+    let row = sequential(
+        "relay stateless (2026-07-28, bridged), Accept: json + event-stream",
+        &mut client,
+        &parties,
+        settings,
+    );
+    serve.check_alive()?;
+    rows.push(row?);
+    let mut clients = (0..n)
+        .map(|_| HttpSession::stateless(&serve, "demo", ACCEPT_BOTH))
+        .collect::<Result<Vec<_>>>()?;
+    let row = concurrent(
+        "relay stateless (2026-07-28, bridged), Accept: json + event-stream",
+        &mut clients,
+        &parties,
+        settings,
+    );
+    serve.check_alive()?;
+    rows.push(row?);
     for (path, server, accept) in [
         ("relay per-session, Accept: json", "demo", ACCEPT_JSON),
         (
@@ -1078,7 +1145,8 @@ fn run(settings: &Settings, binary: &Path) -> Result<Report> {
 
     // Sessions are closed; their children stop after stdin EOF.
     let deadline = Instant::now() + IO_LIMIT;
-    while children_of(serve.pid()).len() > 1 && Instant::now() < deadline {
+    // The shared child and the stateless clients' (bridge) child stay; per-session ones go.
+    while children_of(serve.pid()).len() > 2 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
     std::thread::sleep(Duration::from_millis(if settings.quick {

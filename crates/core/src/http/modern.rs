@@ -76,6 +76,18 @@ pub async fn post(
             },
         );
     };
+    if envelope.method.as_deref() == Some("tools/call") {
+        let params: Value = envelope
+            .params
+            .and_then(|p| serde_json::from_str(p.get()).ok())
+            .unwrap_or_default();
+        let tool = params["name"].as_str().unwrap_or_default();
+        let declared = child.param_headers(tool).await;
+        let arguments = params.get("arguments").cloned().unwrap_or_default();
+        if let Err(refused) = modern::check_param_headers(headers, &arguments, &declared) {
+            return refusal(envelope, refused);
+        }
+    }
     let exchange = match child.request(envelope, body).await {
         Ok(exchange) => exchange,
         Err(unavailable) => {

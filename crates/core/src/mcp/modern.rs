@@ -213,6 +213,108 @@ pub fn check(
     })
 }
 
+/// A tool argument that travels as an `Mcp-Param-{name}` header too (its input schema's
+/// property annotated `"x-mcp-header": "{name}"`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParamHeader {
+    /// The header's `{name}`, as annotated.
+    pub name: String,
+    /// The property's path in the arguments (through `properties` only).
+    pub path: Vec<String>,
+}
+
+/// The `x-mcp-header` annotations of a tool's input schema: on string, integer or boolean
+/// properties reached through `properties` alone (the spec's rule; others are ignored).
+pub fn param_headers(input_schema: &Value) -> Vec<ParamHeader> {
+    fn walk(schema: &Value, path: &mut Vec<String>, out: &mut Vec<ParamHeader>) {
+        let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
+            return;
+        };
+        for (key, property) in properties {
+            path.push(key.clone());
+            let scalar = matches!(
+                property.get("type").and_then(Value::as_str),
+                Some("string" | "integer" | "boolean")
+            );
+            match property.get("x-mcp-header").and_then(Value::as_str) {
+                Some(name) if scalar && !name.is_empty() => out.push(ParamHeader {
+                    name: name.to_owned(),
+                    path: path.clone(),
+                }),
+                _ => walk(property, path, out),
+            }
+            path.pop();
+        }
+    }
+    let mut out = Vec::new();
+    walk(input_schema, &mut Vec::new(), &mut out);
+    out
+}
+
+/// The `Mcp-Param-*` headers of a `tools/call` against its arguments: each annotated
+/// argument that is present must come with its header, equal to it (integers compared as
+/// numbers), and a header must not come without its argument. Headers no annotation names
+/// are left alone.
+pub fn check_param_headers(
+    headers: &HeaderMap,
+    arguments: &Value,
+    declared: &[ParamHeader],
+) -> Result<(), Refusal> {
+    let mismatch = |what: String| {
+        Refusal::new(
+            StatusCode::BAD_REQUEST,
+            code::HEADER_MISMATCH,
+            format!("Header mismatch: {what}"),
+        )
+    };
+    for param in declared {
+        let header_name = format!("mcp-param-{}", param.name.to_ascii_lowercase());
+        let sent = header(headers, &header_name)
+            .map(|raw| decode_header_value(&raw))
+            .transpose()
+            .map_err(|why| mismatch(format!("Mcp-Param-{} {why}", param.name)))?;
+        let value = param
+            .path
+            .iter()
+            .try_fold(arguments, |v, key| v.get(key))
+            .filter(|v| !v.is_null());
+        match (sent, value) {
+            (None, None) => {}
+            (Some(_), None) => {
+                return Err(mismatch(format!(
+                    "Mcp-Param-{} is sent but its argument is not",
+                    param.name
+                )));
+            }
+            (None, Some(_)) => {
+                return Err(mismatch(format!(
+                    "the Mcp-Param-{} header is missing",
+                    param.name
+                )));
+            }
+            (Some(sent), Some(value)) => {
+                let same = match value {
+                    Value::String(s) => *s == sent,
+                    Value::Bool(b) => sent == if *b { "true" } else { "false" },
+                    Value::Number(n) => sent
+                        .parse::<f64>()
+                        .ok()
+                        .zip(n.as_f64())
+                        .is_some_and(|(a, b)| a == b),
+                    _ => false,
+                };
+                if !same {
+                    return Err(mismatch(format!(
+                        "Mcp-Param-{} does not match its argument",
+                        param.name
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The body field `Mcp-Name` mirrors, for the methods that have one.
 fn name_field(method: &str) -> Option<&'static str> {
     match method {
@@ -380,6 +482,49 @@ mod tests {
             ("mcp-method", "tools/call"),
         ];
         assert_eq!(checked(&missing, &plain).expect_err("missing").code, -32020);
+    }
+
+    #[test]
+    fn param_headers_are_found_and_checked_against_the_arguments() {
+        let schema = serde_json::json!({"type": "object", "properties": {
+            "region": {"type": "string", "x-mcp-header": "Region"},
+            "count": {"type": "integer", "x-mcp-header": "Count"},
+            "nested": {"type": "object", "properties": {"flag": {"type": "boolean", "x-mcp-header": "Flag"}}},
+            "list": {"type": "array", "x-mcp-header": "Ignored"}
+        }});
+        let declared = param_headers(&schema);
+        assert_eq!(declared.len(), 3, "{declared:?}");
+        let args = serde_json::json!({"region": "Zürich", "count": 42, "nested": {"flag": true}});
+        let ok = headers(&[
+            ("mcp-param-region", "=?base64?WsO8cmljaA==?="),
+            ("mcp-param-count", "42.0"),
+            ("mcp-param-flag", "true"),
+        ]);
+        assert!(check_param_headers(&ok, &args, &declared).is_ok());
+        let wrong = headers(&[
+            ("mcp-param-region", "Basel"),
+            ("mcp-param-count", "42"),
+            ("mcp-param-flag", "true"),
+        ]);
+        assert_eq!(
+            check_param_headers(&wrong, &args, &declared)
+                .expect_err("mismatch")
+                .code,
+            -32020
+        );
+        let missing = headers(&[("mcp-param-count", "42"), ("mcp-param-flag", "true")]);
+        assert!(check_param_headers(&missing, &args, &declared).is_err());
+        let bad = headers(&[
+            ("mcp-param-region", "=?base64?WsO8cmljaA?="),
+            ("mcp-param-count", "42"),
+            ("mcp-param-flag", "true"),
+        ]);
+        assert!(check_param_headers(&bad, &args, &declared).is_err());
+        // A header without its argument; an unknown header is left alone.
+        let extra = headers(&[("mcp-param-region", "x"), ("mcp-param-other", "y")]);
+        assert!(check_param_headers(&extra, &serde_json::json!({}), &declared).is_err());
+        let unknown = headers(&[("mcp-param-other", "y")]);
+        assert!(check_param_headers(&unknown, &serde_json::json!({}), &declared).is_ok());
     }
 
     #[test]

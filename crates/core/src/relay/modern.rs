@@ -32,6 +32,7 @@ use tokio::sync::oneshot;
 
 use super::ServerRelay;
 use crate::mcp::jsonrpc::{self, Envelope, Kind};
+use crate::mcp::modern::ParamHeader;
 use crate::mcp::modern::{
     META_CLIENT_INFO, META_PROTOCOL_VERSION, META_SERVER_INFO, META_SUBSCRIPTION_ID,
 };
@@ -86,6 +87,9 @@ pub struct ModernChild {
 
 #[derive(Default)]
 struct State {
+    /// Each tool's `Mcp-Param-*` headers, from the server's `tools/list` (read when a
+    /// call names a tool not in it).
+    param_headers: HashMap<String, Vec<ParamHeader>>,
     child: Option<Arc<ManagedChild>>,
     /// The current child's sink. A child let go (the probe's, when the server turned out
     /// to be session-era only) loses its sink first, so its exit cannot touch the next
@@ -168,6 +172,50 @@ impl ModernChild {
         }
     }
 
+    /// The `Mcp-Param-*` headers of tool `name` (empty when it has none or is unknown).
+    /// The child's `tools/list` is read again when the tool is not known yet.
+    pub async fn param_headers(&self, name: &str) -> Vec<ParamHeader> {
+        if let Some(known) = self.lock().param_headers.get(name) {
+            return known.clone();
+        }
+        let Ok((child, era)) = self.ready().await else {
+            return Vec::new();
+        };
+        let mut all = HashMap::new();
+        let mut cursor: Option<Value> = None;
+        // At most 20 pages: a list that long is read no further.
+        for _ in 0..20 {
+            let mut params = match era {
+                Era::Modern { .. } => discover_params(),
+                Era::SessionOnly { .. } => serde_json::json!({}),
+            };
+            if let Some(cursor) = &cursor {
+                params["cursor"] = cursor.clone();
+            }
+            let Some(answer) = self.ask(&child, "tools/list", &params, PROBE_TIMEOUT).await else {
+                break;
+            };
+            for tool in answer["result"]["tools"].as_array().into_iter().flatten() {
+                if let Some(tool_name) = tool["name"].as_str() {
+                    all.insert(
+                        tool_name.to_owned(),
+                        crate::mcp::modern::param_headers(&tool["inputSchema"]),
+                    );
+                }
+            }
+            cursor = answer["result"]
+                .get("nextCursor")
+                .cloned()
+                .filter(|c| !c.is_null());
+            if cursor.is_none() {
+                break;
+            }
+        }
+        let found = all.get(name).cloned().unwrap_or_default();
+        self.lock().param_headers = all;
+        found
+    }
+
     /// Finds out what the server speaks (starting its stateless child, as a first stateless
     /// request would).
     pub async fn probe_era(&self) -> Result<Era, Unavailable> {
@@ -223,6 +271,12 @@ impl ModernChild {
                 },
             );
             (proxy_id, proxy_token)
+        };
+        // A session-era server takes no stateless envelope (a dual-era one whose pipe is in
+        // the session era refuses requests that carry it).
+        let frame = match era {
+            Era::SessionOnly { .. } => strip_envelope(&frame),
+            Era::Modern { .. } => frame,
         };
         let mut out = jsonrpc::rewrite(&frame, &["id"], &jsonrpc::raw(proxy_id.to_string()));
         if let (Some(rewritten), Some(token)) = (&out, &proxy_token) {
@@ -638,6 +692,24 @@ fn discover_from_initialize(initialize: Option<&Value>) -> Value {
         result["instructions"] = instructions.clone();
     }
     result
+}
+
+/// A stateless request without the stateless envelope's `_meta` keys, for a session-era
+/// server (its other `_meta`, a progress token, stays).
+fn strip_envelope(frame: &Bytes) -> Bytes {
+    let Ok(mut request) = serde_json::from_slice::<Value>(frame) else {
+        return frame.clone();
+    };
+    let Some(params) = request.get_mut("params").and_then(Value::as_object_mut) else {
+        return frame.clone();
+    };
+    if let Some(meta) = params.get_mut("_meta").and_then(Value::as_object_mut) {
+        meta.retain(|key, _| !key.starts_with("io.modelcontextprotocol/"));
+        if meta.is_empty() {
+            params.remove("_meta");
+        }
+    }
+    Bytes::from(request.to_string())
 }
 
 /// A bridged answer in the stateless protocol's shape: `resultType` on every result, cache
