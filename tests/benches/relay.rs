@@ -142,7 +142,7 @@ fn env_number<T: std::str::FromStr>(name: &str, default: T) -> Result<T> {
 
 /// The `switchboard` binary. A full run builds it in release mode first (a no-op when it is
 /// fresh; others edit `crates/` meanwhile, so a binary found on disk may be stale). A smoke run
-/// takes whatever is there, release first, and builds only when there is none.
+/// takes the newest one there (release or debug), and builds only when there is none.
 fn switchboard_binary(settings: &Settings) -> Result<PathBuf> {
     if let Some(path) = std::env::var_os("SWITCHBOARD_BIN") {
         return Ok(PathBuf::from(path));
@@ -169,7 +169,12 @@ fn switchboard_binary(settings: &Settings) -> Result<PathBuf> {
     }
     let own = profile_dir.join(&name);
     let debug = target_dir.join("debug").join(&name);
-    if let Some(found) = [&release, &own, &debug].into_iter().find(|p| p.exists()) {
+    // The newest of them: one left from an older build must not be measured instead.
+    let newest = [&release, &own, &debug]
+        .into_iter()
+        .filter_map(|p| Some((std::fs::metadata(p).ok()?.modified().ok()?, p)))
+        .max_by_key(|(modified, _)| *modified);
+    if let Some((_, found)) = newest {
         return Ok(found.clone());
     }
     let release_profile = profile_dir.file_name().is_some_and(|n| n == "release");

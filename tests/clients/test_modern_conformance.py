@@ -19,6 +19,7 @@ and `dns-rebinding-protection` checks that the real host is served.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -68,7 +69,8 @@ def run_suite(node: Path, url: str, out_dir: Path, env: dict[str, str]) -> tuple
     log = f"$ {' '.join(argv)}\nexit {code}\nstdout:\n{stdout[-6000:]}\nstderr:\n{stderr[-3000:]}"
     results: dict[str, list] = {}
     for path in sorted(out_dir.glob("*/checks.json")):
-        scenario = path.parent.name.removeprefix("server-").rsplit("-20", 1)[0]
+        # "<scenario>-<ISO timestamp>" (the timestamp's own dashes and digits vary).
+        scenario = re.sub(r"-\d{4}-\d{2}-\d{2}T.*$", "", path.parent.name.removeprefix("server-"))
         results[scenario] = json.loads(path.read_text())
     assert len(results) >= 40, f"the suite ran {len(results)} scenarios\n{log}"
     return results, log
