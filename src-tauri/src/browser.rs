@@ -9,48 +9,13 @@
 //! element. Failing to open is not an error of the sign-in: the window shows the address to
 //! copy.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-
 use tauri::{AppHandle, Manager, Runtime};
 use tauri_plugin_opener::Opener;
-use url::{Host, Url};
+use url::Url;
 
-/// Whether `url` may be opened in a browser for a sign-in: `https` anywhere, or `http` to
-/// this computer (127.0.0.0/8, `[::1]`, `localhost`). Anything else (`javascript:`,
-/// `file:`, a custom scheme, plain `http` over the network) is refused with the reason.
-pub fn check_sign_in_url(url: &Url) -> Result<(), String> {
-    match url.scheme() {
-        // A special scheme: the URL parser already refused one without a host.
-        "https" => Ok(()),
-        "http" if url.host().is_some_and(|host| is_loopback(&host)) => Ok(()),
-        "http" => Err(format!(
-            "refusing to open the sign-in page {}: plain http is allowed only on this computer (127.0.0.1, [::1], localhost); it must be https",
-            origin_of(url)
-        )),
-        scheme => Err(format!(
-            "refusing to open a sign-in page with the scheme '{scheme}:'; only https (or http on this computer) is opened"
-        )),
-    }
-}
-
-fn is_loopback(host: &Host<&str>) -> bool {
-    match host {
-        Host::Ipv4(ip) => ip.is_loopback(),
-        Host::Ipv6(ip) => ip.is_loopback() || is_mapped_loopback(ip),
-        Host::Domain(name) => name.eq_ignore_ascii_case("localhost"),
-    }
-}
-
-/// `[::ffff:127.0.0.1]`: an IPv4 loopback address written as IPv6.
-fn is_mapped_loopback(ip: &Ipv6Addr) -> bool {
-    ip.to_ipv4_mapped()
-        .is_some_and(|v4: Ipv4Addr| IpAddr::V4(v4).is_loopback())
-}
-
-/// `scheme://host:port`, for messages: the path and query may carry the sign-in's state.
-fn origin_of(url: &Url) -> String {
-    url.origin().ascii_serialization()
-}
+/// The rule lives in core (every sign-in URL passes it there too); the shell applies it
+/// again right before the URL leaves the app.
+pub use switchboard_core::oauth::fetch::check_browser_url as check_sign_in_url;
 
 /// Checks `url` and hands it to the system's browser opener. Blocks for a moment (the
 /// opener waits briefly to see whether a launcher failed), so call it off the async

@@ -97,11 +97,12 @@ pub fn check(
     envelope: &Envelope<'_>,
     supported: &[&str],
 ) -> Result<Checked, Refusal> {
-    let meta = envelope
+    // Parsed once: `_meta` and the field `Mcp-Name` mirrors are both read from it.
+    let params = envelope
         .params
         .and_then(|p| serde_json::from_str::<Value>(p.get()).ok())
-        .and_then(|p| p.get("_meta").cloned());
-    let Some(Value::Object(meta)) = meta else {
+        .unwrap_or_default();
+    let Some(Value::Object(meta)) = params.get("_meta") else {
         return Err(Refusal::new(
             StatusCode::BAD_REQUEST,
             code::INVALID_PARAMS,
@@ -168,10 +169,7 @@ pub fn check(
             Some(_) => {}
         }
         if let Some(field) = name_field(method) {
-            let expected = envelope
-                .params
-                .and_then(|p| serde_json::from_str::<Value>(p.get()).ok())
-                .and_then(|p| p.get(field).and_then(Value::as_str).map(str::to_owned));
+            let expected = params.get(field).and_then(Value::as_str).map(str::to_owned);
             let sent = header(headers, MCP_NAME_HEADER)
                 .map(|raw| decode_header_value(&raw))
                 .transpose()

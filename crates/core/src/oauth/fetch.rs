@@ -8,7 +8,9 @@ use base64::Engine;
 use futures::StreamExt;
 use reqwest::StatusCode;
 use serde_json::Value;
-use url::Url;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use url::{Host, Url};
 
 use super::OAuthError;
 use crate::sensitive::Sensitive;
@@ -196,6 +198,43 @@ impl OAuthHttp {
             .unwrap_or_else(|| Value::Object(Default::default()));
         Ok((status, value))
     }
+}
+
+/// Whether `url` may be opened in a browser for a sign-in: `https` anywhere, or `http` to
+/// this computer (127.0.0.0/8, `[::1]`, `localhost`). Anything else (`javascript:`,
+/// `file:`, a custom scheme, plain `http` over the network) is refused with the reason.
+pub fn check_browser_url(url: &Url) -> Result<(), String> {
+    match url.scheme() {
+        // A special scheme: the URL parser already refused one without a host.
+        "https" => Ok(()),
+        "http" if url.host().is_some_and(|host| is_loopback(&host)) => Ok(()),
+        "http" => Err(format!(
+            "refusing to open the sign-in page {}: plain http is allowed only on this computer (127.0.0.1, [::1], localhost); it must be https",
+            origin_of(url)
+        )),
+        scheme => Err(format!(
+            "refusing to open a sign-in page with the scheme '{scheme}:'; only https (or http on this computer) is opened"
+        )),
+    }
+}
+
+fn is_loopback(host: &Host<&str>) -> bool {
+    match host {
+        Host::Ipv4(ip) => ip.is_loopback(),
+        Host::Ipv6(ip) => ip.is_loopback() || is_mapped_loopback(ip),
+        Host::Domain(name) => name.eq_ignore_ascii_case("localhost"),
+    }
+}
+
+/// `[::ffff:127.0.0.1]`: an IPv4 loopback address written as IPv6.
+fn is_mapped_loopback(ip: &Ipv6Addr) -> bool {
+    ip.to_ipv4_mapped()
+        .is_some_and(|v4: Ipv4Addr| IpAddr::V4(v4).is_loopback())
+}
+
+/// `scheme://host:port`, for messages: the path and query may carry the sign-in's state.
+fn origin_of(url: &Url) -> String {
+    url.origin().ascii_serialization()
 }
 
 /// `application/x-www-form-urlencoded` encoding of one value.

@@ -98,7 +98,6 @@ pub struct SignIn {
     verifier: Sensitive<String>,
     discovery: Discovery,
     identity: Identity,
-    scope: Option<String>,
     record: Record,
 }
 
@@ -174,6 +173,8 @@ impl SignIn {
             }
         }
         ctx.http.check(&url, "authorization endpoint")?;
+        // The rule for a URL handed to a browser, which the shells apply again.
+        super::fetch::check_browser_url(&url).map_err(OAuthError::Refused)?;
         Ok(SignIn {
             host: host_of(&url),
             authorization_url: url,
@@ -184,7 +185,6 @@ impl SignIn {
             verifier,
             discovery,
             identity,
-            scope,
             record,
         })
     }
@@ -204,7 +204,6 @@ impl SignIn {
             verifier,
             discovery,
             identity,
-            scope,
             mut record,
             ..
         } = self;
@@ -217,7 +216,6 @@ impl SignIn {
             ("code_verifier", verifier.expose().clone()),
             ("resource", discovery.resource.clone()),
         ];
-        let _ = &scope;
         let tokens = token_request(
             &ctx.http,
             &discovery.server.token_endpoint,
@@ -227,12 +225,7 @@ impl SignIn {
             None,
         )
         .await
-        .map_err(|e| match e {
-            TokenError::Refused(message) => OAuthError::Failed(format!(
-                "the authorization server refused the sign-in: {message}"
-            )),
-            TokenError::Other(e) => e,
-        })?;
+        .map_err(|e| e.refused_as("the sign-in"))?;
         // How this client authenticated, for the refreshes to come (a dynamic registration
         // is kept already, with its secret; a configured one's secret stays in its own item).
         record
@@ -245,15 +238,7 @@ impl SignIn {
                 how: "configured".into(),
                 redirect_uris: Vec::new(),
             });
-        record.issuer = Some(discovery.server.issuer.clone());
-        record.token_endpoint = Some(discovery.server.token_endpoint.to_string());
-        record.revocation_endpoint = discovery
-            .server
-            .revocation_endpoint
-            .as_ref()
-            .map(Url::to_string);
-        record.resource = Some(discovery.resource.clone());
-        record.tokens = Some(tokens.clone());
+        record.granted(&discovery.server, &discovery.resource, tokens.clone());
         record.wanted_scope = None;
         ctx.store.save(&ctx.server, &record).await?;
         log::info!(
@@ -280,6 +265,17 @@ pub async fn probe(ctx: &Context) -> Result<Option<Challenge>, OAuthError> {
         }
     }
     Ok(None)
+}
+
+impl Record {
+    /// Tokens `server` granted for `resource`, and where to renew and revoke them.
+    fn granted(&mut self, server: &AuthServer, resource: &str, tokens: Tokens) {
+        self.issuer = Some(server.issuer.clone());
+        self.token_endpoint = Some(server.token_endpoint.to_string());
+        self.revocation_endpoint = server.revocation_endpoint.as_ref().map(Url::to_string);
+        self.resource = Some(resource.to_owned());
+        self.tokens = Some(tokens);
+    }
 }
 
 /// The scope to ask for: the config's, else the challenge's, else the resource metadata's
@@ -503,6 +499,18 @@ pub enum TokenError {
     /// token revoked or expired, a client gone. The text is safe to show.
     Refused(String),
     Other(OAuthError),
+}
+
+impl TokenError {
+    /// As an error of the grant `what` ("the sign-in"): a refusal says so in words.
+    fn refused_as(self, what: &str) -> OAuthError {
+        match self {
+            TokenError::Refused(why) => {
+                OAuthError::Failed(format!("the authorization server refused {what}: {why}"))
+            }
+            TokenError::Other(e) => e,
+        }
+    }
 }
 
 /// A token request: the grant's `form`, plus client authentication; the answer as tokens
@@ -734,18 +742,9 @@ pub async fn client_credentials(
         None,
     )
     .await
-    .map_err(|e| match e {
-        TokenError::Refused(text) => OAuthError::Failed(format!(
-            "the authorization server refused the client credentials: {text}"
-        )),
-        TokenError::Other(e) => e,
-    })?;
+    .map_err(|e| e.refused_as("the client credentials"))?;
     let mut record = ctx.store.load(&ctx.server).await.unwrap_or_default();
-    record.issuer = Some(server.issuer.clone());
-    record.token_endpoint = Some(server.token_endpoint.to_string());
-    record.revocation_endpoint = server.revocation_endpoint.as_ref().map(Url::to_string);
-    record.resource = Some(discovery.resource.clone());
-    record.tokens = Some(tokens);
+    record.granted(server, &discovery.resource, tokens);
     record.clients.insert(
         server.issuer.clone(),
         ClientRegistration {

@@ -132,6 +132,24 @@ pub struct ServerRelay {
 }
 
 impl ServerRelay {
+    /// Starts one child of this server whose output goes to `sink` (the shared child's,
+    /// the stateless one's): spec from the config and keychain, errors recorded for the
+    /// status, the start counted. The error text is safe to show.
+    pub(super) async fn spawn_child(
+        &self,
+        sink: std::sync::Weak<dyn crate::supervisor::ChildSink>,
+    ) -> std::result::Result<Arc<crate::supervisor::ManagedChild>, String> {
+        let failed = |e: String| {
+            self.diagnostics.record_error(e.clone());
+            e
+        };
+        let spec = self.child_spec().await.map_err(|e| failed(e.to_string()))?;
+        let child = crate::supervisor::ManagedChild::spawn(&spec, sink, self.diagnostics.clone())
+            .map_err(|e| failed(e.to_string()))?;
+        self.note_spawn();
+        Ok(Arc::new(child))
+    }
+
     /// The child that serves this stdio server's stateless (2026-07-28) requests; `None`
     /// for remote servers and the aggregate endpoints.
     pub fn modern(&self) -> Option<&Arc<modern::ModernChild>> {

@@ -452,19 +452,9 @@ impl ModernChild {
         &self,
         server: &Arc<ServerRelay>,
     ) -> Result<Arc<ManagedChild>, Unavailable> {
-        let spec = server.child_spec().await.map_err(|e| {
-            server.diagnostics.record_error(e.to_string());
-            Unavailable(e.to_string())
-        })?;
         let sink = Arc::new(Sink(self.me.clone()));
         let weak: Weak<Sink> = Arc::downgrade(&sink);
-        let weak: Weak<dyn ChildSink> = weak;
-        let child = ManagedChild::spawn(&spec, weak, server.diagnostics.clone()).map_err(|e| {
-            server.diagnostics.record_error(e.to_string());
-            Unavailable(e.to_string())
-        })?;
-        server.note_spawn();
-        let child = Arc::new(child);
+        let child = server.spawn_child(weak).await.map_err(Unavailable)?;
         let mut state = self.lock();
         state.child = Some(child.clone());
         state.sink = Some(sink);

@@ -407,12 +407,15 @@ impl Session {
         // A change of the server's lists or of a subscribed resource concerns no request: a
         // request stream carries only what relates to its request (the spec's SHOULD), so
         // it goes to the GET stream, or waits in the backlog for one.
-        let about_the_server = Envelope::parse(&frame).is_ok_and(|e| {
-            e.kind == Kind::Notification
-                && e.method.as_deref().is_some_and(|m| {
-                    m.ends_with("/list_changed") || m == "notifications/resources/updated"
-                })
-        });
+        // Parsed only when a request stream could take it (the case to tell apart).
+        let about_the_server = self.transport == Transport::StreamableHttp
+            && routes.pending.values().any(|p| p.streaming)
+            && Envelope::parse(&frame).is_ok_and(|e| {
+                e.kind == Kind::Notification
+                    && e.method.as_deref().is_some_and(|m| {
+                        m.ends_with("/list_changed") || m == "notifications/resources/updated"
+                    })
+            });
         let mut frame = Some(frame);
         let try_send = |tx: &StreamTx, frame: &mut Option<Bytes>| {
             if let Some(f) = frame.take()
@@ -435,7 +438,7 @@ impl Session {
             .values()
             .filter(|p| p.streaming)
             .max_by_key(|p| p.seq)
-            .filter(|_| self.transport != Transport::StreamableHttp || !about_the_server)
+            .filter(|_| !about_the_server)
         {
             try_send(&newest.tx, &mut frame);
         }

@@ -369,17 +369,8 @@ impl SharedChild {
             );
             tokio::time::sleep(delay).await;
         }
-        let spec = server.child_spec().await.map_err(|e| {
-            server.diagnostics.record_error(e.to_string());
-            Failure::Unavailable(e.to_string())
-        })?;
         let me: Weak<dyn ChildSink> = self.me.clone();
-        let child = ManagedChild::spawn(&spec, me, server.diagnostics.clone()).map_err(|e| {
-            server.diagnostics.record_error(e.to_string());
-            Failure::Unavailable(e.to_string())
-        })?;
-        server.note_spawn();
-        let child = Arc::new(child);
+        let child = server.spawn_child(me).await.map_err(Failure::Unavailable)?;
         let mut state = self.lock();
         state.child = Some(child.clone());
         state.ready = false;
