@@ -12,9 +12,10 @@
 //! At the end every session is closed and the process is measured against its state after
 //! warm-up: children left (must be 0), open file descriptors, resident memory.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -38,6 +39,9 @@ struct Counters {
     ended: AtomicU64,
     /// Anything else (the proxy unreachable, a timeout, an answer without a result).
     errors: AtomicU64,
+    /// What those were: a short kind (the JSON-RPC error message, or the transport error's
+    /// kind) → how many, so a figure in BENCHMARKS.md comes with its explanation.
+    error_kinds: Mutex<BTreeMap<String, u64>>,
     crashes: AtomicU64,
     sessions: AtomicU64,
 }
@@ -54,6 +58,42 @@ impl std::fmt::Display for Ended {
 
 impl std::error::Error for Ended {}
 
+impl Counters {
+    fn error(&self, kind: String) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        // Numbers (pids, ids, sizes) would make every message its own kind.
+        let kind: String = kind
+            .chars()
+            .map(|c| if c.is_ascii_digit() { '#' } else { c })
+            .take(160)
+            .collect();
+        *self
+            .error_kinds
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(kind)
+            .or_default() += 1;
+    }
+}
+
+/// A transport error's kind, without the URL (the same for every call).
+fn transport_kind(e: &(dyn std::error::Error + Send + Sync + 'static)) -> String {
+    match e.downcast_ref::<reqwest::Error>() {
+        Some(e) if e.is_timeout() => "client timeout (30 s)".to_owned(),
+        Some(e) if e.is_connect() => "cannot connect".to_owned(),
+        Some(e) if e.is_decode() => "answer is not JSON".to_owned(),
+        Some(e) => {
+            let mut source = std::error::Error::source(e);
+            let mut text = "transport".to_owned();
+            while let Some(s) = source {
+                text = s.to_string();
+                source = s.source();
+            }
+            format!("transport: {text}")
+        }
+        None => e.to_string(),
+    }
+}
 struct Session {
     http: reqwest::Client,
     url: String,
@@ -137,8 +177,8 @@ async fn client_task(task: u64, port: u16, until: Instant, counters: Arc<Counter
     while Instant::now() < until {
         let mut session = match Session::open(&http, url.clone()).await {
             Ok(session) => session,
-            Err(_) => {
-                counters.errors.fetch_add(1, Ordering::Relaxed);
+            Err(e) => {
+                counters.error(format!("initialize: {}", transport_kind(e.as_ref())));
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 continue;
             }
@@ -176,18 +216,19 @@ async fn client_task(task: u64, port: u16, until: Instant, counters: Arc<Counter
                             counters.ended.fetch_add(1, Ordering::Relaxed);
                             break;
                         }
-                        None => {
-                            counters.errors.fetch_add(1, Ordering::Relaxed);
-                        }
+                        None => counters.error(format!(
+                            "call answered without a result: {}",
+                            answer["error"]["message"]
+                                .as_str()
+                                .unwrap_or("(no error either)")
+                        )),
                     }
                 }
                 Err(e) if e.is::<Ended>() => {
                     counters.ended.fetch_add(1, Ordering::Relaxed);
                     break;
                 }
-                Err(_) => {
-                    counters.errors.fetch_add(1, Ordering::Relaxed);
-                }
+                Err(e) => counters.error(format!("call: {}", transport_kind(e.as_ref()))),
             }
         }
         // Now and then the child crashes (per-session servers only: the shared one is
@@ -350,6 +391,14 @@ async fn main() -> Result<()> {
         "  other errors        {}",
         counters.errors.load(Ordering::Relaxed)
     );
+    for (kind, count) in counters
+        .error_kinds
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+    {
+        println!("      {count:>6}  {kind}");
+    }
     println!(
         "  cross-talk          {}",
         counters.cross_talk.load(Ordering::Relaxed)
