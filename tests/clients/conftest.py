@@ -231,8 +231,8 @@ def _normalise(servers: Any) -> dict[str, dict[str, Any]]:
     for name, overrides in servers.items():
         entry = dict(catalog.get(name, {}))
         entry.update(overrides or {})
-        if "command" not in entry:
-            raise ValueError(f"server {name!r} is not in the catalog and has no command")
+        if "command" not in entry and "url" not in entry:
+            raise ValueError(f"server {name!r} is not in the catalog and has no command or url")
         result[name] = entry
     return result
 

@@ -27,6 +27,8 @@ Run:
   python modern_fixture.py                 # stdio (the way Switchboard runs it)
   python modern_fixture.py --http 8123     # Streamable HTTP on 127.0.0.1:8123/mcp, both eras
                                            # (for checking the fixture without a proxy)
+  python modern_fixture.py --http 8123 --modern-only
+                                           # 2026-07-28 only: a modern-only remote server
 
 `requestState` is sealed with a fixed built-in key unless MODERN_FIXTURE_STATE_KEY is set
 (>= 32 characters), so a retry is accepted by any process running this fixture, as the
@@ -1049,19 +1051,77 @@ async def serve_stdio() -> None:
         await server.run(read_stream, write_stream, INIT_OPTIONS)
 
 
-def serve_http(port: int, host: str = "127.0.0.1") -> None:
+class ModernOnly:
+    """ASGI wrapper that makes the HTTP server 2026-07-28 only, as a server that has dropped
+    the session era would be: `initialize` gets 404 / -32601, a request without the
+    stateless envelope 400 / -32602, and GET / DELETE (the session era's stream and
+    session end) 405. Everything else reaches the SDK's app unchanged."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/mcp"):
+            await self.app(scope, receive, send)
+            return
+        if scope["method"] in ("GET", "DELETE"):
+            await self._answer(send, 405, None, -32600, "this server speaks 2026-07-28 only")
+            return
+        chunks, more = [], True
+        while more:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        try:
+            request = json.loads(body)
+        except ValueError:
+            request = None
+        if isinstance(request, dict):
+            method = request.get("method")
+            params = request.get("params") if isinstance(request.get("params"), dict) else {}
+            meta = params.get("_meta") if isinstance(params.get("_meta"), dict) else {}
+            if method == "initialize":
+                await self._answer(send, 404, request.get("id"), -32601, "Method not found: initialize (use server/discover)")
+                return
+            if method and "io.modelcontextprotocol/protocolVersion" not in meta:
+                await self._answer(send, 400, request.get("id"), -32602, "missing the 2026-07-28 protocol version in _meta")
+                return
+        replayed = False
+
+        async def replay() -> Any:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    @staticmethod
+    async def _answer(send: Any, status: int, id: Any, code: int, message: str) -> None:
+        body = json.dumps({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}}).encode()
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
+def serve_http(port: int, host: str = "127.0.0.1", modern_only: bool = False) -> None:
     import uvicorn
 
     app = server.streamable_http_app(host=host)  # DNS-rebinding protection on for localhost
+    if modern_only:
+        app = ModernOnly(app)
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--http", type=int, metavar="PORT", help="serve Streamable HTTP on 127.0.0.1:PORT/mcp")
+    parser.add_argument("--modern-only", action="store_true", help="with --http: refuse the session era (initialize, GET, DELETE)")
     opts = parser.parse_args()
     if opts.http is not None:
-        serve_http(opts.http)
+        serve_http(opts.http, modern_only=opts.modern_only)
     else:
         anyio.run(serve_stdio)
 

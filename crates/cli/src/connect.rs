@@ -110,6 +110,7 @@ pub fn run(config: Option<PathBuf>, port: Option<u16>, name: Option<&str>) -> an
         max_message_bytes: MAX_MESSAGE_BYTES,
         // The proxy is Switchboard itself: its error answers say what to fix.
         keeps_error_bodies: true,
+        eras: client::EraProbe::session_only(),
     });
 
     let (out, out_rx) = mpsc::unbounded_channel();
@@ -944,6 +945,7 @@ mod tests {
             http: reqwest::Client::new(),
             max_message_bytes: MAX_MESSAGE_BYTES,
             keeps_error_bodies: true,
+            eras: client::EraProbe::session_only(),
         });
         let key = Arc::new(ProxyKey {
             headers: HeaderMap::new(),

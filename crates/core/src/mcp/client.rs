@@ -24,8 +24,10 @@ use tokio::task::JoinHandle;
 use url::Url;
 
 use super::jsonrpc::{self, Envelope, Kind};
-use super::protocol::{PROTOCOL_VERSION_HEADER, SESSION_HEADER};
+use super::modern::ParamHeader;
+use super::protocol::{MODERN_PROTOCOL_VERSION, PROTOCOL_VERSION_HEADER, SESSION_HEADER};
 use super::sse;
+use super::stateless::{self, ClientIdentity};
 
 /// How long a legacy SSE server may take to announce its POST endpoint.
 const ENDPOINT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -94,6 +96,38 @@ pub struct Endpoint {
     /// ([`SendFailure::Status`]'s `error`). Only for a server trusted with its own words: a
     /// remote server's body may echo a credential, so the remote backend says `false`.
     pub keeps_error_bodies: bool,
+    /// Whether a session-era client's `initialize` first asks the server for
+    /// `server/discover` (the spec's order), and what the server was found to speak.
+    pub eras: EraProbe,
+}
+
+/// Whether to try 2026-07-28 first, and the answer, kept per endpoint: the era is the
+/// server's, not a session's, so one probe serves every later session.
+#[derive(Debug, Default)]
+pub struct EraProbe {
+    enabled: bool,
+    /// `Some(Some(discover))`: it speaks 2026-07-28; `Some(None)`: it does not.
+    found: Mutex<Option<Option<Arc<serde_json::Value>>>>,
+}
+
+impl EraProbe {
+    /// Ask `server/discover` first (a remote server of any era).
+    pub fn probe() -> EraProbe {
+        EraProbe {
+            enabled: true,
+            found: Mutex::new(None),
+        }
+    }
+
+    /// Always the session era (Switchboard's own proxy, which bridges eras itself).
+    pub fn session_only() -> EraProbe {
+        EraProbe::default()
+    }
+
+    /// What the server was found to speak, if it has been asked.
+    pub fn found(&self) -> Option<Option<Arc<serde_json::Value>>> {
+        lock(&self.found).clone()
+    }
 }
 
 /// Why a message could not be sent.
@@ -154,6 +188,28 @@ enum Mode {
     Sse {
         post_url: Url,
     },
+    /// The server speaks 2026-07-28: every message is carried statelessly, translated for
+    /// the session-era client (`mcp::stateless`).
+    Stateless(Arc<Stateless>),
+}
+
+/// The state of a session-era client carried over the stateless protocol.
+struct Stateless {
+    discover: Arc<serde_json::Value>,
+    identity: ClientIdentity,
+    /// Each tool's `Mcp-Param-*` headers, from the `tools/list` answers that went by.
+    param_headers: Mutex<std::collections::HashMap<String, Vec<ParamHeader>>>,
+    /// Whether the tools were listed for that (a call can come before any list).
+    tools_listed: AtomicBool,
+    /// Requests in flight (client id → the task carrying it): ending the task drops its
+    /// response stream, which is the stateless protocol's cancellation.
+    in_flight: Mutex<std::collections::HashMap<Box<str>, tokio::task::AbortHandle>>,
+    /// Resources the client subscribed to, carried on the listen stream.
+    subscriptions: Mutex<Vec<String>>,
+    listen: Mutex<Option<tokio::task::AbortHandle>>,
+    /// Our requests to the client for an `input_required` round, by id.
+    inputs: Mutex<std::collections::HashMap<Box<str>, tokio::sync::oneshot::Sender<Bytes>>>,
+    next: std::sync::atomic::AtomicU64,
 }
 
 /// One client session on one server.
@@ -223,6 +279,32 @@ impl Client {
         if matches!(*mode, Mode::Undecided) && self.endpoint.transport == Transport::Sse {
             *mode = self.connect_sse().await?;
         }
+        if matches!(*mode, Mode::Undecided)
+            && is_initialize
+            && self.endpoint.eras.enabled
+            && let Some(discover) = self.discover_era(envelope).await?
+        {
+            log::info!(
+                "'{}' speaks 2026-07-28: its session-era client is carried statelessly",
+                self.endpoint.name
+            );
+            let identity = ClientIdentity::from_initialize(&params_value(envelope));
+            *lock(&self.protocol_version) = Some(HeaderValue::from_static(MODERN_PROTOCOL_VERSION));
+            // Its answer is made here: it negotiates nothing on the wire.
+            *lock(&self.initialize_id) = None;
+            let upstream = Arc::new(Stateless {
+                discover,
+                identity,
+                param_headers: Mutex::default(),
+                tools_listed: AtomicBool::new(false),
+                in_flight: Mutex::default(),
+                subscriptions: Mutex::default(),
+                listen: Mutex::default(),
+                inputs: Mutex::default(),
+                next: std::sync::atomic::AtomicU64::new(0),
+            });
+            *mode = Mode::Stateless(upstream);
+        }
         let current = mode.clone();
         // The lock serialises only the choice of transport (the first initialize and its
         // fallback). Once it is made, messages go out concurrently: a slow call answered as
@@ -230,6 +312,11 @@ impl Client {
         let mut deciding = matches!(current, Mode::Undecided).then_some(mode);
         match current {
             Mode::Sse { post_url } => self.post_sse(&post_url, frame).await,
+            Mode::Stateless(upstream) => {
+                drop(deciding);
+                self.send_stateless(&upstream, envelope, frame);
+                Ok(())
+            }
             _ => {
                 let may_fall_back = deciding.is_some()
                     && is_initialize
@@ -374,11 +461,7 @@ impl Client {
         if status == StatusCode::ACCEPTED || request_id.is_none() {
             return Ok(Ok(()));
         }
-        let is_sse = response
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("text/event-stream"));
+        let is_sse = is_event_stream(&response);
         let me = self.me.clone();
         self.spawn(async move {
             let Some(client) = me.upgrade() else { return };
@@ -408,41 +491,14 @@ impl Client {
         is_sse: bool,
         answering: Option<&str>,
     ) -> BodyRead {
-        let limit = self.endpoint.max_message_bytes;
         let mut read = BodyRead::default();
-        let mut body = response.bytes_stream();
-        if !is_sse {
-            let mut all = Vec::new();
-            while let Some(chunk) = body.next().await {
-                let Ok(chunk) = chunk else {
-                    read.problem = Some("broke off its answer".into());
-                    return read;
-                };
-                if all.len() + chunk.len() > limit {
-                    log::warn!(
-                        "remote server '{}' sent an answer larger than {limit} bytes; dropped",
-                        self.endpoint.name
-                    );
-                    read.problem = Some(format!("sent an answer larger than {limit} bytes"));
-                    return read;
-                }
-                all.extend_from_slice(&chunk);
-            }
-            read.answered |= self.deliver(Bytes::from(all), answering);
-            return read;
-        }
-        let mut decoder = sse::Decoder::new(limit);
-        while let Some(Ok(chunk)) = body.next().await {
-            for event in decoder.push(&chunk) {
-                match event {
-                    Ok(event) if event.event == "message" => {
-                        read.answered |= self.deliver(Bytes::from(event.data), answering);
-                    }
-                    Ok(_) => {}
-                    Err(e) => log::warn!("remote server '{}': {e}", self.endpoint.name),
-                }
-            }
-        }
+        let mut answered = false;
+        read.problem = self
+            .read_frames(response, is_sse, &mut |frame| {
+                answered |= self.deliver(frame, answering);
+            })
+            .await;
+        read.answered = answered;
         read
     }
 
@@ -602,6 +658,487 @@ impl Client {
             return Err(self.answer_failure(response).await);
         }
         Ok(())
+    }
+
+    // === 2026-07-28 upstream, for a session-era client ===
+
+    /// Asks the server for `server/discover`, once per endpoint (the answer is kept): its
+    /// result when it offers 2026-07-28, `None` for a session-era server (which answers
+    /// with an error, a non-modern 400, 404 or 405) or an answer that settles nothing.
+    /// Fails only when the server cannot be reached at all, as `initialize` would.
+    async fn discover_era(
+        &self,
+        initialize: &Envelope<'_>,
+    ) -> Result<Option<Arc<serde_json::Value>>, SendFailure> {
+        if let Some(found) = self.endpoint.eras.found() {
+            return Ok(found);
+        }
+        let identity = ClientIdentity::from_initialize(&params_value(initialize));
+        let body = Bytes::from(stateless::discover_request(
+            "switchboard-discover",
+            &identity,
+        ));
+        let url = self.url_for(&self.endpoint.url)?;
+        let response = self
+            .send_authorized(|| {
+                self.request(reqwest::Method::POST, url.clone())
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .header(header::ACCEPT, "application/json, text/event-stream")
+                    .header(PROTOCOL_VERSION_HEADER, MODERN_PROTOCOL_VERSION)
+                    .header("mcp-method", "server/discover")
+                    .body(body.clone())
+            })
+            .await?
+            .map_err(|e| self.transport_failure(&e))?;
+        let status = response.status();
+        let settled = status.is_success()
+            || matches!(
+                status,
+                StatusCode::BAD_REQUEST | StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED
+            );
+        let mut discover = None;
+        if status.is_success() {
+            let is_sse = is_event_stream(&response);
+            self.read_frames(response, is_sse, &mut |frame| {
+                if let Ok(answer) = serde_json::from_slice::<serde_json::Value>(&frame)
+                    && answer["id"] == "switchboard-discover"
+                    && stateless::offers_modern(&answer["result"])
+                {
+                    discover = Some(Arc::new(answer["result"].clone()));
+                }
+            })
+            .await;
+        }
+        // A refused credential, a server error: ask again next time.
+        if settled {
+            *lock(&self.endpoint.eras.found) = Some(discover.clone());
+        }
+        Ok(discover)
+    }
+
+    /// One message of the session-era client, over the stateless protocol. Answers (and
+    /// errors) reach the sink like any server message.
+    fn send_stateless(&self, upstream: &Arc<Stateless>, envelope: &Envelope<'_>, frame: Bytes) {
+        let method = envelope.method.as_deref().unwrap_or_default();
+        match envelope.kind {
+            Kind::Response => {
+                // The client's answer to one of our input_required requests.
+                if let Some(id) = envelope.id_key()
+                    && let Some(waiter) = lock(&upstream.inputs).remove(id)
+                {
+                    let _ = waiter.send(frame);
+                }
+            }
+            Kind::Notification => match method {
+                "notifications/initialized" => self.start_listen(upstream),
+                "notifications/cancelled" => {
+                    let cancelled = envelope
+                        .param("requestId", false)
+                        .map(|id| id.get().to_owned());
+                    if let Some(id) = cancelled
+                        && let Some(task) = lock(&upstream.in_flight).remove(id.as_str())
+                    {
+                        // Dropping its response stream is the stateless cancellation.
+                        task.abort();
+                    }
+                }
+                // Roots are asked for by input_required rounds; nothing else has a
+                // stateless counterpart.
+                _ => log::debug!(
+                    "'{}': {method} has no 2026-07-28 counterpart; not sent",
+                    self.endpoint.name
+                ),
+            },
+            Kind::Request => {
+                let Some(id) = envelope.id else { return };
+                let local = match method {
+                    "initialize" => Some(stateless::initialize_result(
+                        &upstream.discover,
+                        upstream.identity.protocol_version.as_deref(),
+                    )),
+                    // Gone from 2026-07-28: answered here, as the session era expects.
+                    "ping" | "logging/setLevel" => Some(serde_json::json!({})),
+                    "resources/subscribe" | "resources/unsubscribe" => {
+                        let uri = params_value(envelope)["uri"].as_str().map(str::to_owned);
+                        if let Some(uri) = uri {
+                            let mut subscriptions = lock(&upstream.subscriptions);
+                            subscriptions.retain(|u| *u != uri);
+                            if method == "resources/subscribe" {
+                                subscriptions.push(uri);
+                            }
+                        }
+                        self.restart_listen(upstream);
+                        Some(serde_json::json!({}))
+                    }
+                    _ => None,
+                };
+                if let Some(result) = local {
+                    let raw = jsonrpc::raw(result.to_string());
+                    self.deliver(jsonrpc::result_response(id, &raw), None);
+                    return;
+                }
+                let Some(request) = stateless::with_envelope(&frame, &upstream.identity) else {
+                    return;
+                };
+                let id_key: Box<str> = id.get().into();
+                let me = self.me.clone();
+                let carried = upstream.clone();
+                let key = id_key.clone();
+                let task = tokio::spawn(async move {
+                    let Some(client) = me.upgrade() else { return };
+                    client.stateless_call(&carried, request, &key).await;
+                    lock(&carried.in_flight).remove(&key);
+                });
+                lock(&upstream.in_flight).insert(id_key, task.abort_handle());
+                let mut tasks = lock(&self.tasks);
+                tasks.retain(|t| !t.is_finished());
+                tasks.push(task);
+            }
+        }
+    }
+
+    /// Carries one request to its final answer: each `input_required` round becomes
+    /// requests to the client, whose answers go back in a retry.
+    async fn stateless_call(&self, upstream: &Stateless, mut request: serde_json::Value, id: &str) {
+        let Some(inbound) = self.inbound.upgrade() else {
+            return;
+        };
+        let fail = |message: String| {
+            inbound.on_unanswered(
+                id,
+                &format!("remote server '{}' {message}", self.endpoint.name),
+            );
+        };
+        if request["method"] == "tools/call"
+            && let Some(tool) = request["params"]["name"].as_str()
+            && !lock(&upstream.param_headers).contains_key(tool)
+        {
+            self.list_tools_for_headers(upstream).await;
+        }
+        for _round in 0..stateless::MAX_INPUT_ROUNDS {
+            let answer = match self.post_stateless(upstream, &request).await {
+                Ok(answer) => answer,
+                Err(why) => return fail(why),
+            };
+            let Some(result) = answer.get("result") else {
+                // An error answer (or one without a result) is the server's word: as it is.
+                self.deliver(Bytes::from(answer.to_string()), None);
+                return;
+            };
+            let Some((asks, state)) = stateless::input_required(result) else {
+                let mut answer = answer.clone();
+                answer["result"] = stateless::for_session_client(result.clone());
+                self.learn_param_headers(upstream, &request, &answer);
+                self.deliver(Bytes::from(answer.to_string()), None);
+                return;
+            };
+            let mut responses = serde_json::Map::new();
+            for (key, ask) in asks {
+                match self.ask_client(upstream, &ask).await {
+                    Ok(result) => {
+                        responses.insert(key, result);
+                    }
+                    Err(error) => {
+                        // The client refused or could not answer: that is the answer.
+                        let mut answer = serde_json::json!({"jsonrpc": "2.0", "error": error});
+                        answer["id"] = request["id"].clone();
+                        self.deliver(Bytes::from(answer.to_string()), None);
+                        return;
+                    }
+                }
+            }
+            request = stateless::retry_with(&request, responses, state);
+        }
+        fail(format!(
+            "asked for input more than {} times for one request",
+            stateless::MAX_INPUT_ROUNDS
+        ));
+    }
+
+    /// One stateless POST: notifications on its stream (progress, log messages) go to the
+    /// client as they come; the answer to `request` is returned.
+    async fn post_stateless(
+        &self,
+        upstream: &Stateless,
+        request: &serde_json::Value,
+    ) -> Result<serde_json::Value, String> {
+        let url = self
+            .url_for(&self.endpoint.url)
+            .map_err(|f| f.message().to_owned())?;
+        let tool = request["params"]["name"].as_str().unwrap_or_default();
+        let declared = lock(&upstream.param_headers)
+            .get(tool)
+            .cloned()
+            .unwrap_or_default();
+        let headers = stateless::request_headers(request, &declared);
+        let body = Bytes::from(request.to_string());
+        let response = self
+            .send_authorized(|| {
+                let mut post = self
+                    .request(reqwest::Method::POST, url.clone())
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .header(header::ACCEPT, "application/json, text/event-stream");
+                for (name, value) in &headers {
+                    post = post.header(name.as_str(), value.as_str());
+                }
+                post.body(body.clone())
+            })
+            .await
+            .map_err(|f| f.message().to_owned())?
+            .map_err(|e| format!("cannot be reached: {}", error_chain(&e)))?;
+        let status = response.status();
+        let is_sse = is_event_stream(&response);
+        let mut answer = None;
+        let problem = self
+            .read_frames(response, is_sse, &mut |frame| {
+                match serde_json::from_slice::<serde_json::Value>(&frame) {
+                    Ok(message)
+                        if message["id"] == request["id"] && message.get("method").is_none() =>
+                    {
+                        answer = Some(message);
+                    }
+                    // Progress and log messages of this request.
+                    Ok(message) if message.get("id").is_none() => {
+                        self.deliver(frame, None);
+                    }
+                    _ => {}
+                }
+            })
+            .await;
+        match answer {
+            // An error status with the request's JSON-RPC error is the server's answer.
+            Some(answer) => Ok(answer),
+            None if !status.is_success() => Err(describe_status(status).unwrap_or_default()),
+            None => Err(problem.unwrap_or_else(|| "closed the stream without answering".into())),
+        }
+    }
+
+    /// Sends one of an `input_required` round's requests to the client and waits for its
+    /// result (or its JSON-RPC error, as `Err`).
+    async fn ask_client(
+        &self,
+        upstream: &Stateless,
+        ask: &serde_json::Value,
+    ) -> Result<serde_json::Value, serde_json::Value> {
+        let n = upstream.next.fetch_add(1, Ordering::Relaxed);
+        let id = format!("\"switchboard-input-{n}\"");
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        lock(&upstream.inputs).insert(id.clone().into(), tx);
+        let mut request = serde_json::json!({
+            "jsonrpc": "2.0",
+            "method": ask["method"],
+            "params": ask.get("params").cloned().unwrap_or_else(|| serde_json::json!({})),
+        });
+        request["id"] = serde_json::from_str(&id).unwrap_or_default();
+        self.deliver(Bytes::from(request.to_string()), None);
+        let answer = rx.await.map_err(|_| {
+            serde_json::json!({"code": super::protocol::code::INTERNAL_ERROR, "message": "the client went away"})
+        })?;
+        let answer: serde_json::Value = serde_json::from_slice(&answer).unwrap_or_default();
+        match answer.get("result") {
+            Some(result) => Ok(result.clone()),
+            None => Err(answer.get("error").cloned().unwrap_or_else(|| {
+                serde_json::json!({"code": super::protocol::code::INTERNAL_ERROR, "message": "the client answered without a result"})
+            })),
+        }
+    }
+
+    /// Lists the server's tools once, for their `Mcp-Param-*` annotations, when a call
+    /// names a tool before the client has listed them.
+    async fn list_tools_for_headers(&self, upstream: &Stateless) {
+        if upstream.tools_listed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let mut cursor: Option<serde_json::Value> = None;
+        // Bounded: a server that pages forever does not hold the call up forever.
+        for page in 0..32 {
+            let mut request = serde_json::json!({
+                "jsonrpc": "2.0",
+                "id": format!("switchboard-tools-{page}"),
+                "method": "tools/list",
+                "params": {},
+            });
+            if let Some(cursor) = cursor.take() {
+                request["params"]["cursor"] = cursor;
+            }
+            let Some(request) =
+                stateless::with_envelope(request.to_string().as_bytes(), &upstream.identity)
+            else {
+                return;
+            };
+            let Ok(answer) = self.post_stateless(upstream, &request).await else {
+                return;
+            };
+            self.learn_param_headers(upstream, &request, &answer);
+            match answer["result"]["nextCursor"].clone() {
+                serde_json::Value::Null => return,
+                next => cursor = Some(next),
+            }
+        }
+    }
+
+    /// Keeps each tool's `Mcp-Param-*` annotations from a `tools/list` answer.
+    fn learn_param_headers(
+        &self,
+        upstream: &Stateless,
+        request: &serde_json::Value,
+        answer: &serde_json::Value,
+    ) {
+        if request["method"] != "tools/list" {
+            return;
+        }
+        let Some(tools) = answer["result"]["tools"].as_array() else {
+            return;
+        };
+        let mut known = lock(&upstream.param_headers);
+        for tool in tools {
+            if let Some(name) = tool["name"].as_str() {
+                let params = super::modern::param_headers(&tool["inputSchema"]);
+                known.insert(name.to_owned(), params);
+            }
+        }
+    }
+
+    fn restart_listen(&self, upstream: &Arc<Stateless>) {
+        if let Some(task) = lock(&upstream.listen).take() {
+            task.abort();
+        }
+        self.start_listen(upstream);
+    }
+
+    /// The session era's GET stream, as a `subscriptions/listen` for what the server
+    /// offers (list changes) and the resources the client subscribed to; reopened with
+    /// backoff while the session lives.
+    fn start_listen(&self, upstream: &Arc<Stateless>) {
+        let mut listen = lock(&upstream.listen);
+        if listen.is_some() {
+            return;
+        }
+        let filter = stateless::listen_filter(&upstream.discover, &lock(&upstream.subscriptions));
+        if filter.as_object().is_none_or(|f| f.is_empty()) {
+            return;
+        }
+        let me = self.me.clone();
+        let carried = upstream.clone();
+        let task = tokio::spawn(async move {
+            let mut delay = Duration::from_millis(500);
+            loop {
+                let Some(client) = me.upgrade() else { return };
+                if client.closed.load(Ordering::Acquire) {
+                    return;
+                }
+                let n = carried.next.fetch_add(1, Ordering::Relaxed);
+                let request = serde_json::json!({
+                    "jsonrpc": "2.0",
+                    "id": format!("switchboard-listen-{n}"),
+                    "method": "subscriptions/listen",
+                    "params": {"notifications": filter},
+                });
+                let request =
+                    stateless::with_envelope(request.to_string().as_bytes(), &carried.identity)
+                        .unwrap_or(request);
+                let started = std::time::Instant::now();
+                let ended = client.listen_once(&carried, &request).await;
+                if let Err(why) = ended {
+                    log::debug!("'{}': listen stream: {why}", client.endpoint.name);
+                }
+                drop(client);
+                // A stream that lasted is reopened at once; one that keeps failing, slower.
+                if started.elapsed() > Duration::from_secs(30) {
+                    delay = Duration::from_millis(500);
+                }
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(30));
+            }
+        });
+        *listen = Some(task.abort_handle());
+        let mut tasks = lock(&self.tasks);
+        tasks.retain(|t| !t.is_finished());
+        tasks.push(task);
+    }
+
+    async fn listen_once(
+        &self,
+        upstream: &Stateless,
+        request: &serde_json::Value,
+    ) -> Result<(), String> {
+        let url = self
+            .url_for(&self.endpoint.url)
+            .map_err(|f| f.message().to_owned())?;
+        let headers = stateless::request_headers(request, &[]);
+        let body = Bytes::from(request.to_string());
+        let response = self
+            .send_authorized(|| {
+                let mut post = self
+                    .request(reqwest::Method::POST, url.clone())
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .header(header::ACCEPT, "text/event-stream, application/json");
+                for (name, value) in &headers {
+                    post = post.header(name.as_str(), value.as_str());
+                }
+                post.body(body.clone())
+            })
+            .await
+            .map_err(|f| f.message().to_owned())?
+            .map_err(|e| error_chain(&e))?;
+        if !response.status().is_success() {
+            return Err(describe_status(response.status()).unwrap_or_default());
+        }
+        let _ = upstream;
+        let is_sse = is_event_stream(&response);
+        self.read_frames(response, is_sse, &mut |frame| {
+            if let Ok(message) = serde_json::from_slice::<serde_json::Value>(&frame)
+                && message.get("method").is_some()
+                && message.get("id").is_none()
+                && let Some(notification) = stateless::from_listen_stream(&message)
+            {
+                self.deliver(Bytes::from(notification.to_string()), None);
+            }
+        })
+        .await;
+        Ok(())
+    }
+
+    /// Each message of a response body (one JSON object, or SSE `message` events) to
+    /// `on_frame`, until the body ends. Returns what went wrong, in words that follow
+    /// "remote server 'x' ", if anything did.
+    async fn read_frames(
+        &self,
+        response: reqwest::Response,
+        is_sse: bool,
+        on_frame: &mut (dyn FnMut(Bytes) + Send),
+    ) -> Option<String> {
+        let limit = self.endpoint.max_message_bytes;
+        let mut body = response.bytes_stream();
+        if !is_sse {
+            let mut all = Vec::new();
+            while let Some(chunk) = body.next().await {
+                let Ok(chunk) = chunk else {
+                    return Some("broke off its answer".into());
+                };
+                if all.len() + chunk.len() > limit {
+                    log::warn!(
+                        "remote server '{}' sent an answer larger than {limit} bytes; dropped",
+                        self.endpoint.name
+                    );
+                    return Some(format!("sent an answer larger than {limit} bytes"));
+                }
+                all.extend_from_slice(&chunk);
+            }
+            on_frame(Bytes::from(all));
+            return None;
+        }
+        let mut decoder = sse::Decoder::new(limit);
+        while let Some(Ok(chunk)) = body.next().await {
+            for event in decoder.push(&chunk) {
+                match event {
+                    Ok(event) if event.event == "message" => on_frame(Bytes::from(event.data)),
+                    Ok(_) => {}
+                    Err(e) => log::warn!("remote server '{}': {e}", self.endpoint.name),
+                }
+            }
+        }
+        None
     }
 
     /// Ends the session: DELETE for Streamable HTTP, and every stream closed.
@@ -772,6 +1309,23 @@ pub fn error_chain(e: &reqwest::Error) -> String {
     text
 }
 
+/// Whether a response streams SSE (else it is one JSON message).
+fn is_event_stream(response: &reqwest::Response) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"))
+}
+
+/// A message's params as a JSON value (`null` when it has none or they do not parse).
+fn params_value(envelope: &Envelope<'_>) -> serde_json::Value {
+    envelope
+        .params
+        .and_then(|p| serde_json::from_str(p.get()).ok())
+        .unwrap_or_default()
+}
+
 /// Legacy transport fallback: Streamable HTTP is not there.
 struct Fallback;
 
@@ -818,6 +1372,7 @@ mod tests {
             http: reqwest::Client::new(),
             max_message_bytes: 1024,
             keeps_error_bodies: false,
+            eras: EraProbe::session_only(),
         });
         let inbound: Arc<dyn Inbound> = Arc::new(Nowhere);
         let client = Client::new(
@@ -964,6 +1519,7 @@ mod tests {
             http: reqwest::Client::builder().no_proxy().build().expect("http"),
             max_message_bytes: 1 << 20,
             keeps_error_bodies,
+            eras: EraProbe::session_only(),
         };
         let sink: Arc<dyn Inbound> = sink.clone();
         Client::new(

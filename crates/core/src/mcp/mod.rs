@@ -10,3 +10,4 @@ pub mod modern;
 pub mod protocol;
 pub mod queue;
 pub mod sse;
+pub mod stateless;

@@ -112,6 +112,12 @@ impl RemoteServer {
                 max_message_bytes,
                 // A remote server's error body may echo a credential: never passed on.
                 keeps_error_bodies: false,
+                // The spec's order: `server/discover` first; the legacy transport has no
+                // stateless era to ask about.
+                eras: match config.transport {
+                    RemoteTransport::Sse => client::EraProbe::session_only(),
+                    _ => client::EraProbe::probe(),
+                },
             }),
             sends_credentials: config.sends_credentials(),
             headers: config
