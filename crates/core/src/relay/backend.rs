@@ -14,7 +14,7 @@ use bytes::Bytes;
 
 use super::Session;
 use super::aggregate::Link;
-use super::shared::SharedChild;
+use super::shared_pool::SharedPool;
 use super::spare::Handoff;
 use crate::mcp::client::{Client, Inbound, SendFailure};
 use crate::mcp::jsonrpc::Envelope;
@@ -28,7 +28,7 @@ pub(super) enum Backend {
         #[allow(dead_code, reason = "held, not read: it keeps the spare's sink alive")]
         Option<Arc<Handoff>>,
     ),
-    Shared(Arc<SharedChild>),
+    Shared(Arc<SharedPool>),
     Remote(Arc<Client>),
     /// A session on the aggregate endpoint: its own sessions on the servers it calls.
     Aggregate(Arc<Link>),
@@ -66,7 +66,7 @@ impl Backend {
             return Ok(Backend::Remote(client));
         }
         if let Some(shared) = &server.shared {
-            shared.attach(session);
+            // Which of its children the session is on is settled by its `initialize`.
             return Ok(Backend::Shared(shared.clone()));
         }
         let spec = server.child_spec().await?;
@@ -82,7 +82,7 @@ impl Backend {
     pub(super) fn pid(&self) -> Option<u32> {
         match self {
             Backend::Child(child, _) => Some(child.pid()),
-            Backend::Shared(shared) => shared.pid(),
+            Backend::Shared(_) => None,
             Backend::Remote(_) | Backend::Aggregate(_) => None,
         }
     }

@@ -10,6 +10,7 @@ mod backend;
 pub mod modern;
 mod session;
 mod shared;
+mod shared_pool;
 mod spare;
 
 use std::collections::HashMap;
@@ -21,7 +22,7 @@ use indexmap::IndexMap;
 use serde::Serialize;
 
 pub use session::{RequestStream, SendError, Session, StreamRx, Transport};
-use shared::SharedChild;
+use shared_pool::SharedPool;
 
 use crate::config::{Config, Limits, Profile, ServerConfig, Sharing};
 use crate::error::{Error, Result};
@@ -111,7 +112,7 @@ pub struct ServerRelay {
     diagnostics: Arc<Diagnostics>,
     stop_grace: StopGrace,
     child_path: Option<std::ffi::OsString>,
-    shared: Option<Arc<SharedChild>>,
+    shared: Option<Arc<SharedPool>>,
     /// A stdio server's child for stateless (2026-07-28) requests, and what it speaks.
     modern: Option<Arc<modern::ModernChild>>,
     /// Set for an aggregate entry (`/mcp`, a profile's): its sessions link to other servers.
@@ -194,7 +195,7 @@ impl ServerRelay {
             child_path: options.child_path.clone(),
             // Remote sessions map 1:1 to upstream sessions; sharing is for stdio children.
             shared: (config.sharing == Sharing::Shared && !is_remote)
-                .then(|| SharedChild::new(me.clone())),
+                .then(|| SharedPool::new(me.clone())),
             modern: (!is_remote).then(|| {
                 modern::ModernChild::new(me.clone(), options.limits.max_stream_queue_bytes)
             }),
@@ -660,7 +661,7 @@ impl Relay {
         let others = servers
             .values()
             .filter(|s| {
-                s.spare_pid().is_some() || s.shared.as_ref().is_some_and(|c| c.pid().is_some())
+                s.spare_pid().is_some() || s.shared.as_ref().is_some_and(|c| c.running() > 0)
             })
             .count();
         own + others < self.options.limits.max_children
@@ -712,8 +713,8 @@ impl Relay {
                     .sum::<usize>();
             let shared = servers
                 .values()
-                .filter(|s| s.shared.as_ref().is_some_and(|c| c.pid().is_some()))
-                .count();
+                .filter_map(|s| s.shared.as_ref().map(|c| c.running()))
+                .sum::<usize>();
             // Spares count, but this server's own is no extra child: the session takes it.
             let spares = servers
                 .values()
@@ -815,7 +816,7 @@ impl Relay {
                     .filter(|s| Arc::ptr_eq(&s.server, server))
                     .collect();
                 let mut pids: Vec<u32> = match &server.shared {
-                    Some(shared) => shared.pid().into_iter().collect(),
+                    Some(shared) => shared.pids(),
                     None => mine.iter().filter_map(|s| s.pid()).collect(),
                 };
                 pids.extend(server.modern.as_ref().and_then(|m| m.pid()));

@@ -4,8 +4,10 @@
 //! proxy id, and the response coming out gets the client's id back. Progress tokens and the
 //! `requestId` of `notifications/cancelled` are mapped the same way. The child sees one
 //! `initialize`, the first client's; later sessions get that cached result under their own
-//! id. If the child dies, in-flight requests fail at once, and the next request starts a new
-//! child and replays the cached handshake, so sessions survive a crash.
+//! id (the pool, `shared_pool.rs`, gives sessions whose handshake would be answered
+//! differently a child of their own). If the child dies, in-flight requests fail at once,
+//! and the next request starts a new child and replays the cached handshake, so sessions
+//! survive a crash.
 //!
 //! Server→client requests carry no hint of which session caused them. They go to the one
 //! session with requests in flight; when that is ambiguous the child gets an error back
@@ -607,7 +609,8 @@ mod tests {
             &RelayOptions::default(),
             &ServerContext::new(&Config::default(), None),
         );
-        let shared = server.shared.clone().expect("a shared server");
+        // One of the server's shared children, as its pool would give a handshake group.
+        let shared = SharedChild::new(Arc::downgrade(&server));
         let a = Session::new("aaaaaaaa".into(), server.clone(), Transport::StreamableHttp);
         let b = Session::new("bbbbbbbb".into(), server.clone(), Transport::StreamableHttp);
         shared.attach(&a);
