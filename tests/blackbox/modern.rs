@@ -240,20 +240,14 @@ async fn refusals_follow_the_spec_and_carry_the_request_id() {
             .status();
         assert_eq!(status, 405, "{method}");
     }
-    // The aggregate does not serve it yet: a clear refusal a dual-era client falls back on.
-    let (status, refused) = post(
-        &full,
-        json!({"jsonrpc":"2.0","id":17,"method":"tools/list","params":{"_meta": meta()}}),
-    )
-    .await;
-    assert_eq!(status, 200, "the server's own endpoint took it: {refused}");
+    // The aggregate checks the same ladder before its kept session sees anything.
     let aggregate = url(&hub, "/mcp");
     let (status, refused) = answer(
         http()
             .post(&aggregate)
             .header("content-type", "application/json")
             .header("accept", "application/json, text/event-stream")
-            .header("mcp-protocol-version", VERSION)
+            .header("mcp-protocol-version", "2025-11-25")
             .header("mcp-method", "tools/list")
             .body(
                 json!({"jsonrpc":"2.0","id":18,"method":"tools/list","params":{"_meta": meta()}})
@@ -267,7 +261,7 @@ async fn refusals_follow_the_spec_and_carry_the_request_id() {
             refused["error"]["code"].clone(),
             refused["id"].clone()
         ),
-        (400, json!(-32600), json!(18)),
+        (400, json!(-32020), json!(18)),
         "{refused}"
     );
     hub.shutdown().await;
@@ -422,6 +416,166 @@ async fn a_session_era_server_is_served_to_stateless_clients_through_the_bridge(
             .unwrap_or_default()
             .contains("bridge"),
         "{server}"
+    );
+    hub.shutdown().await;
+}
+
+/// The frames of an SSE body as it arrives, one JSON message at a time.
+struct Frames {
+    body: std::pin::Pin<Box<dyn futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
+    seen: String,
+}
+
+impl Frames {
+    fn of(response: reqwest::Response) -> Frames {
+        Frames {
+            body: Box::pin(response.bytes_stream()),
+            seen: String::new(),
+        }
+    }
+
+    async fn next(&mut self) -> Value {
+        loop {
+            if let Some(end) = self.seen.find("\n\n") {
+                let event: String = self.seen.drain(..end + 2).collect();
+                if let Some(data) = event.lines().find_map(|l| l.strip_prefix("data: ")) {
+                    return serde_json::from_str(data).expect("JSON");
+                }
+                continue;
+            }
+            let chunk = bounded("a frame", self.body.next())
+                .await
+                .expect("more")
+                .expect("bytes");
+            self.seen.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+}
+
+/// The aggregate endpoint `/mcp` has no stateless child of its own: its stateless requests
+/// ride on a session kept for them, with everything the aggregate does (merged lists,
+/// prefixes, routing, list changes) and the clients' own ids, tokens and subscription ids.
+#[tokio::test]
+async fn the_aggregate_answers_stateless_clients_over_a_kept_session() {
+    let hub = start(&[
+        ("alpha", fixture(&[], Sharing::PerSession)),
+        ("beta", fixture(&[], Sharing::PerSession)),
+    ])
+    .await;
+    let endpoint = url(&hub, "/mcp");
+    let (status, discover) = answer(stateless(
+        &endpoint,
+        json!("d"),
+        "server/discover",
+        json!({}),
+    ))
+    .await;
+    assert_eq!(status, 200, "{discover}");
+    assert_eq!(discover["id"], "d");
+    assert_eq!(discover["result"]["supportedVersions"], json!([VERSION]));
+    assert_eq!(
+        discover["result"]["capabilities"]["tools"]["listChanged"],
+        true
+    );
+
+    let (_, tools) = answer(stateless(&endpoint, json!(1), "tools/list", json!({}))).await;
+    assert_eq!(tools["result"]["resultType"], "complete", "{tools}");
+    let names: Vec<&str> = tools["result"]["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert!(
+        names.contains(&"alpha__echo") && names.contains(&"beta__echo"),
+        "{names:?}"
+    );
+
+    // Two clients, both with id 1, at once: each gets its own answer under its own id.
+    let call = |server: &str, message: &str| {
+        answer(stateless(
+            &endpoint,
+            json!(1),
+            "tools/call",
+            json!({"name": format!("{server}__echo"), "arguments": {"message": message}}),
+        ))
+    };
+    let ((_, one), (_, two)) = tokio::join!(call("alpha", "to alpha"), call("beta", "to beta"));
+    assert_eq!(
+        (one["id"].clone(), text(&one)),
+        (json!(1), "to alpha"),
+        "{one}"
+    );
+    assert_eq!(
+        (two["id"].clone(), text(&two)),
+        (json!(1), "to beta"),
+        "{two}"
+    );
+
+    // Progress through the aggregate, with the client's own token.
+    let (_, progressed) = answer(stateless(
+        &endpoint,
+        json!("p"),
+        "tools/call",
+        json!({"name": "alpha__progress", "arguments": {"steps": 2}, "_meta": {"progressToken": "tok-agg"}}),
+    ))
+    .await;
+    assert_eq!(progressed["id"], "p", "{progressed}");
+    assert_eq!(text(&progressed), "2 steps");
+
+    // A listen stream: acknowledged under the client's id, then a member's list change.
+    let listen = bounded(
+        "the listen stream",
+        stateless(
+            &endpoint,
+            json!("sub-agg"),
+            "subscriptions/listen",
+            json!({"notifications": {"toolsListChanged": true}}),
+        )
+        .send(),
+    )
+    .await
+    .expect("a stream");
+    assert_eq!(listen.status(), 200);
+    let mut frames = Frames::of(listen);
+    let ack = frames.next().await;
+    assert_eq!(
+        ack["method"], "notifications/subscriptions/acknowledged",
+        "{ack}"
+    );
+    assert_eq!(
+        ack["params"]["notifications"]["toolsListChanged"], true,
+        "{ack}"
+    );
+    assert_eq!(
+        ack["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"],
+        "sub-agg"
+    );
+    // The listen session opens its own sessions on the members lazily: call through the
+    // aggregate until a change reaches the stream (the first may come before it listens).
+    let mut changed = None;
+    for attempt in 0..20 {
+        let (_, done) = answer(stateless(
+            &endpoint,
+            json!(100 + attempt),
+            "tools/call",
+            json!({"name": "alpha__change_tools", "arguments": {}}),
+        ))
+        .await;
+        assert_eq!(text(&done), "changed", "{done}");
+        if let Ok(frame) = tokio::time::timeout(Duration::from_millis(500), frames.next()).await {
+            changed = Some(frame);
+            break;
+        }
+    }
+    let changed = changed.expect("a list change on the listen stream");
+    assert_eq!(
+        changed["method"], "notifications/tools/list_changed",
+        "{changed}"
+    );
+    assert_eq!(
+        changed["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"],
+        "sub-agg"
     );
     hub.shutdown().await;
 }

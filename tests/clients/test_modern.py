@@ -17,7 +17,7 @@ import uuid
 
 import pytest
 
-from _support import http_client, run, texts
+from _support import aggregate_client, http_client, run, texts
 
 MODERN = "2026-07-28"
 
@@ -61,3 +61,24 @@ def test_a_session_era_server_is_served_through_the_bridge(proxy, server, mode):
     run(scenario())
     status = proxy.server_status(server)
     assert "bridge" in status.get("protocol", ""), status
+
+
+@pytest.mark.parametrize("mode", [MODERN, "auto"])
+def test_the_aggregate_endpoint_speaks_2026_07_28(proxy, mode):
+    """`/mcp` has no stateless child: its stateless requests ride a session kept for them,
+    with the aggregate's merged, prefixed lists and its routing."""
+    message = f"aggregate {uuid.uuid4().hex} ✓"
+
+    async def scenario():
+        async with aggregate_client(proxy, mode=mode) as client:
+            assert client.protocol_version == MODERN
+            names = {tool.name for tool in (await client.list_tools()).tools}
+            assert {"everything__echo", "demo__echo", "time__get_current_time"} <= names, names
+            result = await client.call_tool("everything__echo", {"message": message})
+            assert not result.is_error, result
+            assert message in texts(result)[0]
+            result = await client.call_tool("time__get_current_time", {"timezone": "Asia/Tokyo"})
+            assert not result.is_error, result
+            assert "Asia/Tokyo" in texts(result)[0]
+
+    run(scenario())

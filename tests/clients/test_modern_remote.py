@@ -122,6 +122,7 @@ def test_a_legacy_client_initializes_lists_and_calls(gateway):
             # A tool error is the tool's answer, carried as it is.
             result = await client.call_tool("test_error_handling", {})
             assert result.is_error
+            # ping is gone from 2026-07-28: the gateway answers it for the session-era client.
             await client.send_ping()
 
     run(scenario())
@@ -215,3 +216,19 @@ def test_the_legacy_sse_transport_works_too(gateway):
 
     text = run(scenario())
     assert answers.token in text, text
+
+
+def test_a_modern_client_through_the_gateway(gateway):
+    """2026-07-28 at both ends: the gateway's endpoint has no stateless child, so the
+    request rides a kept session, whose upstream side speaks 2026-07-28 again."""
+
+    async def scenario():
+        async with http_client(gateway, "remote", mode="2026-07-28") as client:
+            assert client.protocol_version == "2026-07-28"
+            tools = {tool.name for tool in (await client.list_tools()).tools}
+            assert "test_headers" in tools, tools
+            result = await client.call_tool("test_headers", {"region": "sa-east"})
+            assert not result.is_error, result
+            assert texts(result) == ["region=sa-east"]
+
+    run(scenario())

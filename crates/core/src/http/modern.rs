@@ -27,6 +27,7 @@ const JSON_WINDOW: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// A stateless POST to `server`.
 pub async fn post(
+    relay: &crate::relay::Relay,
     server: &std::sync::Arc<ServerRelay>,
     headers: &HeaderMap,
     envelope: &Envelope<'_>,
@@ -62,33 +63,26 @@ pub async fn post(
     if listen && !accepts(headers, "text/event-stream") {
         return StatusCode::NOT_ACCEPTABLE.into_response();
     }
-    let Some(child) = server.modern() else {
-        return refusal(
-            envelope,
-            Refusal {
-                status: StatusCode::BAD_REQUEST,
-                code: code::INVALID_REQUEST,
-                message: format!(
-                    "'{}' is served to the session protocol only (2024-11-05 to 2025-11-25) here; send initialize",
-                    server.name
-                ),
-                data: None,
-            },
-        );
-    };
-    if envelope.method.as_deref() == Some("tools/call") {
-        let params: Value = envelope
-            .params
-            .and_then(|p| serde_json::from_str(p.get()).ok())
-            .unwrap_or_default();
-        let tool = params["name"].as_str().unwrap_or_default();
-        let declared = child.param_headers(tool).await;
-        let arguments = params.get("arguments").cloned().unwrap_or_default();
-        if let Err(refused) = modern::check_param_headers(headers, &arguments, &declared) {
-            return refusal(envelope, refused);
+    let exchange = match server.modern() {
+        Some(child) => {
+            if envelope.method.as_deref() == Some("tools/call") {
+                let params: Value = envelope
+                    .params
+                    .and_then(|p| serde_json::from_str(p.get()).ok())
+                    .unwrap_or_default();
+                let tool = params["name"].as_str().unwrap_or_default();
+                let declared = child.param_headers(tool).await;
+                let arguments = params.get("arguments").cloned().unwrap_or_default();
+                if let Err(refused) = modern::check_param_headers(headers, &arguments, &declared) {
+                    return refusal(envelope, refused);
+                }
+            }
+            child.request(envelope, body).await
         }
-    }
-    let exchange = match child.request(envelope, body).await {
+        // A remote server, the aggregate, a profile: over a session kept for the purpose.
+        None => relay.stateless_request(server, envelope, body).await,
+    };
+    let exchange = match exchange {
         Ok(exchange) => exchange,
         Err(unavailable) => {
             return reply::json(

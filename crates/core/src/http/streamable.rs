@@ -42,7 +42,7 @@ pub async fn post(
         Err(response) => return response,
     };
     if crate::mcp::modern::is_modern_request(&headers, &envelope) {
-        return super::modern::post(&server, &headers, &envelope, body.clone()).await;
+        return super::modern::post(&state.relay, &server, &headers, &envelope, body.clone()).await;
     }
     if let Some(response) = check_protocol_version(&headers) {
         return response;

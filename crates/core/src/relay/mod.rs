@@ -9,6 +9,7 @@ pub mod aggregate;
 mod backend;
 pub mod modern;
 mod session;
+mod session_bridge;
 mod shared;
 mod shared_pool;
 mod spare;
@@ -115,6 +116,10 @@ pub struct ServerRelay {
     shared: Option<Arc<SharedPool>>,
     /// A stdio server's child for stateless (2026-07-28) requests, and what it speaks.
     modern: Option<Arc<modern::ModernChild>>,
+    /// For an endpoint without a stateless child (remote, aggregate, profile): the session
+    /// kept to carry stateless requests, and its `initialize` result (`session_bridge.rs`).
+    stateless_session: tokio::sync::Mutex<Option<(Arc<Session>, serde_json::Value)>>,
+    stateless_next: AtomicU64,
     /// Set for an aggregate entry (`/mcp`, a profile's): its sessions link to other servers.
     aggregate: Option<aggregate::Scope>,
     /// Its prefix and filters on the aggregate endpoints; what the aggregate reads instead
@@ -199,6 +204,8 @@ impl ServerRelay {
             modern: (!is_remote).then(|| {
                 modern::ModernChild::new(me.clone(), options.limits.max_stream_queue_bytes)
             }),
+            stateless_session: tokio::sync::Mutex::new(None),
+            stateless_next: AtomicU64::new(0),
             aggregate: None,
             exposure: RwLock::new(aggregate::Exposure::of(config)),
             spawns: AtomicU64::new(0),

@@ -122,16 +122,25 @@ pub struct Exchange {
     pub cancel: CancelOnDrop,
 }
 
-/// Cancels its request at the child when dropped before the answer came.
-pub struct CancelOnDrop {
-    owner: Weak<ModernChild>,
-    proxy_id: u64,
+/// Cancels its request upstream when dropped before the answer came (what that takes is
+/// the carrier's business: a stateless child's id map, a kept session's).
+pub struct CancelOnDrop(Option<Box<dyn FnOnce() + Send>>);
+
+impl CancelOnDrop {
+    pub fn new(cancel: impl FnOnce() + Send + 'static) -> CancelOnDrop {
+        CancelOnDrop(Some(Box::new(cancel)))
+    }
+
+    /// Nothing to cancel (an answer made on the spot).
+    pub fn none() -> CancelOnDrop {
+        CancelOnDrop(None)
+    }
 }
 
 impl Drop for CancelOnDrop {
     fn drop(&mut self) {
-        if let Some(owner) = self.owner.upgrade() {
-            owner.cancel(self.proxy_id);
+        if let Some(cancel) = self.0.take() {
+            cancel();
         }
     }
 }
@@ -243,10 +252,7 @@ impl ModernChild {
             ));
             return Ok(Exchange {
                 rx,
-                cancel: CancelOnDrop {
-                    owner: Weak::new(),
-                    proxy_id: 0,
-                },
+                cancel: CancelOnDrop::none(),
             });
         }
         let client_token = envelope.param("progressToken", true);
@@ -294,12 +300,14 @@ impl ModernChild {
                 self.name()
             )));
         }
+        let owner = self.me.clone();
         Ok(Exchange {
             rx,
-            cancel: CancelOnDrop {
-                owner: self.me.clone(),
-                proxy_id,
-            },
+            cancel: CancelOnDrop::new(move || {
+                if let Some(owner) = owner.upgrade() {
+                    owner.cancel(proxy_id);
+                }
+            }),
         })
     }
 
@@ -649,7 +657,7 @@ fn discover_params() -> Value {
 
 /// The bridge child's handshake: no client capabilities (nothing can reach a stateless
 /// client in the middle of a call).
-fn bridge_initialize() -> Value {
+pub(super) fn bridge_initialize() -> Value {
     serde_json::json!({
         "protocolVersion": LATEST_SESSION_VERSION,
         "capabilities": {},
@@ -665,7 +673,7 @@ fn speaks_modern(answer: &Value) -> bool {
 }
 
 /// `server/discover` for a bridged server, from its child's `initialize` result.
-fn discover_from_initialize(initialize: Option<&Value>) -> Value {
+pub(super) fn discover_from_initialize(initialize: Option<&Value>) -> Value {
     let empty = Value::Object(Default::default());
     let initialize = initialize.unwrap_or(&empty);
     let mut result = serde_json::json!({
@@ -686,7 +694,7 @@ fn discover_from_initialize(initialize: Option<&Value>) -> Value {
 
 /// A stateless request without the stateless envelope's `_meta` keys, for a session-era
 /// server (its other `_meta`, a progress token, stays).
-fn strip_envelope(frame: &Bytes) -> Bytes {
+pub(super) fn strip_envelope(frame: &Bytes) -> Bytes {
     let Ok(mut request) = serde_json::from_slice::<Value>(frame) else {
         return frame.clone();
     };
@@ -705,7 +713,7 @@ fn strip_envelope(frame: &Bytes) -> Bytes {
 /// A bridged answer in the stateless protocol's shape: `resultType` on every result, cache
 /// hints (no caching, private) on the cacheable methods, and the stateless code for a
 /// resource that does not exist (-32602, where the session era used -32002).
-fn stamp_bridged(frame: &Bytes, method: &str) -> Bytes {
+pub(super) fn stamp_bridged(frame: &Bytes, method: &str) -> Bytes {
     let Ok(mut answer) = serde_json::from_slice::<Value>(frame) else {
         return frame.clone();
     };
