@@ -579,3 +579,76 @@ async fn the_aggregate_answers_stateless_clients_over_a_kept_session() {
     );
     hub.shutdown().await;
 }
+
+/// The bridge emulates `subscriptions/listen` for a session-era child: acknowledged with
+/// what its capabilities honour, then its list changes, tagged with the client's id; what
+/// the listen did not ask for stays off the stream.
+#[tokio::test]
+async fn the_bridge_emulates_a_listen_stream_for_a_session_era_server() {
+    let hub = start(&[("legacy", fixture(&[], Sharing::PerSession))]).await;
+    let endpoint = url(&hub, "/servers/legacy/mcp");
+    let open = |id: &str, filter: Value| {
+        stateless(
+            &endpoint,
+            json!(id),
+            "subscriptions/listen",
+            json!({"notifications": filter}),
+        )
+        .send()
+    };
+    let tools = bounded("a listen", open("tools", json!({"toolsListChanged": true})))
+        .await
+        .expect("a stream");
+    let prompts = bounded(
+        "a listen",
+        open("prompts", json!({"promptsListChanged": true})),
+    )
+    .await
+    .expect("a stream");
+    let mut tools = Frames::of(tools);
+    let mut prompts = Frames::of(prompts);
+    let ack = tools.next().await;
+    assert_eq!(
+        ack["method"], "notifications/subscriptions/acknowledged",
+        "{ack}"
+    );
+    assert_eq!(
+        ack["params"]["notifications"],
+        json!({"toolsListChanged": true})
+    );
+    assert_eq!(
+        ack["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"],
+        "tools"
+    );
+    let ack = prompts.next().await;
+    assert_eq!(
+        ack["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"],
+        "prompts"
+    );
+
+    let (_, done) = answer(stateless(
+        &endpoint,
+        json!(1),
+        "tools/call",
+        json!({"name": "change_tools", "arguments": {}}),
+    ))
+    .await;
+    assert_eq!(text(&done), "changed", "{done}");
+    let changed = tools.next().await;
+    assert_eq!(
+        changed["method"], "notifications/tools/list_changed",
+        "{changed}"
+    );
+    assert_eq!(
+        changed["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"],
+        "tools"
+    );
+    // The prompts listen did not ask for tool changes.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), prompts.next())
+            .await
+            .is_err(),
+        "a tools change reached a prompts-only listen"
+    );
+    hub.shutdown().await;
+}

@@ -41,9 +41,6 @@ CANNOT_BRIDGE = {
                  "multiple-input-requests", "multi-round", "missing-input-response",
                  "non-tool-request", "result-type", "tampered-state", "capability-check",
                  "ignore-extra-params"]},
-    # subscriptions/listen is not emulated over a session-era child (its list changes
-    # would have to be filtered per listen and resources/subscribe refcounted).
-    "server-stateless": "subscriptions/listen is not emulated by the bridge",
     # The tasks extension differs from the session era's experimental tasks; not bridged.
     **{f"tasks-{s}": "the tasks extension is not bridged"
        for s in ["lifecycle", "capability-negotiation", "wire-fields", "request-state-removal",

@@ -16,7 +16,9 @@
 //!   and `ttlMs`/`cacheScope` on the cacheable methods). A request the child sends the
 //!   client (sampling, elicitation, roots) is answered with an error that says why: the
 //!   stateless protocol carries those only as `input_required` results, which a
-//!   session-era child cannot produce.
+//!   session-era child cannot produce. `subscriptions/listen` is emulated: acknowledged at
+//!   once with what the child's capabilities honour, then its list changes (and updates
+//!   of the resources named, subscribed to at the child) go to each listen that asked.
 //!
 //! Dropping a request's [`Exchange`] before its answer (the client closed the stream) is
 //! its cancellation: the child gets `notifications/cancelled` for the proxy id.
@@ -102,6 +104,108 @@ struct State {
     tokens: HashMap<Box<str>, u64>,
     /// Our own requests (the probe, the bridge's initialize).
     internal: HashMap<u64, oneshot::Sender<Bytes>>,
+    /// The bridge's emulated `subscriptions/listen` streams, by our key.
+    listens: HashMap<u64, BridgedListen>,
+}
+
+/// A listen stream the bridge keeps for a session-era child: what it relays, and where.
+struct BridgedListen {
+    tx: FrameTx,
+    subscription: Value,
+    plan: ListenPlan,
+}
+
+/// What a `subscriptions/listen` asked for that the server can honour (by the capabilities
+/// of its `initialize`): the acknowledgement's filter, and the notifications to relay.
+pub(super) struct ListenPlan {
+    pub honoured: serde_json::Map<String, Value>,
+    methods: Vec<&'static str>,
+    /// Resources whose `notifications/resources/updated` are relayed (to be subscribed to).
+    pub uris: Vec<String>,
+}
+
+impl ListenPlan {
+    pub(super) fn new(asked: &Value, capabilities: &Value) -> ListenPlan {
+        let mut honoured = serde_json::Map::new();
+        let mut methods = Vec::new();
+        for (key, capability, method) in [
+            (
+                "toolsListChanged",
+                "tools",
+                "notifications/tools/list_changed",
+            ),
+            (
+                "promptsListChanged",
+                "prompts",
+                "notifications/prompts/list_changed",
+            ),
+            (
+                "resourcesListChanged",
+                "resources",
+                "notifications/resources/list_changed",
+            ),
+        ] {
+            if asked[key] == true && capabilities[capability]["listChanged"] == true {
+                honoured.insert(key.into(), Value::Bool(true));
+                methods.push(method);
+            }
+        }
+        let mut uris = Vec::new();
+        if capabilities["resources"]["subscribe"] == true
+            && let Some(asked) = asked["resourceSubscriptions"].as_array()
+        {
+            uris = asked
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect();
+        }
+        if !uris.is_empty() {
+            honoured.insert("resourceSubscriptions".into(), serde_json::json!(uris));
+        }
+        ListenPlan {
+            honoured,
+            methods,
+            uris,
+        }
+    }
+
+    /// The acknowledgement that opens the stream.
+    pub(super) fn acknowledgement(&self, subscription: &Value) -> Bytes {
+        Bytes::from(
+            serde_json::json!({
+                "jsonrpc": "2.0",
+                "method": "notifications/subscriptions/acknowledged",
+                "params": {"notifications": self.honoured, "_meta": {META_SUBSCRIPTION_ID: subscription}},
+            })
+            .to_string(),
+        )
+    }
+
+    /// `frame` tagged for the stream, when it is a notification the listen asked for.
+    pub(super) fn relayed(&self, frame: &[u8], subscription: &Value) -> Option<Bytes> {
+        let mut message: Value = serde_json::from_slice(frame).ok()?;
+        if message.get("id").is_some() {
+            return None;
+        }
+        let method = message["method"].as_str()?;
+        let wanted = self.methods.contains(&method)
+            || (method == "notifications/resources/updated"
+                && message["params"]["uri"]
+                    .as_str()
+                    .is_some_and(|u| self.uris.iter().any(|w| w == u)));
+        if !wanted {
+            return None;
+        }
+        if !message["params"].is_object() {
+            message["params"] = serde_json::json!({});
+        }
+        if !message["params"]["_meta"].is_object() {
+            message["params"]["_meta"] = serde_json::json!({});
+        }
+        message["params"]["_meta"][META_SUBSCRIPTION_ID] = subscription.clone();
+        Some(Bytes::from(message.to_string()))
+    }
 }
 
 struct Pending {
@@ -255,6 +359,16 @@ impl ModernChild {
                 cancel: CancelOnDrop::none(),
             });
         }
+        if let (Era::SessionOnly { initialize }, "subscriptions/listen") = (&era, method.as_str()) {
+            return Ok(self.bridged_listen(
+                &child,
+                initialize.as_deref(),
+                envelope,
+                &client_id,
+                tx,
+                rx,
+            ));
+        }
         let client_token = envelope.param("progressToken", true);
         let (proxy_id, proxy_token) = {
             let mut state = self.lock();
@@ -309,6 +423,63 @@ impl ModernChild {
                 }
             }),
         })
+    }
+
+    /// `subscriptions/listen` for a session-era child, emulated: acknowledged at once with
+    /// what its capabilities honour, then its list changes (and updates of the resources
+    /// named, subscribed to at the child) tagged with the client's id.
+    fn bridged_listen(
+        &self,
+        child: &Arc<ManagedChild>,
+        initialize: Option<&Value>,
+        envelope: &Envelope<'_>,
+        client_id: &RawValue,
+        tx: FrameTx,
+        rx: queue::FrameRx,
+    ) -> Exchange {
+        let asked: Value = envelope
+            .params
+            .and_then(|p| serde_json::from_str::<Value>(p.get()).ok())
+            .map(|p| p["notifications"].clone())
+            .unwrap_or_default();
+        let capabilities = initialize.map_or(Value::Null, |i| i["capabilities"].clone());
+        let plan = ListenPlan::new(&asked, &capabilities);
+        let subscription: Value = serde_json::from_str(client_id.get()).unwrap_or_default();
+        let _ = tx.send(plan.acknowledgement(&subscription));
+        let key = {
+            let mut state = self.lock();
+            for uri in &plan.uris {
+                // Answers to these go nowhere: a refusal leaves the stream without updates.
+                state.next_id += 1;
+                let id = state.next_id;
+                let (answered, _) = oneshot::channel();
+                state.internal.insert(id, answered);
+                child.send(Bytes::from(
+                    serde_json::json!({"jsonrpc":"2.0","id":id,"method":"resources/subscribe","params":{"uri":uri}})
+                        .to_string(),
+                ));
+            }
+            state.next_id += 1;
+            let key = state.next_id;
+            state.listens.insert(
+                key,
+                BridgedListen {
+                    tx,
+                    subscription,
+                    plan,
+                },
+            );
+            key
+        };
+        let owner = self.me.clone();
+        Exchange {
+            rx,
+            cancel: CancelOnDrop::new(move || {
+                if let Some(owner) = owner.upgrade() {
+                    owner.lock().listens.remove(&key);
+                }
+            }),
+        }
     }
 
     /// The client went away before the answer: the child is told, and nothing more goes
@@ -571,6 +742,8 @@ impl ModernChild {
             state.child = None;
             state.sink = None;
             state.tokens.clear();
+            // Their streams end with the child: the client listens again.
+            state.listens.clear();
             (
                 std::mem::take(&mut state.pending),
                 std::mem::take(&mut state.internal),
@@ -625,6 +798,17 @@ impl ModernChild {
             if let Some(id) = ended {
                 let removed = self.lock().pending.remove(&id);
                 drop(removed); // its stream ends
+            }
+            return;
+        }
+        if self.bridged() {
+            // A session-era child's list changes and resource updates: to each emulated
+            // listen stream that asked for them.
+            let state = self.lock();
+            for listen in state.listens.values() {
+                if let Some(out) = listen.plan.relayed(frame, &listen.subscription) {
+                    let _ = listen.tx.send_or_cut(out);
+                }
             }
             return;
         }

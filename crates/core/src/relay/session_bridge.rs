@@ -25,13 +25,12 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 
 use super::modern::{
-    CancelOnDrop, Exchange, Unavailable, bridge_initialize, discover_from_initialize,
+    CancelOnDrop, Exchange, ListenPlan, Unavailable, bridge_initialize, discover_from_initialize,
     stamp_bridged, strip_envelope,
 };
 use super::session::{SendError, Session, Transport};
 use super::{Relay, ServerRelay};
 use crate::mcp::jsonrpc::{self, Envelope, Kind};
-use crate::mcp::modern::META_SUBSCRIPTION_ID;
 use crate::mcp::queue::{self, FrameTx};
 
 /// How long the kept session's `initialize` may take.
@@ -207,86 +206,42 @@ impl Relay {
             .and_then(|p| serde_json::from_str::<Value>(p.get()).ok())
             .map(|p| p["notifications"].clone())
             .unwrap_or_default();
-        let capabilities = &initialize["capabilities"];
-        let mut honoured = serde_json::Map::new();
-        let mut wanted: Vec<&'static str> = Vec::new();
-        for (key, capability, method) in [
-            (
-                "toolsListChanged",
-                "tools",
-                "notifications/tools/list_changed",
-            ),
-            (
-                "promptsListChanged",
-                "prompts",
-                "notifications/prompts/list_changed",
-            ),
-            (
-                "resourcesListChanged",
-                "resources",
-                "notifications/resources/list_changed",
-            ),
-        ] {
-            if asked[key] == true && capabilities[capability]["listChanged"] == true {
-                honoured.insert(key.into(), Value::Bool(true));
-                wanted.push(method);
+        let mut plan = ListenPlan::new(&asked, &initialize["capabilities"]);
+        let mut subscribed = Vec::new();
+        for (n, uri) in plan.uris.iter().enumerate() {
+            let subscribe = Bytes::from(
+                json!({"jsonrpc":"2.0","id":format!("switchboard-subscribe-{n}"),"method":"resources/subscribe","params":{"uri":uri}})
+                    .to_string(),
+            );
+            if let Ok(envelope) = Envelope::parse(&subscribe)
+                && let Ok(Some(mut stream)) = session
+                    .send_from_client(&envelope, subscribe.clone(), false)
+                    .await
+                && stream.rx.recv().await.is_some_and(|a| {
+                    serde_json::from_slice::<Value>(&a).is_ok_and(|a| a.get("result").is_some())
+                })
+            {
+                subscribed.push(uri.clone());
             }
         }
-        let mut uris: Vec<String> = Vec::new();
-        if capabilities["resources"]["subscribe"] == true
-            && let Some(asked_uris) = asked["resourceSubscriptions"].as_array()
-        {
-            for (n, uri) in asked_uris.iter().filter_map(Value::as_str).enumerate() {
-                let subscribe = Bytes::from(
-                    json!({"jsonrpc":"2.0","id":format!("switchboard-subscribe-{n}"),"method":"resources/subscribe","params":{"uri":uri}})
-                        .to_string(),
-                );
-                if let Ok(envelope) = Envelope::parse(&subscribe)
-                    && let Ok(Some(mut stream)) = session
-                        .send_from_client(&envelope, subscribe.clone(), false)
-                        .await
-                    && stream.rx.recv().await.is_some_and(|a| {
-                        serde_json::from_slice::<Value>(&a).is_ok_and(|a| a.get("result").is_some())
-                    })
-                {
-                    uris.push(uri.to_owned());
-                }
-            }
-            if !uris.is_empty() {
-                honoured.insert("resourceSubscriptions".into(), json!(uris));
-            }
+        // Only what the server took is acknowledged and relayed.
+        plan.uris = subscribed;
+        if plan.uris.is_empty() {
+            plan.honoured.remove("resourceSubscriptions");
+        } else {
+            plan.honoured
+                .insert("resourceSubscriptions".into(), json!(plan.uris));
         }
         let subscription: Value = serde_json::from_str(client_id.get()).unwrap_or_default();
         let (tx, rx) = queue::channel(server.limits.max_stream_queue_bytes);
-        let _ = tx.send(Bytes::from(
-            json!({
-                "jsonrpc": "2.0",
-                "method": "notifications/subscriptions/acknowledged",
-                "params": {"notifications": honoured, "_meta": {META_SUBSCRIPTION_ID: subscription}},
-            })
-            .to_string(),
-        ));
+        let _ = tx.send(plan.acknowledgement(&subscription));
         let mut stream = session.open_stream();
         let listening = session.clone();
         let task = tokio::spawn(async move {
             while let Some(frame) = stream.recv().await {
-                let Ok(mut message) = serde_json::from_slice::<Value>(&frame) else {
-                    continue;
-                };
-                let method = message["method"].as_str().unwrap_or_default().to_owned();
-                let relayed = wanted.contains(&method.as_str())
-                    || (method == "notifications/resources/updated"
-                        && message["params"]["uri"]
-                            .as_str()
-                            .is_some_and(|u| uris.iter().any(|w| w == u)));
-                if !relayed || message.get("id").is_some() {
-                    continue;
-                }
-                if !message["params"].is_object() {
-                    message["params"] = json!({});
-                }
-                message["params"]["_meta"][META_SUBSCRIPTION_ID] = subscription.clone();
-                if tx.send(Bytes::from(message.to_string())).is_err() {
+                if let Some(out) = plan.relayed(&frame, &subscription)
+                    && tx.send(out).is_err()
+                {
                     break;
                 }
             }
