@@ -30,8 +30,11 @@ fn stateless(
     mut params: Value,
 ) -> reqwest::RequestBuilder {
     let mut envelope = params.get("_meta").cloned().unwrap_or_else(|| json!({}));
+    // The envelope's keys, unless the caller set its own (its capabilities, say).
     for (key, value) in meta().as_object().into_iter().flatten() {
-        envelope[key] = value.clone();
+        if envelope.get(key).is_none() {
+            envelope[key] = value.clone();
+        }
     }
     params["_meta"] = envelope;
     let name = params
@@ -650,5 +653,76 @@ async fn the_bridge_emulates_a_listen_stream_for_a_session_era_server() {
             .is_err(),
         "a tools change reached a prompts-only listen"
     );
+    hub.shutdown().await;
+}
+
+/// A stateless client that declared sampling, calling a session-era server that asks for
+/// it mid-call: the bridge runs the call on a session of its own, answers the client with
+/// `input_required`, and its retry (the answer in `inputResponses`, the `requestState`
+/// echoed) resumes the same call, which then answers under the retry's id. A state the
+/// bridge did not issue is refused with -32602.
+#[tokio::test]
+async fn the_bridge_turns_a_session_era_servers_question_into_input_required() {
+    let hub = start(&[("legacy", fixture(&[], Sharing::PerSession))]).await;
+    let endpoint = url(&hub, "/servers/legacy/mcp");
+    let capable = |id: Value, params: Value| {
+        let mut params = params;
+        params["_meta"] = json!({"io.modelcontextprotocol/clientCapabilities": {"sampling": {}}});
+        stateless(&endpoint, id, "tools/call", params)
+    };
+    let (status, asked) = answer(capable(
+        json!(1),
+        json!({"name": "ask", "arguments": {"question": "capital of France?"}}),
+    ))
+    .await;
+    assert_eq!(status, 200, "{asked}");
+    let result = &asked["result"];
+    assert_eq!(result["resultType"], "input_required", "{asked}");
+    let requests = result["inputRequests"].as_object().expect("input requests");
+    assert_eq!(requests.len(), 1, "{asked}");
+    let (key, request) = requests.iter().next().expect("one");
+    assert_eq!(request["method"], "sampling/createMessage");
+    assert_eq!(
+        request["params"]["messages"][0]["content"]["text"],
+        "capital of France?"
+    );
+    let state = result["requestState"].as_str().expect("a state").to_owned();
+
+    // Someone else's (or a tampered) state is refused.
+    let (status, refused) = answer(capable(
+        json!(2),
+        json!({"name": "ask", "arguments": {"question": "capital of France?"},
+               "requestState": format!("{state}0"), "inputResponses": {}}),
+    ))
+    .await;
+    assert_eq!(
+        (
+            status,
+            refused["error"]["code"].clone(),
+            refused["id"].clone()
+        ),
+        (400, json!(-32602), json!(2)),
+        "{refused}"
+    );
+
+    let (_, done) = answer(capable(
+        json!("retry"),
+        json!({"name": "ask", "arguments": {"question": "capital of France?"},
+               "requestState": state,
+               "inputResponses": {key.clone(): {"role": "assistant", "model": "m",
+                   "content": {"type": "text", "text": "Paris"}}}}),
+    ))
+    .await;
+    assert_eq!(done["id"], "retry", "{done}");
+    assert_eq!(done["result"]["resultType"], "complete", "{done}");
+    assert!(text(&done).contains("Paris"), "{done}");
+    // The state is spent: a second retry with it is refused.
+    let (_, again) = answer(capable(
+        json!(3),
+        json!({"name": "ask", "arguments": {"question": "capital of France?"},
+               "requestState": state, "inputResponses": {}}),
+    ))
+    .await;
+    assert_eq!(again["error"]["code"], -32602, "{again}");
     hub.shutdown().await;
 }

@@ -82,3 +82,31 @@ def test_the_aggregate_endpoint_speaks_2026_07_28(proxy, mode):
             assert "Asia/Tokyo" in texts(result)[0]
 
     run(scenario())
+
+
+@pytest.mark.parametrize("tool,asked", [
+    ("trigger-elicitation-request", "elicitation"),
+    ("trigger-sampling-request", "sampling"),
+])
+def test_a_session_era_servers_question_reaches_a_stateless_client_as_input_required(proxy, tool, asked):
+    """server-everything (session era) asks its client mid-call; through the bridge, the
+    SDK's 2026-07-28 client gets input_required, answers with its callback, and retries."""
+    from test_everything import Recorder
+
+    recorder = Recorder()
+    arguments = {"prompt": "say hi", "maxTokens": 10} if asked == "sampling" else {}
+
+    async def scenario():
+        async with http_client(proxy, "everything", mode=MODERN, **recorder.callbacks()) as client:
+            assert client.protocol_version == MODERN
+            result = await client.call_tool(tool, arguments)
+            assert not result.is_error, result
+            return " ".join(texts(result))
+
+    text = run(scenario())
+    if asked == "elicitation":
+        assert len(recorder.elicitation) == 1
+        assert recorder.token in text, text
+    else:
+        assert len(recorder.sampling) == 1
+        assert recorder.token in text, text

@@ -63,23 +63,38 @@ pub async fn post(
     if listen && !accepts(headers, "text/event-stream") {
         return StatusCode::NOT_ACCEPTABLE.into_response();
     }
-    let exchange = match server.modern() {
-        Some(child) => {
-            if envelope.method.as_deref() == Some("tools/call") {
-                let params: Value = envelope
-                    .params
-                    .and_then(|p| serde_json::from_str(p.get()).ok())
-                    .unwrap_or_default();
-                let tool = params["name"].as_str().unwrap_or_default();
-                let declared = child.param_headers(tool).await;
-                let arguments = params.get("arguments").cloned().unwrap_or_default();
-                if let Err(refused) = modern::check_param_headers(headers, &arguments, &declared) {
-                    return refusal(envelope, refused);
-                }
-            }
-            child.request(envelope, body).await
+    let child = server.modern();
+    if let Some(child) = child
+        && envelope.method.as_deref() == Some("tools/call")
+    {
+        let params: Value = envelope
+            .params
+            .and_then(|p| serde_json::from_str(p.get()).ok())
+            .unwrap_or_default();
+        let tool = params["name"].as_str().unwrap_or_default();
+        let declared = child.param_headers(tool).await;
+        let arguments = params.get("arguments").cloned().unwrap_or_default();
+        if let Err(refused) = modern::check_param_headers(headers, &arguments, &declared) {
+            return refusal(envelope, refused);
         }
-        // A remote server, the aggregate, a profile: over a session kept for the purpose.
+    }
+    // A session-era stdio server (the bridge): a call that may ask its client something
+    // goes over a session of its own, so the server's questions become input_required
+    // rounds; a warm spare keeps such calls from waiting for a cold start.
+    let bridged = match child {
+        Some(child) => matches!(
+            child.probe_era().await,
+            Ok(crate::relay::modern::Era::SessionOnly { .. })
+        ),
+        None => false,
+    };
+    if bridged {
+        relay.keep_warm_for_questions(server);
+    }
+    let exchange = match child.filter(|_| !(bridged && crate::relay::needs_a_session(envelope))) {
+        Some(child) => child.request(envelope, body).await,
+        // A remote server, the aggregate, a profile: over a session kept for the purpose (or
+        // of its own, for a call that may ask the client something).
         None => relay.stateless_request(server, envelope, body).await,
     };
     let exchange = match exchange {

@@ -10,6 +10,7 @@ mod backend;
 pub mod modern;
 mod session;
 mod session_bridge;
+pub use session_bridge::needs_a_session;
 mod shared;
 mod shared_pool;
 mod spare;
@@ -120,6 +121,8 @@ pub struct ServerRelay {
     /// kept to carry stateless requests, and its `initialize` result (`session_bridge.rs`).
     stateless_session: tokio::sync::Mutex<Option<(Arc<Session>, serde_json::Value)>>,
     stateless_next: AtomicU64,
+    /// Stateless calls waiting for their client's answers, by `requestState`.
+    parked: Mutex<HashMap<String, session_bridge::Parked>>,
     /// Set for an aggregate entry (`/mcp`, a profile's): its sessions link to other servers.
     aggregate: Option<aggregate::Scope>,
     /// Its prefix and filters on the aggregate endpoints; what the aggregate reads instead
@@ -206,6 +209,7 @@ impl ServerRelay {
             }),
             stateless_session: tokio::sync::Mutex::new(None),
             stateless_next: AtomicU64::new(0),
+            parked: Mutex::new(HashMap::new()),
             aggregate: None,
             exposure: RwLock::new(aggregate::Exposure::of(config)),
             spawns: AtomicU64::new(0),

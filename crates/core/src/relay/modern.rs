@@ -13,10 +13,11 @@
 //!   (declaring no client capabilities: a stateless client cannot be asked anything in the
 //!   middle of a call, see below), `server/discover` is answered from its `initialize`
 //!   result, and results get what the stateless protocol requires of them (`resultType`,
-//!   and `ttlMs`/`cacheScope` on the cacheable methods). A request the child sends the
-//!   client (sampling, elicitation, roots) is answered with an error that says why: the
-//!   stateless protocol carries those only as `input_required` results, which a
-//!   session-era child cannot produce. `subscriptions/listen` is emulated: acknowledged at
+//!   and `ttlMs`/`cacheScope` on the cacheable methods). A call that may ask its client
+//!   something does not come here: it runs on a session of its own (`session_bridge.rs`),
+//!   where the server's questions become `input_required` rounds. A request this child
+//!   sends the client (it declared no capabilities) is answered with an error that says
+//!   why. `subscriptions/listen` is emulated: acknowledged at
 //!   once with what the child's capabilities honour, then its list changes (and updates
 //!   of the resources named, subscribed to at the child) go to each listen that asked.
 //!

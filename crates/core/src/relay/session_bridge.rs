@@ -11,7 +11,13 @@
 //!   loses the stateless `_meta` keys, and its answer gets the client's id back with the
 //!   stateless fields added (`resultType`, cache hints). `server/discover` is answered
 //!   from the kept session's `initialize` result.
-//! - A request the server sends the client on that session is refused with an error
+//! - A call that may ask its client something (`tools/call`, `prompts/get`,
+//!   `resources/read` from a client that declared sampling, elicitation or roots) runs on
+//!   a session of its own, initialized with those capabilities, so the server's questions
+//!   belong to it alone: they park the call and answer the client with `input_required`;
+//!   the retry (answers in `inputResponses`, our `requestState` echoed) resumes it. The
+//!   bridge for a session-era stdio server sends such calls here too.
+//! - A request the server sends the client on the kept session is refused with an error
 //!   that says why.
 //! - `subscriptions/listen` gets a session of its own whose list changes (and updates of
 //!   the resources it names) are relayed on the listen stream, tagged with its
@@ -52,6 +58,25 @@ impl Relay {
         let queue_limit = server.limits.max_stream_queue_bytes;
         if method == "subscriptions/listen" {
             return self.listen(server, envelope, &client_id).await;
+        }
+        let params: Value = envelope
+            .params
+            .and_then(|p| serde_json::from_str(p.get()).ok())
+            .unwrap_or_default();
+        if let Some(state) = params["requestState"].as_str()
+            && state.starts_with(PARKED_PREFIX)
+        {
+            let (tx, rx) = queue::channel(queue_limit);
+            self.resume(server, state, &params, client_id, envelope, tx);
+            return Ok(Exchange {
+                rx,
+                cancel: CancelOnDrop::none(),
+            });
+        }
+        if asks_for_input(&method, &params) {
+            return self
+                .interactive(server, envelope, frame, &params, client_id)
+                .await;
         }
         let (session, initialize) = self.kept_session(server).await?;
         let (tx, rx) = queue::channel(queue_limit);
@@ -135,27 +160,36 @@ impl Relay {
         {
             return Ok((session.clone(), initialize.clone()));
         }
-        let (session, initialize) = self.initialized_session(server).await?;
+        let (session, initialize) = self
+            .initialized_session(server, bridge_initialize(), false)
+            .await?;
         *kept = Some((session.clone(), initialize.clone()));
         Ok((session, initialize))
     }
 
-    /// A new session on `server`, past its `initialize` and `initialized`.
+    /// A new session on `server`, past its `initialize` (with `params`) and `initialized`.
+    /// One for a client's own call (`for_a_call`) keeps a warm spare child coming, as a
+    /// client's session does.
     async fn initialized_session(
         &self,
         server: &Arc<ServerRelay>,
+        params: Value,
+        for_a_call: bool,
     ) -> Result<(Arc<Session>, Value), Unavailable> {
         let unavailable = |why: String| Unavailable(format!("server '{}' {why}", server.name));
-        let session = self
-            .open_session_for(server, Transport::StreamableHttp)
-            .await
-            .map_err(|e| Unavailable(crate::redact::redact_error(&e)))?;
+        let opened = if for_a_call {
+            self.open_session(server, Transport::StreamableHttp).await
+        } else {
+            self.open_session_for(server, Transport::StreamableHttp)
+                .await
+        };
+        let session = opened.map_err(|e| Unavailable(crate::redact::redact_error(&e)))?;
         let request = Bytes::from(
             json!({
                 "jsonrpc": "2.0",
                 "id": "switchboard-stateless-initialize",
                 "method": "initialize",
-                "params": bridge_initialize(),
+                "params": params,
             })
             .to_string(),
         );
@@ -200,7 +234,9 @@ impl Relay {
         envelope: &Envelope<'_>,
         client_id: &serde_json::value::RawValue,
     ) -> Result<Exchange, Unavailable> {
-        let (session, initialize) = self.initialized_session(server).await?;
+        let (session, initialize) = self
+            .initialized_session(server, bridge_initialize(), false)
+            .await?;
         let asked: Value = envelope
             .params
             .and_then(|p| serde_json::from_str::<Value>(p.get()).ok())
@@ -262,6 +298,361 @@ impl Relay {
     }
 }
 
+/// Our `requestState` for a parked call starts with this (a server's own never reaches here).
+const PARKED_PREFIX: &str = "sb-parked-";
+
+/// How long a parked call waits for the client's retry before it is cancelled.
+const PARKED_FOR: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// How long to wait, after a server's first request to the client, for more of them to
+/// come with it (they are asked for together, in one `input_required` result).
+const GATHER: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Whether a stateless request for a bridged (session-era) stdio server goes over a session
+/// instead of the bridge's child: it may need the client's input, or it is the retry of a
+/// call parked on that.
+pub fn needs_a_session(envelope: &Envelope<'_>) -> bool {
+    let method = envelope.method.as_deref().unwrap_or_default();
+    let params: Value = envelope
+        .params
+        .and_then(|p| serde_json::from_str(p.get()).ok())
+        .unwrap_or_default();
+    asks_for_input(method, &params)
+        || params["requestState"]
+            .as_str()
+            .is_some_and(|s| s.starts_with(PARKED_PREFIX))
+}
+
+/// Whether a stateless request may need its client's input in the middle of the call: one
+/// of the methods that can answer `input_required`, from a client that declared one of the
+/// capabilities a session-era server asks with.
+pub(super) fn asks_for_input(method: &str, params: &Value) -> bool {
+    let capabilities = &params["_meta"][crate::mcp::modern::META_CLIENT_CAPABILITIES];
+    matches!(method, "tools/call" | "prompts/get" | "resources/read")
+        && ["elicitation", "sampling", "roots"]
+            .iter()
+            .any(|c| capabilities.get(*c).is_some_and(|v| !v.is_null()))
+}
+
+/// A call waiting for its client's answers to the server's questions: its own session,
+/// the stream its answer will come on, and the questions by key.
+pub(super) struct Parked {
+    session: Arc<Session>,
+    rx: queue::FrameRx,
+    answering: Answering,
+    /// Key → the server's request id and the request.
+    asks: Vec<(String, Box<serde_json::value::RawValue>, Value)>,
+}
+
+impl Relay {
+    /// For a bridged stdio server: a warm spare child ready for the next call that may ask
+    /// its client something (each runs on a session of its own, and a cold start would
+    /// hold the call up).
+    pub fn keep_warm_for_questions(&self, server: &Arc<ServerRelay>) {
+        if server.starts_own_child() && self.room_for_spare() {
+            server.replenish_spare();
+        }
+    }
+
+    /// A request that may need the client's input: on a session of its own, initialized
+    /// with the client's declared capabilities (a server's questions then belong to this
+    /// call alone). A question from the server parks the call and answers the client
+    /// with `input_required`; its retry resumes it (`resume`).
+    async fn interactive(
+        &self,
+        server: &Arc<ServerRelay>,
+        envelope: &Envelope<'_>,
+        frame: Bytes,
+        params: &Value,
+        client_id: Box<serde_json::value::RawValue>,
+    ) -> Result<Exchange, Unavailable> {
+        let meta = &params["_meta"];
+        let initialize = json!({
+            "protocolVersion": crate::mcp::protocol::LATEST_SESSION_VERSION,
+            "capabilities": meta[crate::mcp::modern::META_CLIENT_CAPABILITIES],
+            "clientInfo": match &meta[crate::mcp::modern::META_CLIENT_INFO] {
+                Value::Object(info) => Value::Object(info.clone()),
+                _ => json!({"name": "stateless client", "version": "0"}),
+            },
+        });
+        let (session, _) = self.initialized_session(server, initialize, true).await?;
+        let method = envelope.method.as_deref().unwrap_or_default().to_owned();
+        let proxy_id = jsonrpc::raw("\"sb-interactive\"".to_owned());
+        let client_token = envelope.param("progressToken", true);
+        let proxy_token = client_token
+            .as_ref()
+            .map(|_| jsonrpc::raw("\"sb-interactive-token\"".to_owned()));
+        let mut out = jsonrpc::rewrite(&strip_envelope(&frame), &["id"], &proxy_id);
+        if let (Some(rewritten), Some(token)) = (&out, &proxy_token) {
+            out = jsonrpc::rewrite(rewritten, jsonrpc::PROGRESS_TOKEN_IN_META, token);
+        }
+        let unavailable =
+            || Unavailable(format!("server '{}' is not taking requests", server.name));
+        let out = out.ok_or_else(unavailable)?;
+        let sent = Envelope::parse(&out).map_err(|_| unavailable())?;
+        let stream = match session.send_from_client(&sent, out.clone(), true).await {
+            Ok(Some(stream)) => stream,
+            _ => {
+                session.close("its request could not be sent").await;
+                return Err(unavailable());
+            }
+        };
+        let (tx, rx) = queue::channel(server.limits.max_stream_queue_bytes);
+        let answering = Answering {
+            proxy_id: proxy_id.get().to_owned(),
+            client_id,
+            token: client_token.zip(proxy_token.map(|t| t.get().to_owned())),
+            method,
+        };
+        Ok(self.drive(server, session, stream.rx, tx, answering, rx))
+    }
+
+    /// Relays a call's stream to `tx` until its answer (the call's session then ends) or
+    /// the server's questions (the call is parked). Dropping the exchange before either
+    /// cancels the call.
+    fn drive(
+        &self,
+        server: &Arc<ServerRelay>,
+        session: Arc<Session>,
+        mut from: queue::FrameRx,
+        tx: FrameTx,
+        answering: Answering,
+        rx: queue::FrameRx,
+    ) -> Exchange {
+        let weak_server = Arc::downgrade(server);
+        let closing = session.clone();
+        // Set once the call is answered or parked: from then on, the client closing its
+        // stream (as it does after an input_required answer) cancels nothing.
+        let handed_off = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let done = handed_off.clone();
+        let task = tokio::spawn(async move {
+            let mut asks: Vec<(String, Box<serde_json::value::RawValue>, Value)> = Vec::new();
+            loop {
+                let next = if asks.is_empty() {
+                    from.recv().await
+                } else {
+                    match tokio::time::timeout(GATHER, from.recv()).await {
+                        Ok(next) => next,
+                        Err(_) => break,
+                    }
+                };
+                let Some(frame) = next else {
+                    let _ = tx.send(jsonrpc::error_response(
+                        Some(&answering.client_id),
+                        crate::mcp::protocol::code::SERVER_UNAVAILABLE,
+                        "the server ended without answering",
+                    ));
+                    session.close("its call ended").await;
+                    return;
+                };
+                let Ok(envelope) = Envelope::parse(&frame) else {
+                    continue;
+                };
+                match envelope.kind {
+                    Kind::Response
+                        if envelope.id.is_some_and(|id| id.get() == answering.proxy_id) =>
+                    {
+                        let frame = jsonrpc::rewrite(&frame, &["id"], &answering.client_id)
+                            .unwrap_or(frame);
+                        done.store(true, Ordering::Release);
+                        let _ = tx.send(stamp_bridged(&frame, &answering.method));
+                        session.close("its call is answered").await;
+                        return;
+                    }
+                    Kind::Request => {
+                        let Some(id) = envelope.id else { continue };
+                        let ask: Value = serde_json::from_slice(&frame).unwrap_or_default();
+                        let key = format!("input-{}", asks.len() + 1);
+                        asks.push((
+                            key,
+                            id.to_owned(),
+                            json!({"method": ask["method"], "params": ask.get("params").cloned().unwrap_or_else(|| json!({}))}),
+                        ));
+                    }
+                    Kind::Notification => {
+                        let frame = answering.client_progress(&envelope, &frame);
+                        if tx.send(frame).is_err() {
+                            return;
+                        }
+                    }
+                    Kind::Response => {}
+                }
+            }
+            // The server asked: the client gets the questions, the call waits for its retry.
+            let Some(server) = weak_server.upgrade() else {
+                return;
+            };
+            let token = parked_token();
+            let asking = input_required(&answering.client_id, &asks, &token);
+            park(
+                &server,
+                token,
+                Parked {
+                    session,
+                    rx: from,
+                    answering,
+                    asks,
+                },
+            );
+            done.store(true, Ordering::Release);
+            let _ = tx.send(asking);
+        });
+        let cancelled_id = "\"sb-interactive\"";
+        Exchange {
+            rx,
+            cancel: CancelOnDrop::new(move || {
+                if handed_off.load(Ordering::Acquire) {
+                    return;
+                }
+                task.abort();
+                let cancel = Bytes::from(format!(
+                    r#"{{"jsonrpc":"2.0","method":"notifications/cancelled","params":{{"requestId":{cancelled_id},"reason":"the client closed its stream"}}}}"#
+                ));
+                tokio::spawn(async move {
+                    if let Ok(envelope) = Envelope::parse(&cancel) {
+                        let _ = closing
+                            .send_from_client(&envelope, cancel.clone(), false)
+                            .await;
+                    }
+                    closing.close("the client closed its stream").await;
+                });
+            }),
+        }
+    }
+
+    /// A retry of a parked call: the client's answers go to the server's questions and the
+    /// call goes on, answering the retry. A state that is not one of ours, or has expired,
+    /// is refused (-32602); questions left unanswered are asked again.
+    fn resume(
+        &self,
+        server: &Arc<ServerRelay>,
+        state: &str,
+        params: &Value,
+        client_id: Box<serde_json::value::RawValue>,
+        envelope: &Envelope<'_>,
+        tx: FrameTx,
+    ) {
+        let parked = lock(&server.parked).remove(state);
+        let Some(mut parked) = parked else {
+            let _ = tx.send(jsonrpc::error_response(
+                Some(&client_id),
+                crate::mcp::protocol::code::INVALID_PARAMS,
+                "Invalid params: requestState is not one this server issued, or it expired",
+            ));
+            return;
+        };
+        parked.answering.client_id = client_id;
+        if let Some((client, _)) = parked.answering.token.as_mut()
+            && let Some(token) = envelope.param("progressToken", true)
+        {
+            *client = token;
+        }
+        let responses = &params["inputResponses"];
+        let mut missing = Vec::new();
+        for (key, id, ask) in parked.asks.drain(..) {
+            match responses.get(&key) {
+                Some(result) => {
+                    let answer = Bytes::from(format!(
+                        r#"{{"jsonrpc":"2.0","id":{},"result":{}}}"#,
+                        id.get(),
+                        result
+                    ));
+                    let session = parked.session.clone();
+                    tokio::spawn(async move {
+                        if let Ok(envelope) = Envelope::parse(&answer) {
+                            let _ = session
+                                .send_from_client(&envelope, answer.clone(), false)
+                                .await;
+                        }
+                    });
+                }
+                None => missing.push((key, id, ask)),
+            }
+        }
+        if !missing.is_empty() {
+            let token = parked_token();
+            let _ = tx.send(input_required(
+                &parked.answering.client_id,
+                &missing,
+                &token,
+            ));
+            parked.asks = missing;
+            park(server, token, parked);
+            return;
+        }
+        let Parked {
+            session,
+            rx: from,
+            answering,
+            ..
+        } = parked;
+        // The retry's stream carries the rest; it is not cancelled from here.
+        let (inner_tx, mut inner_rx) = queue::channel(server.limits.max_stream_queue_bytes);
+        let exchange = self.drive(
+            server,
+            session,
+            from,
+            inner_tx,
+            answering,
+            queue::channel(0).1,
+        );
+        tokio::spawn(async move {
+            let _keep = exchange;
+            while let Some(frame) = inner_rx.recv().await {
+                if tx.send(frame).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+}
+
+/// An opaque, unguessable `requestState` for a parked call.
+fn parked_token() -> String {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the OS random source is available");
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{PARKED_PREFIX}{hex}")
+}
+
+/// The `input_required` answer that asks the client the server's questions.
+fn input_required(
+    client_id: &serde_json::value::RawValue,
+    asks: &[(String, Box<serde_json::value::RawValue>, Value)],
+    token: &str,
+) -> Bytes {
+    let requests: serde_json::Map<String, Value> = asks
+        .iter()
+        .map(|(key, _, ask)| (key.clone(), ask.clone()))
+        .collect();
+    let result =
+        json!({"resultType": "input_required", "inputRequests": requests, "requestState": token});
+    jsonrpc::result_response(client_id, &jsonrpc::raw(result.to_string()))
+}
+
+/// Keeps a parked call for its retry; one not resumed in time is cancelled.
+fn park(server: &Arc<ServerRelay>, token: String, parked: Parked) {
+    lock(&server.parked).insert(token.clone(), parked);
+    let server = Arc::downgrade(server);
+    tokio::spawn(async move {
+        tokio::time::sleep(PARKED_FOR).await;
+        let Some(server) = server.upgrade() else {
+            return;
+        };
+        let expired = lock(&server.parked).remove(&token);
+        if let Some(parked) = expired {
+            parked
+                .session
+                .close("the client did not retry its call in time")
+                .await;
+        }
+    });
+}
+
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// Whose answer a relay task is waiting for.
 struct Answering {
     proxy_id: String,
@@ -269,6 +660,24 @@ struct Answering {
     /// The client's progress token and ours in its place.
     token: Option<(Box<serde_json::value::RawValue>, String)>,
     method: String,
+}
+
+impl Answering {
+    /// A progress notification with the client's token in place of ours; any other
+    /// notification as it is.
+    fn client_progress(&self, envelope: &Envelope<'_>, frame: &Bytes) -> Bytes {
+        match (&self.token, envelope.method.as_deref()) {
+            (Some((client, ours)), Some("notifications/progress"))
+                if envelope
+                    .param("progressToken", false)
+                    .is_some_and(|t| t.get() == ours) =>
+            {
+                jsonrpc::rewrite(frame, jsonrpc::PROGRESS_TOKEN, client)
+                    .unwrap_or_else(|| frame.clone())
+            }
+            _ => frame.clone(),
+        }
+    }
 }
 
 /// Frames of one request's stream on the kept session to the stateless client: its
@@ -305,16 +714,7 @@ async fn relay_answer(
                 }
             }
             Kind::Notification => {
-                let frame = match (&answering.token, envelope.method.as_deref()) {
-                    (Some((client, ours)), Some("notifications/progress"))
-                        if envelope
-                            .param("progressToken", false)
-                            .is_some_and(|t| t.get() == ours) =>
-                    {
-                        jsonrpc::rewrite(&frame, jsonrpc::PROGRESS_TOKEN, client).unwrap_or(frame)
-                    }
-                    _ => frame,
-                };
+                let frame = answering.client_progress(&envelope, &frame);
                 if tx.send(frame).is_err() {
                     return;
                 }
