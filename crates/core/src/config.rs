@@ -1099,6 +1099,23 @@ mod tests {
         assert!(parse(r#"{"mcpServers":{"a":{"command":" "}}}"#).is_err());
     }
 
+    /// Found by the cargo-fuzz config target: a number past what an integer holds (kept in
+    /// a key Switchboard does not know) was read imprecisely, so saving and loading again
+    /// changed it. serde_json's `float_roundtrip` reads it exactly.
+    #[test]
+    fn a_number_past_the_integers_survives_a_save_and_a_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.json");
+        let config = Config::parse(
+            r#"{"mcpServers": {}, "": 4142424424441424244244, "x": 0.1e-300}"#,
+            &path,
+        )
+        .unwrap();
+        config.save(&path).unwrap();
+        let again = Config::load(&path).unwrap();
+        assert_eq!(format!("{:?}", again.extra), format!("{:?}", config.extra));
+    }
+
     #[test]
     fn save_is_atomic_and_reloadable() {
         let dir = tempfile::tempdir().unwrap();
