@@ -128,6 +128,7 @@ def test_a_legacy_client_initializes_lists_and_calls(gateway):
     run(scenario())
     status = gateway.server_status("remote")
     assert status.get("state") != "failed", status
+    assert "2026-07-28" in status.get("protocol", ""), status
 
 
 def test_a_call_before_any_list_still_sends_its_param_headers(gateway):

@@ -80,7 +80,7 @@ pub async fn post(
     }
     // A session-era stdio server (the bridge): a call that may ask its client something
     // goes over a session of its own, so the server's questions become input_required
-    // rounds; a warm spare keeps such calls from waiting for a cold start.
+    // rounds (each such session keeps a warm spare coming for the next one).
     let bridged = match child {
         Some(child) => matches!(
             child.probe_era().await,
@@ -88,9 +88,6 @@ pub async fn post(
         ),
         None => false,
     };
-    if bridged {
-        relay.keep_warm_for_questions(server);
-    }
     let exchange = match child.filter(|_| !(bridged && crate::relay::needs_a_session(envelope))) {
         Some(child) => child.request(envelope, body).await,
         // A remote server, the aggregate, a profile: over a session kept for the purpose (or

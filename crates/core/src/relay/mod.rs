@@ -307,8 +307,8 @@ pub struct ServerStatus {
     /// An OAuth server's sign-in (never a token).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auth: Option<crate::oauth::AuthStatus>,
-    /// Which protocol eras a stdio server speaks, once a stateless client made Switchboard
-    /// find out.
+    /// Which protocol eras the server speaks, once Switchboard found out (a stdio server:
+    /// when a stateless client first came; a remote one: when a session first connected).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub protocol: Option<&'static str>,
 }
@@ -374,8 +374,8 @@ pub struct Probe {
     pub server_name: String,
     pub server_version: String,
     pub protocol_version: String,
-    /// Which protocol eras a stdio server speaks (the stateless child's probe); `None` for
-    /// a remote server.
+    /// Which protocol eras the server speaks: a stdio server's stateless child's probe, or
+    /// what a remote server answered to `server/discover`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub eras: Option<&'static str>,
 }
@@ -862,11 +862,14 @@ impl Relay {
                     unexpected_exits: server.exits.load(Ordering::Relaxed),
                     diagnostics: redacted(server.diagnostics.snapshot(20)),
                     auth,
-                    protocol: server
-                        .modern
-                        .as_ref()
-                        .and_then(|m| m.known_era())
-                        .map(|era| era.describe()),
+                    protocol: match &server.remote {
+                        Some(remote) => remote.eras(),
+                        None => server
+                            .modern
+                            .as_ref()
+                            .and_then(|m| m.known_era())
+                            .map(|era| era.describe()),
+                    },
                 }
             })
             .collect()
@@ -967,7 +970,8 @@ impl Relay {
                 modern.stop(server.stop_grace).await;
                 era.ok().and_then(|e| e.ok()).map(|era| era.describe())
             }
-            None => None,
+            // A remote server was asked server/discover by the probe's own initialize.
+            None => server.remote.as_ref().and_then(|r| r.eras()),
         };
         Ok(Probe {
             server_name: text(&result["serverInfo"]["name"]),

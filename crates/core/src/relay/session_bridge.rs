@@ -345,15 +345,6 @@ pub(super) struct Parked {
 }
 
 impl Relay {
-    /// For a bridged stdio server: a warm spare child ready for the next call that may ask
-    /// its client something (each runs on a session of its own, and a cold start would
-    /// hold the call up).
-    pub fn keep_warm_for_questions(&self, server: &Arc<ServerRelay>) {
-        if server.starts_own_child() && self.room_for_spare() {
-            server.replenish_spare();
-        }
-    }
-
     /// A request that may need the client's input: on a session of its own, initialized
     /// with the client's declared capabilities (a server's questions then belong to this
     /// call alone). A question from the server parks the call and answers the client

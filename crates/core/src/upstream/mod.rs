@@ -131,6 +131,15 @@ impl RemoteServer {
         })
     }
 
+    /// Which protocol eras the remote server speaks, once a session asked it
+    /// (`server/discover` first): for status and `switchboard test`.
+    pub fn eras(&self) -> Option<&'static str> {
+        match self.endpoint.eras.found()? {
+            Some(_) => Some("2026-07-28 (session-era clients carried statelessly)"),
+            None => Some("session era only (2026-07-28 clients over a kept session)"),
+        }
+    }
+
     /// The sign-in of an OAuth server.
     pub fn authorizer(&self) -> Option<&Arc<Authorizer>> {
         self.oauth.as_ref()
