@@ -1119,6 +1119,28 @@ fn run(settings: &Settings, binary: &Path) -> Result<Report> {
     );
     serve.check_alive()?;
     rows.push(row?);
+    // The aggregate has no stateless child: its stateless calls ride the session it keeps
+    // for them, then the aggregate's own session on demo.
+    let mut client = HttpSession::stateless(&serve, AGGREGATE, ACCEPT_BOTH)?;
+    let row = sequential(
+        "aggregate /mcp stateless (2026-07-28, kept session), Accept: json + event-stream",
+        &mut client,
+        &parties,
+        settings,
+    );
+    serve.check_alive()?;
+    rows.push(row?);
+    let mut clients = (0..n)
+        .map(|_| HttpSession::stateless(&serve, AGGREGATE, ACCEPT_BOTH))
+        .collect::<Result<Vec<_>>>()?;
+    let row = concurrent(
+        "aggregate /mcp stateless (2026-07-28, kept session), Accept: json + event-stream",
+        &mut clients,
+        &parties,
+        settings,
+    );
+    serve.check_alive()?;
+    rows.push(row?);
     for (path, server, accept) in [
         ("relay per-session, Accept: json", "demo", ACCEPT_JSON),
         (
