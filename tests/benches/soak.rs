@@ -250,7 +250,14 @@ async fn config_task(hub: Arc<Hub>, fixture: PathBuf, until: Instant) -> u64 {
     let mut changes = 0;
     while Instant::now() < until {
         let done = if changes % 3 == 2 {
-            hub.save_server("fx", server.clone()).await
+            // A real change (an identical definition changes nothing, by design): its
+            // sessions end and their clients open new ones.
+            let mut replaced = server.clone();
+            replaced.env.insert(
+                "SOAK_GENERATION".into(),
+                switchboard_core::secrets::ValueSource::Literal(changes.to_string()),
+            );
+            hub.save_server("fx", replaced).await
         } else if hub.config().servers.contains_key("extra") {
             hub.remove_server("extra").await
         } else {
