@@ -327,25 +327,8 @@ async fn a_listen_stream_carries_the_clients_id_as_subscription_id() {
     .await
     .expect("a stream");
     assert_eq!(listen.status(), 200);
-    let mut body = listen.bytes_stream();
-    let mut seen = String::new();
-    let mut next_frame = async || -> Value {
-        loop {
-            if let Some(end) = seen.find("\n\n") {
-                let event: String = seen.drain(..end + 2).collect();
-                if let Some(data) = event.lines().find_map(|l| l.strip_prefix("data: ")) {
-                    return serde_json::from_str(data).expect("JSON");
-                }
-                continue;
-            }
-            let chunk = bounded("a frame", body.next())
-                .await
-                .expect("more")
-                .expect("bytes");
-            seen.push_str(&String::from_utf8_lossy(&chunk));
-        }
-    };
-    let ack = next_frame().await;
+    let mut frames = Frames::of(listen);
+    let ack = frames.next().await;
     assert_eq!(ack["method"], "notifications/subscriptions/acknowledged");
     assert_eq!(
         ack["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"],
@@ -359,7 +342,7 @@ async fn a_listen_stream_carries_the_clients_id_as_subscription_id() {
     ))
     .await;
     assert_eq!(text(&changed), "changed");
-    let notification = next_frame().await;
+    let notification = frames.next().await;
     assert_eq!(notification["method"], "notifications/tools/list_changed");
     assert_eq!(
         notification["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"],

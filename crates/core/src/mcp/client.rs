@@ -862,30 +862,12 @@ impl Client {
         upstream: &Stateless,
         request: &serde_json::Value,
     ) -> Result<serde_json::Value, String> {
-        let url = self
-            .url_for(&self.endpoint.url)
-            .map_err(|f| f.message().to_owned())?;
         let tool = request["params"]["name"].as_str().unwrap_or_default();
         let declared = lock(&upstream.param_headers)
             .get(tool)
             .cloned()
             .unwrap_or_default();
-        let headers = stateless::request_headers(request, &declared);
-        let body = Bytes::from(request.to_string());
-        let response = self
-            .send_authorized(|| {
-                let mut post = self
-                    .request(reqwest::Method::POST, url.clone())
-                    .header(header::CONTENT_TYPE, "application/json")
-                    .header(header::ACCEPT, "application/json, text/event-stream");
-                for (name, value) in &headers {
-                    post = post.header(name.as_str(), value.as_str());
-                }
-                post.body(body.clone())
-            })
-            .await
-            .map_err(|f| f.message().to_owned())?
-            .map_err(|e| format!("cannot be reached: {}", error_chain(&e)))?;
+        let response = self.post_request(request, &declared).await?;
         let status = response.status();
         let is_sse = is_event_stream(&response);
         let mut answer = None;
@@ -1038,7 +1020,7 @@ impl Client {
                     stateless::with_envelope(request.to_string().as_bytes(), &carried.identity)
                         .unwrap_or(request);
                 let started = std::time::Instant::now();
-                let ended = client.listen_once(&carried, &request).await;
+                let ended = client.listen_once(&request).await;
                 if let Err(why) = ended {
                     log::debug!("'{}': listen stream: {why}", client.endpoint.name);
                 }
@@ -1057,34 +1039,38 @@ impl Client {
         tasks.push(task);
     }
 
-    async fn listen_once(
+    /// One stateless request, POSTed with its headers (`Mcp-Method`, `Mcp-Name` and the
+    /// `Mcp-Param-*` that `declared` annotates) and the policy's credentials.
+    async fn post_request(
         &self,
-        upstream: &Stateless,
         request: &serde_json::Value,
-    ) -> Result<(), String> {
+        declared: &[ParamHeader],
+    ) -> Result<reqwest::Response, String> {
         let url = self
             .url_for(&self.endpoint.url)
             .map_err(|f| f.message().to_owned())?;
-        let headers = stateless::request_headers(request, &[]);
+        let headers = stateless::request_headers(request, declared);
         let body = Bytes::from(request.to_string());
-        let response = self
-            .send_authorized(|| {
-                let mut post = self
-                    .request(reqwest::Method::POST, url.clone())
-                    .header(header::CONTENT_TYPE, "application/json")
-                    .header(header::ACCEPT, "text/event-stream, application/json");
-                for (name, value) in &headers {
-                    post = post.header(name.as_str(), value.as_str());
-                }
-                post.body(body.clone())
-            })
-            .await
-            .map_err(|f| f.message().to_owned())?
-            .map_err(|e| error_chain(&e))?;
+        self.send_authorized(|| {
+            let mut post = self
+                .request(reqwest::Method::POST, url.clone())
+                .header(header::CONTENT_TYPE, "application/json")
+                .header(header::ACCEPT, "application/json, text/event-stream");
+            for (name, value) in &headers {
+                post = post.header(name.as_str(), value.as_str());
+            }
+            post.body(body.clone())
+        })
+        .await
+        .map_err(|f| f.message().to_owned())?
+        .map_err(|e| format!("cannot be reached: {}", error_chain(&e)))
+    }
+
+    async fn listen_once(&self, request: &serde_json::Value) -> Result<(), String> {
+        let response = self.post_request(request, &[]).await?;
         if !response.status().is_success() {
             return Err(describe_status(response.status()).unwrap_or_default());
         }
-        let _ = upstream;
         let is_sse = is_event_stream(&response);
         self.read_frames(response, is_sse, &mut |frame| {
             if let Ok(message) = serde_json::from_slice::<serde_json::Value>(&frame)

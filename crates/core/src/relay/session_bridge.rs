@@ -92,38 +92,19 @@ impl Relay {
             });
         }
         let n = server.stateless_next.fetch_add(1, Ordering::Relaxed);
-        let proxy_id = jsonrpc::raw(format!("\"sb-stateless-{n}\""));
-        let client_token = envelope.param("progressToken", true);
-        let proxy_token = client_token
-            .as_ref()
-            .map(|_| jsonrpc::raw(format!("\"sb-stateless-token-{n}\"")));
-        let mut out = jsonrpc::rewrite(&strip_envelope(&frame), &["id"], &proxy_id);
-        if let (Some(rewritten), Some(token)) = (&out, &proxy_token) {
-            out = jsonrpc::rewrite(rewritten, jsonrpc::PROGRESS_TOKEN_IN_META, token);
-        }
-        let unavailable =
-            || Unavailable(format!("server '{}' is not taking requests", server.name));
-        let out = out.ok_or_else(unavailable)?;
-        let sent = Envelope::parse(&out).map_err(|_| unavailable())?;
-        let stream = match session.send_from_client(&sent, out.clone(), true).await {
-            Ok(Some(stream)) => stream,
-            Ok(None) | Err(SendError::Closed) | Err(SendError::DuplicateId) => {
-                return Err(unavailable());
-            }
-        };
-        let relay_task = tokio::spawn(relay_answer(
-            session.clone(),
-            stream.rx,
-            tx,
-            Answering {
-                proxy_id: proxy_id.get().to_owned(),
-                client_id,
-                token: client_token.zip(proxy_token.map(|t| t.get().to_owned())),
-                method,
-            },
-        ));
+        let (from, answering) = send_as(
+            &session,
+            server,
+            envelope,
+            &frame,
+            client_id,
+            &format!("sb-stateless-{n}"),
+        )
+        .await?;
+        let proxy_id = answering.proxy_id.clone();
+        let relay_task = tokio::spawn(relay_answer(session.clone(), from, tx, answering));
         let cancel_session = Arc::downgrade(&session);
-        let cancelled_id = proxy_id.get().to_owned();
+        let cancelled_id = proxy_id;
         Ok(Exchange {
             rx,
             cancel: CancelOnDrop::new(move || {
@@ -367,35 +348,24 @@ impl Relay {
             },
         });
         let (session, _) = self.initialized_session(server, initialize, true).await?;
-        let method = envelope.method.as_deref().unwrap_or_default().to_owned();
-        let proxy_id = jsonrpc::raw("\"sb-interactive\"".to_owned());
-        let client_token = envelope.param("progressToken", true);
-        let proxy_token = client_token
-            .as_ref()
-            .map(|_| jsonrpc::raw("\"sb-interactive-token\"".to_owned()));
-        let mut out = jsonrpc::rewrite(&strip_envelope(&frame), &["id"], &proxy_id);
-        if let (Some(rewritten), Some(token)) = (&out, &proxy_token) {
-            out = jsonrpc::rewrite(rewritten, jsonrpc::PROGRESS_TOKEN_IN_META, token);
-        }
-        let unavailable =
-            || Unavailable(format!("server '{}' is not taking requests", server.name));
-        let out = out.ok_or_else(unavailable)?;
-        let sent = Envelope::parse(&out).map_err(|_| unavailable())?;
-        let stream = match session.send_from_client(&sent, out.clone(), true).await {
-            Ok(Some(stream)) => stream,
-            _ => {
+        let sent = send_as(
+            &session,
+            server,
+            envelope,
+            &frame,
+            client_id,
+            "sb-interactive",
+        )
+        .await;
+        let (from, answering) = match sent {
+            Ok(sent) => sent,
+            Err(unavailable) => {
                 session.close("its request could not be sent").await;
-                return Err(unavailable());
+                return Err(unavailable);
             }
         };
         let (tx, rx) = queue::channel(server.limits.max_stream_queue_bytes);
-        let answering = Answering {
-            proxy_id: proxy_id.get().to_owned(),
-            client_id,
-            token: client_token.zip(proxy_token.map(|t| t.get().to_owned())),
-            method,
-        };
-        Ok(self.drive(server, session, stream.rx, tx, answering, rx))
+        Ok(self.drive(server, session, from, tx, answering, rx))
     }
 
     /// Relays a call's stream to `tx` until its answer (the call's session then ends) or
@@ -642,6 +612,44 @@ fn park(server: &Arc<ServerRelay>, token: String, parked: Parked) {
 
 fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Sends a stateless client's request on `session` as `proxy` (its id, and `proxy-token`
+/// for its progress token), without the stateless `_meta` keys. Returns the stream its
+/// answer comes on, and who that answer is for.
+async fn send_as(
+    session: &Arc<Session>,
+    server: &ServerRelay,
+    envelope: &Envelope<'_>,
+    frame: &Bytes,
+    client_id: Box<serde_json::value::RawValue>,
+    proxy: &str,
+) -> Result<(queue::FrameRx, Answering), Unavailable> {
+    let proxy_id = jsonrpc::raw(format!("\"{proxy}\""));
+    let client_token = envelope.param("progressToken", true);
+    let proxy_token = client_token
+        .as_ref()
+        .map(|_| jsonrpc::raw(format!("\"{proxy}-token\"")));
+    let mut out = jsonrpc::rewrite(&strip_envelope(frame), &["id"], &proxy_id);
+    if let (Some(rewritten), Some(token)) = (&out, &proxy_token) {
+        out = jsonrpc::rewrite(rewritten, jsonrpc::PROGRESS_TOKEN_IN_META, token);
+    }
+    let unavailable = || Unavailable(format!("server '{}' is not taking requests", server.name));
+    let out = out.ok_or_else(unavailable)?;
+    let sent = Envelope::parse(&out).map_err(|_| unavailable())?;
+    let stream = match session.send_from_client(&sent, out.clone(), true).await {
+        Ok(Some(stream)) => stream,
+        Ok(None) | Err(SendError::Closed) | Err(SendError::DuplicateId) => {
+            return Err(unavailable());
+        }
+    };
+    let answering = Answering {
+        proxy_id: proxy_id.get().to_owned(),
+        client_id,
+        token: client_token.zip(proxy_token.map(|t| t.get().to_owned())),
+        method: envelope.method.as_deref().unwrap_or_default().to_owned(),
+    };
+    Ok((stream.rx, answering))
 }
 
 /// Whose answer a relay task is waiting for.
